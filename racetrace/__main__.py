@@ -1,0 +1,5 @@
+import sys
+
+from racetrace.cli import main
+
+sys.exit(main())

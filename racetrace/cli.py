@@ -1,0 +1,68 @@
+"""The `racetrace` command. Each subcommand lives in `racetrace/commands/<name>.py` and imports
+what it needs inside its `main`, so that `racetrace --help` starts instantly."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from racetrace._version import __version__
+
+# Order is the order of `racetrace --help`.
+COMMANDS = ("run", "runs", "report", "export", "tui", "demo")
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad usage or unreadable input: one line on stderr, exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="racetrace",
+        description=(
+            "Find runs that overlap on one object in concurrent Python programs: record every "
+            "run of an agent, team or graph with the identity of the object it ran on, find the "
+            "runs that overlapped, and show them on a timeline."
+        ),
+        epilog=(
+            "Tracing needs no code change: RACETRACE=1 python app.py (or racetrace run -- "
+            "python app.py) writes ./racetrace-traces/; then racetrace report "
+            "racetrace-traces/."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"racetrace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"racetrace.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"racetrace.commands.{name}":
+                continue  # not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or 0)
+    except UsageError as exc:
+        print(f"racetrace: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per `racetrace` subcommand, each with `add_parser(subparsers)`."""

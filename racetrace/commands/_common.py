@@ -1,0 +1,71 @@
+"""What several commands share: loading traces with clear errors and a progress bar."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from racetrace.cli import UsageError
+
+if TYPE_CHECKING:
+    from racetrace.analyzers.model import Trace
+
+
+def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: bool = False) -> Trace:
+    """Load traces for a command: LoadError becomes a usage error, damage one stderr line, and
+    a progress bar appears on stderr when the load takes more than a second."""
+    from racetrace.analyzers.load import LoadError, load
+
+    progress = _Progress() if not quiet and sys.stderr.isatty() else None
+    try:
+        trace = load(paths, key_attr=key_attr, on_progress=progress)
+    except LoadError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.close()
+    report_damage(trace)
+    return trace
+
+
+def report_damage(trace: Trace) -> None:
+    if trace.skipped_lines:
+        first = trace.problems[0] if trace.problems else ""
+        print(
+            f"racetrace: skipped {trace.skipped_lines} damaged line"
+            f"{'s' if trace.skipped_lines != 1 else ''} (first: {first})",
+            file=sys.stderr,
+        )
+    for problem in trace.problems:
+        if "ignored, not a trace file" in problem:
+            print(f"racetrace: {problem}", file=sys.stderr)
+
+
+class _Progress:
+    """A Rich progress bar on stderr, shown only once a load has taken a second."""
+
+    def __init__(self) -> None:
+        self._started = time.monotonic()
+        self._bar = None
+        self._task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            if time.monotonic() - self._started < 1.0 or done >= total:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
+
+            self._bar = Progress(
+                TextColumn("reading traces"), BarColumn(), DownloadColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("load", total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()

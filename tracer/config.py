@@ -1,0 +1,57 @@
+"""Settings from the environment: RACETRACE_*, plus the standard OTEL_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from . import semconv
+
+ALL_PRESETS = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    presets: tuple[str, ...]  # ("all",) for every installed framework
+    targets: tuple[str, ...]
+    directory: str
+    service: str
+    otlp: bool
+    capture_args: bool
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        return cls(
+            presets=parse_presets(env.get(semconv.ENV_ENABLE, "")),
+            targets=split_list(env.get(semconv.ENV_TARGETS, "")),
+            directory=os.path.abspath(env.get(semconv.ENV_DIR) or semconv.DEFAULT_DIR),
+            service=env.get("OTEL_SERVICE_NAME") or "unknown_service",
+            otlp=wants_otlp(env),
+            capture_args=is_on(env.get(semconv.ENV_CAPTURE_ARGS, "")),
+        )
+
+
+def is_on(value: str) -> bool:
+    return value.strip().lower() not in semconv.OFF_VALUES
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def parse_presets(value: str) -> tuple[str, ...]:
+    """`1`, `true`, `on`, `yes`, `all` mean every preset; otherwise a comma list of names."""
+    if not is_on(value):
+        return ()
+    if value.strip().lower() in ("1", "true", "on", "yes", ALL_PRESETS):
+        return (ALL_PRESETS,)
+    return split_list(value.lower())
+
+
+def wants_otlp(env: os._Environ[str] | dict[str, str]) -> bool:
+    if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return False
+    return bool(
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )

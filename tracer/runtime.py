@@ -1,0 +1,305 @@
+"""The recorder: what happens when a traced method is called, starts running and ends.
+
+Wrappers (wrap.py) call `prepare` at call time, on the caller's stack, then `begin` when the
+run starts executing (for a coroutine, inside its task) and `finish` when it ends. Every entry
+point here swallows its own failures: tracing may degrade, the host program may not change.
+"""
+
+from __future__ import annotations
+
+import os
+import reprlib
+import sys
+import threading
+import time
+from contextvars import ContextVar, Token
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+from racetrace._version import __version__
+
+from . import semconv, taskorigin
+from .config import Config
+from .errors import forget_after_fork, internal_error, say
+from .frames import callsite_frame, is_delegation, short_stack
+from .identity import InstanceRegistry, class_name_of, host_name, label_of, new_registry
+from .sink import JsonLinesSink
+from .span import LeanSpanFactory, SdkSpanFactory
+
+if TYPE_CHECKING:
+    from .targets import Target
+
+_args_repr = reprlib.Repr()
+_args_repr.maxstring = 80
+_args_repr.maxother = 80
+
+
+class ActiveRun:
+    """A run that has started; `ended` flips once, whoever ends it."""
+
+    __slots__ = ("ended", "generation", "instance_id", "span")
+
+    def __init__(self, span: trace.Span, instance_id: int, generation: int) -> None:
+        self.span = span
+        self.instance_id = instance_id
+        self.generation = generation
+        self.ended = False
+
+
+class PendingRun:
+    """What is known at call time, on the caller's stack, before the run starts."""
+
+    __slots__ = ("args", "callsite", "instance", "stack", "target")
+
+    def __init__(
+        self,
+        target: Target,
+        instance: object,
+        callsite: FrameType | None,
+        stack: list[str],
+        args: str | None,
+    ) -> None:
+        self.target = target
+        self.instance = instance
+        self.callsite = callsite
+        self.stack = stack
+        self.args = args
+
+
+_current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
+
+
+def _status_of(exc: BaseException | None) -> tuple[str, str]:
+    if exc is None:
+        return semconv.STATUS_OK, "returned"
+    if isinstance(exc, GeneratorExit):
+        return semconv.STATUS_CANCELLED, "closed"
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+        return semconv.STATUS_CANCELLED, "cancelled"
+    return semconv.STATUS_ERROR, "raised"
+
+
+def _message_of(exc: BaseException) -> str:
+    try:
+        message = str(exc)
+    except Exception:
+        message = f"<unprintable {type(exc).__name__}>"
+    return message[:1000]
+
+
+class Recorder:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.host = host_name()
+        self.pid = os.getpid()
+        self.generation = 0
+        self.registry: InstanceRegistry = new_registry()
+        self.sink = JsonLinesSink(config.directory, self.host, config.service, __version__)
+        self.spans: LeanSpanFactory | SdkSpanFactory = LeanSpanFactory(self.sink)
+        if config.otlp:
+            try:
+                self.spans = SdkSpanFactory(self.sink, config.service, __version__)
+            except ImportError:
+                say(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed "
+                    "(pip install 'racetrace[otlp]'); writing trace files only"
+                )
+        self.thread_names: dict[int, str] = {}
+
+    # -- call time -------------------------------------------------------------------------
+    def prepare(self, target: Target, instance: object, caller: FrameType | None,
+                args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
+        """None when this call is the running run delegating to itself (one run, not two)."""
+        current = _current_run.get()
+        if (
+            current is not None
+            and not current.ended
+            and current.instance_id == id(instance)
+            and current.generation == self.generation
+            and is_delegation(caller, instance, target.owner)
+        ):
+            return None
+        site = callsite_frame(caller, target.owner, instance)
+        captured = None
+        if self.config.capture_args:
+            captured = _args_repr.repr((args, kwargs))
+        return PendingRun(target, instance, site, short_stack(site), captured)
+
+    # -- run start -------------------------------------------------------------------------
+    def begin(self, pending: PendingRun | None) -> ActiveRun | None:
+        if pending is None:
+            return None
+        try:
+            return self._begin(pending)
+        except Exception as exc:
+            internal_error("starting a run", exc)
+            return None
+
+    def _begin(self, pending: PendingRun) -> ActiveRun:
+        start_ns = time.time_ns()
+        target = pending.target
+        instance = pending.instance
+        key = self.registry.key_of(instance)
+        attributes: dict[str, Any] = {
+            semconv.INSTANCE_KEY: key,
+            semconv.INSTANCE_CLASS: class_name_of(instance),
+            semconv.INSTANCE_ID: id(instance),
+            semconv.PROCESS_PID: self.pid,
+            semconv.HOST_NAME: self.host,
+        }
+        label = target.label_of(instance) if target.label_of else label_of(instance)
+        if label is not None:
+            attributes[semconv.INSTANCE_LABEL] = label
+            if target.gen_ai_agent:
+                attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
+                attributes[semconv.GEN_AI_AGENT_NAME] = label
+                attributes[semconv.GEN_AI_AGENT_ID] = key
+        if target.stateful is not None:
+            attributes[semconv.STATEFUL] = target.stateful
+        parent = _current_run.get()
+        if parent is not None and parent.generation == self.generation:
+            attributes[semconv.PARENT_RUN] = format(
+                parent.span.get_span_context().span_id, "016x"
+            )
+        thread_id = threading.get_ident()
+        attributes[semconv.THREAD_ID] = thread_id
+        attributes[semconv.THREAD_NAME] = threading.current_thread().name
+        self._add_task(attributes)
+        site = pending.callsite
+        if site is not None:
+            attributes[semconv.CODE_FUNCTION] = site.f_code.co_name
+            attributes[semconv.CODE_FILE] = site.f_code.co_filename
+            attributes[semconv.CODE_LINE] = site.f_lineno
+            pending.callsite = None  # do not keep the caller's frame alive
+        if pending.stack:
+            attributes[semconv.STACK] = pending.stack
+        if pending.args is not None:
+            attributes["racetrace.args"] = pending.args
+        span = self.spans.start(target.span_name, attributes, start_ns)
+        return ActiveRun(span, id(instance), self.generation)
+
+    def _add_task(self, attributes: dict[str, Any]) -> None:
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None:
+            return
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running event loop in this thread
+            return
+        if task is None:
+            return
+        attributes[semconv.TASK_NAME] = task.get_name()
+        attributes[semconv.TASK_KEY] = self.registry.key_of(task)
+        origin = taskorigin.origin_of(task)
+        if origin is not None:
+            created_at, created_by_run = origin
+            attributes[semconv.TASK_CREATED_AT] = created_at
+            if created_by_run is not None:
+                attributes[semconv.TASK_CREATED_BY_RUN] = created_by_run
+
+    # -- run end ---------------------------------------------------------------------------
+    def finish(
+        self,
+        run: ActiveRun | None,
+        exc: BaseException | None,
+        *,
+        reason: str | None = None,
+        end_ns: int | None = None,
+    ) -> None:
+        if run is None or run.ended:
+            return
+        run.ended = True
+        if run.generation != self.generation:
+            return  # a run inherited through fork: the parent process records its end
+        try:
+            status, default_reason = _status_of(exc)
+            end: dict[str, Any] = {
+                semconv.END_STATUS: status,
+                semconv.END_REASON: reason or default_reason,
+            }
+            if exc is not None and status == semconv.STATUS_ERROR:
+                end[semconv.ERROR_TYPE] = f"{type(exc).__module__}.{type(exc).__qualname__}"
+                end[semconv.EXCEPTION_MESSAGE] = _message_of(exc)
+            run.span.set_attributes(end)
+            if status == semconv.STATUS_ERROR:
+                run.span.set_status(trace.StatusCode.ERROR)
+            run.span.end(end_ns)
+        except Exception as exc2:
+            internal_error("ending a run", exc2)
+
+    # -- processes -------------------------------------------------------------------------
+    def after_fork_in_child(self) -> None:
+        self.generation += 1
+        self.pid = os.getpid()
+        self.registry = new_registry()
+        self.sink.after_fork_in_child()
+        forget_after_fork()
+
+    def shutdown(self) -> None:
+        try:
+            self.spans.shutdown()
+        finally:
+            self.sink.close()
+
+
+def current_run() -> ActiveRun | None:
+    return _current_run.get()
+
+
+Tokens = tuple[Token[ActiveRun | None], object]
+
+
+def activate(run: ActiveRun | None) -> Tokens | None:
+    """Make `run` the current run (and current OpenTelemetry span) in this context."""
+    if run is None:
+        return None
+    try:
+        return (
+            _current_run.set(run),
+            otel_context.attach(trace.set_span_in_context(run.span)),
+        )
+    except Exception as exc:
+        internal_error("entering a run's context", exc)
+        return None
+
+
+def deactivate(tokens: Tokens | None) -> None:
+    if tokens is None:
+        return
+    try:
+        otel_context.detach(tokens[1])  # type: ignore[arg-type]
+        _current_run.reset(tokens[0])
+    except Exception as exc:
+        internal_error("leaving a run's context", exc)
+
+
+RECORDER: Recorder | None = None
+
+
+def install(config: Config) -> Recorder:
+    global RECORDER
+    if RECORDER is None:
+        RECORDER = Recorder(config)
+        recorder = RECORDER
+        os.register_at_fork(after_in_child=lambda: _after_fork(recorder))
+        taskorigin.install()
+    return RECORDER
+
+
+def _after_fork(recorder: Recorder) -> None:
+    try:
+        recorder.after_fork_in_child()
+    except Exception as exc:
+        internal_error("after fork", exc)
+
+
+def uninstall() -> None:
+    global RECORDER
+    recorder, RECORDER = RECORDER, None
+    taskorigin.uninstall()
+    if recorder is not None:
+        recorder.shutdown()

@@ -1,0 +1,137 @@
+"""The per-process trace file: a START line when a run starts, an END line when it ends.
+
+Each line is one `os.write` to a file opened with O_APPEND, so it is on disk (in the kernel's
+page cache) the moment the call returns: a process killed with SIGKILL mid-run leaves the starts
+of its open runs behind, which is how hangs and killed workers show up in the analysis. The
+class has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean
+spans and, when exporting over OTLP, SDK spans.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import threading
+import time
+from typing import Any
+
+import orjson
+
+from . import semconv
+from .errors import internal_error
+
+_END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv.EXCEPTION_MESSAGE)
+
+
+def _hex_or_none(context: Any, width: int) -> str | None:
+    if context is None:
+        return None
+    return format(context.span_id, f"0{width}x")
+
+
+class JsonLinesSink:
+    def __init__(self, directory: str, host: str, service: str, version: str) -> None:
+        self.directory = directory
+        self.host = host
+        self.service = service
+        self.version = version
+        self.path: str | None = None
+        self._fd: int | None = None
+        self._lock = threading.Lock()
+        self._broken = False
+
+    # -- SpanProcessor interface -------------------------------------------------------------
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        attributes = span.attributes
+        record: dict[str, Any] = {
+            "type": semconv.LINE_START,
+            "run_id": format(span.context.span_id, "016x"),
+            "trace_id": format(span.context.trace_id, "032x"),
+            "parent_span_id": _hex_or_none(span.parent, 16),
+            "name": span.name,
+            "start_ns": span.start_time,
+        }
+        record.update(attributes)
+        self._write(record)
+
+    def on_end(self, span: Any) -> None:
+        attributes = span.attributes
+        record: dict[str, Any] = {
+            "type": semconv.LINE_END,
+            "run_id": format(span.context.span_id, "016x"),
+            "end_ns": span.end_time,
+        }
+        for key in _END_KEYS:
+            value = attributes.get(key)
+            if value is not None:
+                record[key] = value
+        self._write(record)
+
+    def shutdown(self) -> None:
+        self.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True  # every line is written when it happens
+
+    # -- file ----------------------------------------------------------------------------------
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._broken:
+            return
+        try:
+            line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            fd = self._fd
+            if fd is None:
+                fd = self._open()
+            os.write(fd, line)
+        except Exception as exc:
+            self._broken = True
+            internal_error("writing the trace file", exc)
+
+    def _open(self) -> int:
+        with self._lock:
+            if self._fd is not None:
+                return self._fd
+            os.makedirs(self.directory, exist_ok=True)
+            pid = os.getpid()
+            name = f"{self.host}.{pid}.{secrets.token_hex(3)}.jsonl"
+            path = os.path.join(self.directory, name)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+            fd = os.open(path, flags, 0o600)
+            header = {
+                "type": semconv.LINE_HEADER,
+                "format": semconv.TRACE_FORMAT,
+                "pid": pid,
+                "ppid": os.getppid(),
+                "host": self.host,
+                "service": self.service,
+                "argv": list(getattr(sys, "argv", [])),
+                "python": sys.version.split()[0],
+                "racetrace": self.version,
+                "wall_ns": time.time_ns(),
+                "monotonic_ns": time.monotonic_ns(),
+            }
+            os.write(fd, orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
+            self.path = path
+            self._fd = fd
+            return fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                try:
+                    os.close(self._fd)
+                finally:
+                    self._fd = None
+
+    def after_fork_in_child(self) -> None:
+        """The child gets a file of its own; the parent's descriptor is not ours to write."""
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = None
+        self.path = None
+        self._lock = threading.Lock()
+        self._broken = False

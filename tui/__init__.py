@@ -1,0 +1,1 @@
+"""racetrace.tui: the interactive terminal timeline."""
