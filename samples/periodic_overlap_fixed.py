@@ -1,0 +1,25 @@
+"""The fix for periodic_overlap.py: a running guard skips a tick while the previous one runs."""
+
+import asyncio
+
+from agentlib import Agent, FakeModel
+
+digest = Agent("digest", FakeModel(latency=0.12))
+
+
+async def every(interval: float, ticks: int) -> None:
+    running: asyncio.Task[list[str]] | None = None
+    skipped = 0
+    for tick in range(ticks):
+        if running is not None and not running.done():
+            skipped += 1
+        else:
+            running = asyncio.create_task(digest.run(f"digest #{tick}"), name=f"tick-{tick}")
+        await asyncio.sleep(interval)
+    if running is not None:
+        await running
+    print(f"{ticks} ticks, {skipped} skipped while the job was still running")
+
+
+if __name__ == "__main__":
+    asyncio.run(every(0.1, 6))
