@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-
 from racetrace.tracer import semconv
 
 # Struct field -> key in a START line (docs/trace-format.md).

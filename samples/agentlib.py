@@ -66,7 +66,9 @@ class Team:
 
     async def run(self, task: str) -> list[str]:
         if self._running:
-            raise ValueError("The team is already running, it cannot run again until it is stopped.")
+            raise ValueError(
+                "The team is already running, it cannot run again until it is stopped."
+            )
         self._running = True
         try:
             out = []

@@ -1,6 +1,7 @@
 """One agent shared by `asyncio.gather`: its runs overlap and its history gets mixed.
 
-    racetrace run -t agentlib:Agent.run -t agentlib:Agent.run_stream -- python samples/shared_gather.py
+    racetrace run -t agentlib:Agent.run -t agentlib:Agent.run_stream -- \
+        python samples/shared_gather.py
 Fixed twin: shared_gather_fixed.py (an agent per task).
 """
 

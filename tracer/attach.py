@@ -41,7 +41,8 @@ def start(
     """Start recording in this process, with settings from the environment plus arguments."""
     global _started
     from . import presets as preset_registry
-    from . import runtime, targets as target_registry
+    from . import runtime
+    from . import targets as target_registry
     from .config import Config
 
     if directory is not None:

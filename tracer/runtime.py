@@ -52,7 +52,7 @@ class ActiveRun:
 class PendingRun:
     """What is known at call time, on the caller's stack, before the run starts."""
 
-    __slots__ = ("args", "callsite", "instance", "stack", "target")
+    __slots__ = ("args", "callsite", "instance", "resource_key", "stack", "target")
 
     def __init__(
         self,
@@ -61,12 +61,14 @@ class PendingRun:
         callsite: FrameType | None,
         stack: list[str],
         args: str | None,
+        resource_key: str | None,
     ) -> None:
         self.target = target
         self.instance = instance
         self.callsite = callsite
         self.stack = stack
         self.args = args
+        self.resource_key = resource_key
 
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
@@ -127,7 +129,13 @@ class Recorder:
         captured = None
         if self.config.capture_args:
             captured = _args_repr.repr((args, kwargs))
-        return PendingRun(target, instance, site, short_stack(site), captured)
+        resource_key = None
+        if target.resource_of is not None:
+            try:
+                resource_key = target.resource_of(instance, args, kwargs)
+            except Exception as exc:
+                internal_error(f"finding the resource key of {target.span_name}", exc)
+        return PendingRun(target, instance, site, short_stack(site), captured, resource_key)
 
     # -- run start -------------------------------------------------------------------------
     def begin(self, pending: PendingRun | None) -> ActiveRun | None:
@@ -160,6 +168,8 @@ class Recorder:
                 attributes[semconv.GEN_AI_AGENT_ID] = key
         if target.stateful is not None:
             attributes[semconv.STATEFUL] = target.stateful
+        if pending.resource_key is not None:
+            attributes[semconv.RESOURCE_KEY] = pending.resource_key
         parent = _current_run.get()
         if parent is not None and parent.generation == self.generation:
             attributes[semconv.PARENT_RUN] = format(

@@ -123,11 +123,10 @@ class SdkSpanFactory:
     """Runs as SDK spans, written to our file and exported over OTLP (opt-in, slower)."""
 
     def __init__(self, sink: SpanSink, service_name: str, version: str) -> None:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         # Resource.create() reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES itself.
         resource = Resource.create({"service.name": service_name})

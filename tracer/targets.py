@@ -41,6 +41,8 @@ class Target:
     path: str  # "Class.method" or "function"
     instance_of: InstanceOf = default_instance_of
     label_of: Callable[[object], str | None] | None = None
+    # A logical identity shared across objects or processes (a LangGraph thread_id, a session).
+    resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None] | None = None
     stateful: bool | None = None
     gen_ai_agent: bool = False
     owner: Owner = field(default_factory=lambda: Owner(None, None))
