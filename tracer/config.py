@@ -52,6 +52,9 @@ def parse_presets(value: str) -> tuple[str, ...]:
 def wants_otlp(env: os._Environ[str] | dict[str, str]) -> bool:
     if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return False
+    # A disabled SDK hands out no-op spans, which would leave the trace file empty.
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
     return bool(
         env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )

@@ -6,11 +6,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import wrapt
-
 from .frames import Owner
 from .targets import Target
-from .wrap import kind_of, make_wrapper
+from .wrap import TracedFunction, kind_of, make_wrapper
 
 
 def wrap_function(function: Callable[..., Any], *, stateful: bool | None = None) -> Any:
@@ -20,6 +18,6 @@ def wrap_function(function: Callable[..., Any], *, stateful: bool | None = None)
     module = sys.modules.get(module_name)
     if module is not None:
         target.owner = Owner.of_module(module)
-    wrapper = wrapt.FunctionWrapper(function, make_wrapper(target, kind_of(function)))
+    wrapper = TracedFunction(function, make_wrapper(target, kind_of(function)))
     wrapper._self_racetrace_target = target.spec
     return wrapper

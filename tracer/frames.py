@@ -6,6 +6,7 @@ what we learn about each code object costs a few hundred ns a frame.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 import sysconfig
@@ -64,8 +65,10 @@ class Owner:
 
     For a method of an installed library (site-packages) that is the whole top-level package,
     so that `autogen_agentchat`'s internals calling each other are one library. For the user's
-    own code it is only the module that defines the method: a callback in the user's `main.py`
-    that calls `agent.run()` is the user's line, even when it lives in the same package.
+    own code it is only the class bodies of the module that defines the method: a callback in
+    the user's `main.py` that calls `agent.run()` is the user's line, even when it lives in the
+    same package, and so are the module-level functions and statements of a one-file program
+    that defines its agent class beside its `main()` and callbacks.
     """
 
     def __init__(self, module_file: str | None, package_dir: str | None) -> None:
@@ -92,7 +95,8 @@ class Owner:
             package_dir = None
         return cls(module_file, package_dir)
 
-    def owns(self, filename: str) -> bool:
+    def owns(self, code: CodeType) -> bool:
+        filename = code.co_filename
         owned = self._cache.get(filename)
         if owned is None:
             path = os.path.abspath(filename) if not filename.startswith("<") else filename
@@ -100,7 +104,20 @@ class Owner:
                 self._prefix is not None and path.startswith(self._prefix)
             )
             self._cache[filename] = owned
+        if owned and self._prefix is None:
+            return _in_class_body(code)
         return owned
+
+
+def _in_class_body(code: CodeType) -> bool:
+    """Whether code is defined in a class (`Agent.run`, `Agent.run.<locals>.helper`,
+    `make.<locals>.Agent.run`), not the module's own functions and statements (`main`,
+    `main.<locals>.callback`, `<module>`)."""
+    qualname = getattr(code, "co_qualname", None)
+    if qualname is None:  # Python 3.10 has no co_qualname: the whole module, as before
+        return True
+    parts = qualname.split(".")
+    return any(a != "<locals>" != b for a, b in itertools.pairwise(parts))
 
 
 def callsite_frame(
@@ -114,7 +131,7 @@ def callsite_frame(
     while frame is not None and depth < 64:
         code = frame.f_code
         kind = file_kind(code.co_filename)
-        if kind != INTERNAL and not owner.owns(code.co_filename):
+        if kind != INTERNAL and not owner.owns(code):
             if kind == OTHER and _first_argument(frame, code) is not instance:
                 return frame
             if fallback is None:
@@ -153,17 +170,32 @@ def is_delegation(frame: FrameType | None, instance: object, owner: Owner) -> bo
     its library and the standard library stood between the two calls (`run()` delegating to
     `run_stream()`, `super().run()`), which is one run. Any other frame (a callback, a tool, the
     user's loop) makes it a separate, re-entrant run. A stack that ends without either (a task
-    or executor thread started by the run) counts as delegation only if no user frame was seen.
+    or executor thread started by the run) counts as delegation only if no user frame was seen;
+    a task's stack ends at the event loop's callback dispatch (below it are the frames that
+    started the loop, not those that created the task).
     """
     depth = 0
     while frame is not None and depth < 128:
         code = frame.f_code
         kind = file_kind(code.co_filename)
-        if kind == INTERNAL:
+        if kind == INTERNAL or (kind == STDLIB and _is_task_boundary(code)):
             return True
-        if kind == OTHER and not owner.owns(code.co_filename):
+        if kind == OTHER and not owner.owns(code):
             if _first_argument(frame, code) is not instance:
                 return False
         frame = frame.f_back
         depth += 1
     return True
+
+
+_task_boundary: list[CodeType] = []
+
+
+def _is_task_boundary(code: CodeType) -> bool:
+    """Whether code is `asyncio.events.Handle._run`, where the event loop steps a task."""
+    if not _task_boundary:
+        events = sys.modules.get("asyncio.events")
+        if events is None:
+            return False
+        _task_boundary.append(events.Handle._run.__code__)
+    return code is _task_boundary[0]

@@ -196,10 +196,12 @@ class Recorder:
         asyncio = sys.modules.get("asyncio")
         if asyncio is None:
             return
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:  # no running event loop in this thread
+        # current_task() raises outside a running loop: look first, rather than pay for an
+        # exception on every run of sync code.
+        loop = asyncio._get_running_loop()
+        if loop is None:
             return
+        task = asyncio.current_task(loop)
         if task is None:
             return
         attributes[semconv.TASK_NAME] = task.get_name()

@@ -118,6 +118,9 @@ class JsonLinesSink:
 
     def close(self) -> None:
         with self._lock:
+            # Closed means done: the END of a run still in flight must not open a second file
+            # (with an END whose START is in the first).
+            self._broken = True
             if self._fd is not None:
                 try:
                     os.close(self._fd)

@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+_UNSET = Status(StatusCode.UNSET)
 
 
 class SpanSink(Protocol):
@@ -48,7 +49,7 @@ class RunSpan(trace.Span):
         self.attributes = attributes
         self.start_time = start_time
         self.end_time: int | None = None
-        self.status = Status(StatusCode.UNSET)
+        self.status = _UNSET  # Status objects are immutable: one for every new span
         self._sink = sink
 
     def get_span_context(self) -> SpanContext:
@@ -125,14 +126,26 @@ class SdkSpanFactory:
     def __init__(self, sink: SpanSink, service_name: str, version: str) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+
+        class SinkProcessor(SpanProcessor):
+            # A real SpanProcessor subclass around the sink: the SDK calls hooks beyond
+            # on_start/on_end (`_on_ending` since 1.3x) that the base class provides.
+            def on_start(self, span: Any, parent_context: Any = None) -> None:
+                sink.on_start(span, parent_context)
+
+            def on_end(self, span: Any) -> None:
+                sink.on_end(span)
 
         # Resource.create() reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES itself.
         resource = Resource.create({"service.name": service_name})
         # A private provider: setting the global one would change the host's own tracing.
-        self._provider = TracerProvider(resource=resource)
-        self._provider.add_span_processor(sink)  # type: ignore[arg-type]
+        # Every run, whatever OTEL_TRACES_SAMPLER says: a sampled-out span would never reach
+        # the file writer, and overlap analysis needs all runs (a Collector can sample).
+        self._provider = TracerProvider(resource=resource, sampler=ALWAYS_ON)
+        self._provider.add_span_processor(SinkProcessor())
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self._tracer = self._provider.get_tracer("racetrace", version)
 

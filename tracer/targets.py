@@ -17,7 +17,7 @@ import wrapt
 
 from .errors import internal_error, say, verbose
 from .frames import Owner
-from .wrap import kind_of, make_wrapper
+from .wrap import TracedFunction, kind_of, make_wrapper
 
 InstanceOf = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], object]
 
@@ -141,7 +141,7 @@ def patch(target: Target, module: ModuleType) -> None:
         raise _Unresolvable(f"target {target.spec} is not callable; not traced")
     target.owner = Owner.of_module(module)
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
-    wrapper = wrapt.FunctionWrapper(original, make_wrapper(target, kind_of(function)))
+    wrapper = TracedFunction(original, make_wrapper(target, kind_of(function)))
     wrapper._self_racetrace_target = target.spec
     had_own = isinstance(parent, type) and attribute in vars(parent)
     setattr(parent, attribute, wrapper)

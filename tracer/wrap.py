@@ -10,12 +10,17 @@ its run.
 
 from __future__ import annotations
 
+import copy
 import inspect
+import pkgutil
 import sys
 import time
 import types
-from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Generator
+import weakref
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import TYPE_CHECKING, Any, TypeVar
+
+import wrapt
 
 from . import runtime
 from .errors import internal_error
@@ -40,6 +45,45 @@ def kind_of(function: Callable[..., Any]) -> str:
     return SYNC
 
 
+def _reduce(proxy: Any) -> tuple[Any, ...]:
+    """Pickle a traced function or method as the original pickles: a bound method by its object
+    and name, a function by where it lives (looked up again, so traced again, on loading).
+    wrapt's proxies refuse pickling and copying unless told how, and multiprocessing pickles
+    the callables it sends to workers."""
+    wrapped = proxy.__wrapped__
+    owner = getattr(wrapped, "__self__", None)
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        return getattr, (owner, wrapped.__name__)
+    return pkgutil.resolve_name, (f"{wrapped.__module__}:{wrapped.__qualname__}",)
+
+
+class _Picklable:
+    """Pickling and copying for our wrapt proxies, as for the functions they stand for."""
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return _reduce(self)
+
+    def __copy__(self) -> Any:
+        return self  # functions and methods are copied as themselves
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        owner = getattr(self.__wrapped__, "__self__", None)  # type: ignore[attr-defined]
+        if owner is None or isinstance(owner, type | types.ModuleType):
+            return self
+        # Like copy's handling of bound methods: the method of a deep copy of its object.
+        return getattr(copy.deepcopy(owner, memo), self.__wrapped__.__name__)  # type: ignore[attr-defined]
+
+
+class TracedBoundFunction(_Picklable, wrapt.BoundFunctionWrapper):
+    pass
+
+
+class TracedFunction(_Picklable, wrapt.FunctionWrapper):
+    """The wrapper patched in for a target: a `wrapt.FunctionWrapper` that pickles."""
+
+    __bound_function_wrapper__ = TracedBoundFunction
+
+
 def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
     """The `wrapt` wrapper function for one target."""
 
@@ -58,11 +102,11 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
         if pending is None:
             return wrapped(*args, **kwargs)
         if kind == COROUTINE:
-            return _drive_coroutine(recorder, pending, wrapped(*args, **kwargs))
+            return _coroutine_in_run(recorder, pending, None, wrapped(*args, **kwargs))
         if kind == ASYNC_GENERATOR:
             return _drive_async_generator(recorder, pending, wrapped(*args, **kwargs))
         if kind == GENERATOR:
-            return _drive_generator(recorder, pending, wrapped(*args, **kwargs))
+            return _generator_in_run(recorder, pending, wrapped(*args, **kwargs))
         return _run_sync(recorder, pending, wrapped, args, kwargs)
 
     return wrapper
@@ -86,7 +130,7 @@ def _run_sync(
     deactivate(tokens)
     # A plain method that hands back a coroutine or a future has not finished its work yet.
     if isinstance(result, types.CoroutineType) and run is not None:
-        return _continue_coroutine(recorder, run, result)
+        return _coroutine_in_run(recorder, None, run, result)
     if run is not None and _is_future(result):
         result.add_done_callback(lambda future: _finish_future(recorder, run, future))
         return result
@@ -112,19 +156,77 @@ def future_cancelled() -> BaseException:
     return asyncio.CancelledError()
 
 
+class _Unstarted:
+    """The original coroutine, until ours starts awaiting it.
+
+    Were ours dropped unstarted (closed on purpose, or never awaited), the original would be
+    freed unstarted too and Python would warn that it "was never awaited", on top of (or
+    instead of nothing, after a deliberate close) what it says without racetrace. Closing it
+    here leaves only our coroutine's warning, which carries the original's name. A run already
+    begun (a plain method that returned the coroutine) ends then, as that method returned.
+    """
+
+    __slots__ = ("coroutine", "end_ns", "recorder", "run")
+
+    def __init__(
+        self, coroutine: Coroutine[Any, Any, Any], recorder: runtime.Recorder,
+        run: ActiveRun | None,
+    ) -> None:
+        self.coroutine: Coroutine[Any, Any, Any] | None = coroutine
+        self.recorder = recorder
+        self.run = run
+        self.end_ns = time.time_ns() if run is not None else None
+
+    def take(self) -> Coroutine[Any, Any, Any]:
+        coroutine, self.coroutine = self.coroutine, None
+        assert coroutine is not None
+        return coroutine
+
+    def __del__(self) -> None:
+        coroutine, self.coroutine = self.coroutine, None
+        if coroutine is None:
+            return
+        try:
+            # Only when nobody else holds it (a plain method may have kept its coroutine): two
+            # references, the local and getrefcount's argument.
+            if sys.getrefcount(coroutine) <= 2 and hasattr(coroutine, "close"):
+                coroutine.close()
+            if self.run is not None:
+                self.recorder.finish(self.run, None, reason="closed", end_ns=self.end_ns)
+        except Exception as exc:
+            internal_error("dropping an unawaited coroutine", exc)
+
+
+def _coroutine_in_run(
+    recorder: runtime.Recorder,
+    pending: PendingRun | None,
+    run: ActiveRun | None,
+    coroutine: Coroutine[Any, Any, T],
+) -> Coroutine[Any, Any, T]:
+    """Our coroutine around the original, named as it is (warnings, task reprs)."""
+    driver = _drive_coroutine(recorder, pending, run, _Unstarted(coroutine, recorder, run))
+    try:
+        driver.__name__ = coroutine.__name__
+        driver.__qualname__ = coroutine.__qualname__
+    except (AttributeError, TypeError):
+        pass
+    return driver
+
+
 async def _drive_coroutine(
-    recorder: runtime.Recorder, pending: PendingRun, coroutine: Coroutine[Any, Any, T]
-) -> T:
-    run = recorder.begin(pending)
-    return await _continue_coroutine(recorder, run, coroutine)
-
-
-async def _continue_coroutine(
-    recorder: runtime.Recorder, run: ActiveRun | None, awaitable: Awaitable[T]
-) -> T:
+    recorder: runtime.Recorder,
+    pending: PendingRun | None,
+    run: ActiveRun | None,
+    unstarted: _Unstarted,
+) -> Any:
+    """Await the original inside the run: begun here when `pending` is given (a coroutine
+    method's run starts when its coroutine does), else already begun (a plain method)."""
+    coroutine = unstarted.take()
+    if pending is not None:
+        run = recorder.begin(pending)
     tokens = activate(run)
     try:
-        result = await awaitable
+        result = await coroutine
     except BaseException as exc:
         deactivate(tokens)
         recorder.finish(run, exc)
@@ -134,11 +236,24 @@ async def _continue_coroutine(
     return result
 
 
-def _drive_generator(
+def _generator_in_run(
     recorder: runtime.Recorder, pending: PendingRun, generator: Generator[Any, Any, T]
 ) -> Generator[Any, Any, T]:
+    # The driver holds a weak reference to itself: the garbage collector clears it before it
+    # finalizes the driver, which is how a close by the collector is told from the consumer's.
+    itself: list[weakref.ref[Any] | None] = [None]
+    driver = _drive_generator(recorder, pending, generator, itself)
+    itself[0] = weakref.ref(driver)
+    return driver
+
+
+def _drive_generator(
+    recorder: runtime.Recorder, pending: PendingRun, generator: Generator[Any, Any, T],
+    itself: list[weakref.ref[Any] | None],
+) -> Generator[Any, Any, T]:
     """`yield from generator`, spelled out so the run's context is entered only while the
-    generator's own code runs, and so that closing it early ends the run where it stopped."""
+    generator's own code runs. Closed early by its consumer, the run ends then; finalized by
+    the garbage collector, perhaps much later, it ends where the generator last stopped."""
     run = recorder.begin(pending)
     to_send: Any = None
     to_throw: BaseException | None = None
@@ -163,7 +278,9 @@ def _drive_generator(
         try:
             to_send = yield item
         except GeneratorExit:
-            _close_generator(recorder, run, generator, suspended_ns)
+            ref = itself[0]
+            collected = ref is not None and ref() is None
+            _close_generator(recorder, run, generator, suspended_ns if collected else None)
             raise
         except BaseException as exc:
             to_throw = exc
@@ -171,10 +288,8 @@ def _drive_generator(
 
 def _close_generator(
     recorder: runtime.Recorder, run: ActiveRun | None, generator: Generator[Any, Any, Any],
-    suspended_ns: int,
+    end_ns: int | None,
 ) -> None:
-    # Closed before exhaustion, perhaps much later by the garbage collector: the work ended when
-    # the generator last handed out an item, not when it was finalized.
     tokens = activate(run)
     try:
         generator.close()
@@ -183,13 +298,27 @@ def _close_generator(
         recorder.finish(run, exc)
         raise
     deactivate(tokens)
-    recorder.finish(run, None, reason="closed", end_ns=suspended_ns)
+    recorder.finish(run, None, reason="closed", end_ns=end_ns)
+
+
+def _closed_by_event_loop() -> bool:
+    """Whether an async generator is being finalized rather than closed by its consumer: by
+    the event loop (its finalizer hook and `shutdown_asyncgens()` each run the generator's
+    `aclose()` as a task of its own) or by the garbage collector with no loop at all."""
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return True
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return True
+    return task is None or type(task.get_coro()).__name__ == "async_generator_athrow"
 
 
 async def _drive_async_generator(
     recorder: runtime.Recorder, pending: PendingRun, generator: AsyncGenerator[Any, Any]
 ) -> AsyncGenerator[Any, Any]:
-    """The async twin of `_drive_generator`."""
+    """The async twin of `_drive_generator`; the event loop finalizes what is abandoned."""
     run = recorder.begin(pending)
     to_send: Any = None
     to_throw: BaseException | None = None
@@ -214,6 +343,7 @@ async def _drive_async_generator(
         try:
             to_send = yield item
         except GeneratorExit:
+            end_ns = suspended_ns if _closed_by_event_loop() else None
             tokens = activate(run)
             try:
                 await generator.aclose()
@@ -222,7 +352,7 @@ async def _drive_async_generator(
                 recorder.finish(run, exc)
                 raise
             deactivate(tokens)
-            recorder.finish(run, None, reason="closed", end_ns=suspended_ns)
+            recorder.finish(run, None, reason="closed", end_ns=end_ns)
             raise
         except BaseException as exc:
             to_throw = exc
