@@ -81,6 +81,7 @@ class Owner:
             else:
                 self._files = frozenset({path, module_file})
         self._cache: dict[str, bool] = {}
+        self._code_cache: dict[CodeType, bool] = {}
 
     @classmethod
     def of_module(cls, module: object) -> Owner:
@@ -96,6 +97,12 @@ class Owner:
         return cls(module_file, package_dir)
 
     def owns(self, code: CodeType) -> bool:
+        owned = self._code_cache.get(code)
+        if owned is None:
+            owned = self._code_cache[code] = self._owns(code)
+        return owned
+
+    def _owns(self, code: CodeType) -> bool:
         filename = code.co_filename
         owned = self._cache.get(filename)
         if owned is None:
@@ -141,20 +148,42 @@ def callsite_frame(
     return fallback
 
 
+_stacks: dict[tuple[object, ...], list[str]] = {}
+
+
 def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
     """`file:line in function` for up to `limit` frames outward: the user's and libraries'
-    frames, without racetrace's own or the standard library's (the event loop's, mostly)."""
-    out: list[str] = []
-    while frame is not None and len(out) < limit:
+    frames, without racetrace's own or the standard library's (the event loop's, mostly).
+
+    A program calls its traced methods from a handful of places, so the formatted stacks are
+    cached by the (code, line) pairs that make them up: formatting is most of the cost.
+    """
+    key: list[object] = []
+    while frame is not None and len(key) < 2 * limit:
         code = frame.f_code
         if file_kind(code.co_filename) == OTHER:
-            out.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+            key.append(code)
+            key.append(frame.f_lineno)
         frame = frame.f_back
-    return out
+    frozen = tuple(key)
+    stack = _stacks.get(frozen)
+    if stack is None:
+        stack = [
+            f"{code.co_filename}:{line} in {code.co_name}"  # type: ignore[attr-defined]
+            for code, line in zip(frozen[::2], frozen[1::2], strict=True)
+        ]
+        if len(_stacks) < 10_000:
+            _stacks[frozen] = stack
+    return stack
+
+
+_METHOD_FIRST_ARGUMENTS = frozenset({"self", "cls"})
 
 
 def _first_argument(frame: FrameType, code: CodeType) -> object:
-    if code.co_argcount == 0:
+    # Reading f_locals builds a dict of the frame's locals: only for frames that look like
+    # methods, which are the only ones whose first argument can be the instance.
+    if code.co_argcount == 0 or code.co_varnames[0] not in _METHOD_FIRST_ARGUMENTS:
         return None
     try:
         return frame.f_locals.get(code.co_varnames[0])

@@ -26,7 +26,7 @@ from .config import Config
 from .errors import forget_after_fork, internal_error, say
 from .frames import callsite_frame, is_delegation, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, label_of, new_registry
-from .sink import JsonLinesSink
+from .sink import JsonLinesSink, run_id_of
 from .span import LeanSpanFactory, SdkSpanFactory
 
 if TYPE_CHECKING:
@@ -71,6 +71,23 @@ class PendingRun:
         self.resource_key = resource_key
 
 
+# The attribute names of every run, bound once: this is the hot path.
+_INSTANCE_KEY = semconv.INSTANCE_KEY
+_INSTANCE_CLASS = semconv.INSTANCE_CLASS
+_INSTANCE_ID = semconv.INSTANCE_ID
+_INSTANCE_LABEL = semconv.INSTANCE_LABEL
+_PROCESS_PID = semconv.PROCESS_PID
+_HOST_NAME = semconv.HOST_NAME
+_PARENT_RUN = semconv.PARENT_RUN
+_THREAD_ID = semconv.THREAD_ID
+_THREAD_NAME = semconv.THREAD_NAME
+_CODE_FUNCTION = semconv.CODE_FUNCTION
+_CODE_FILE = semconv.CODE_FILE
+_CODE_LINE = semconv.CODE_LINE
+_STACK = semconv.STACK
+
+_class_names: dict[type, str] = {}
+
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
 
 
@@ -110,7 +127,6 @@ class Recorder:
                     "OTEL_EXPORTER_OTLP_ENDPOINT is set but the OTLP exporter is not installed "
                     "(pip install 'racetrace[otlp]'); writing trace files only"
                 )
-        self.thread_names: dict[int, str] = {}
 
     # -- call time -------------------------------------------------------------------------
     def prepare(self, target: Target, instance: object, caller: FrameType | None,
@@ -152,16 +168,20 @@ class Recorder:
         target = pending.target
         instance = pending.instance
         key = self.registry.key_of(instance)
+        cls = instance if isinstance(instance, type) else type(instance)
+        class_name = _class_names.get(cls)
+        if class_name is None:
+            class_name = _class_names[cls] = class_name_of(instance)
         attributes: dict[str, Any] = {
-            semconv.INSTANCE_KEY: key,
-            semconv.INSTANCE_CLASS: class_name_of(instance),
-            semconv.INSTANCE_ID: id(instance),
-            semconv.PROCESS_PID: self.pid,
-            semconv.HOST_NAME: self.host,
+            _INSTANCE_KEY: key,
+            _INSTANCE_CLASS: class_name,
+            _INSTANCE_ID: id(instance),
+            _PROCESS_PID: self.pid,
+            _HOST_NAME: self.host,
         }
         label = target.label_of(instance) if target.label_of else label_of(instance)
         if label is not None:
-            attributes[semconv.INSTANCE_LABEL] = label
+            attributes[_INSTANCE_LABEL] = label
             if target.gen_ai_agent:
                 attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
                 attributes[semconv.GEN_AI_AGENT_NAME] = label
@@ -172,21 +192,19 @@ class Recorder:
             attributes[semconv.RESOURCE_KEY] = pending.resource_key
         parent = _current_run.get()
         if parent is not None and parent.generation == self.generation:
-            attributes[semconv.PARENT_RUN] = format(
-                parent.span.get_span_context().span_id, "016x"
-            )
-        thread_id = threading.get_ident()
-        attributes[semconv.THREAD_ID] = thread_id
-        attributes[semconv.THREAD_NAME] = threading.current_thread().name
+            attributes[_PARENT_RUN] = run_id_of(parent.span)
+        attributes[_THREAD_ID] = threading.get_ident()
+        attributes[_THREAD_NAME] = threading.current_thread().name
         self._add_task(attributes)
         site = pending.callsite
         if site is not None:
-            attributes[semconv.CODE_FUNCTION] = site.f_code.co_name
-            attributes[semconv.CODE_FILE] = site.f_code.co_filename
-            attributes[semconv.CODE_LINE] = site.f_lineno
+            code = site.f_code
+            attributes[_CODE_FUNCTION] = code.co_name
+            attributes[_CODE_FILE] = code.co_filename
+            attributes[_CODE_LINE] = site.f_lineno
             pending.callsite = None  # do not keep the caller's frame alive
         if pending.stack:
-            attributes[semconv.STACK] = pending.stack
+            attributes[_STACK] = pending.stack
         if pending.args is not None:
             attributes["racetrace.args"] = pending.args
         span = self.spans.start(target.span_name, attributes, start_ns)

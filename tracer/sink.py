@@ -24,6 +24,16 @@ from .errors import internal_error
 _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv.EXCEPTION_MESSAGE)
 
 
+_START = semconv.LINE_START
+_END = semconv.LINE_END
+
+
+def run_id_of(span: Any) -> str:
+    """A run's id: its span id in hex (a lean span carries it ready-made)."""
+    run_id = getattr(span, "run_id", None)
+    return run_id if run_id is not None else format(span.context.span_id, "016x")
+
+
 def _hex_or_none(context: Any, width: int) -> str | None:
     if context is None:
         return None
@@ -44,10 +54,11 @@ class JsonLinesSink:
     # -- SpanProcessor interface -------------------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
         attributes = span.attributes
+        context = span.context
         record: dict[str, Any] = {
-            "type": semconv.LINE_START,
-            "run_id": format(span.context.span_id, "016x"),
-            "trace_id": format(span.context.trace_id, "032x"),
+            "type": _START,
+            "run_id": run_id_of(span),
+            "trace_id": format(context.trace_id, "032x"),
             "parent_span_id": _hex_or_none(span.parent, 16),
             "name": span.name,
             "start_ns": span.start_time,
@@ -58,8 +69,8 @@ class JsonLinesSink:
     def on_end(self, span: Any) -> None:
         attributes = span.attributes
         record: dict[str, Any] = {
-            "type": semconv.LINE_END,
-            "run_id": format(span.context.span_id, "016x"),
+            "type": _END,
+            "run_id": run_id_of(span),
             "end_ns": span.end_time,
         }
         for key in _END_KEYS:

@@ -44,6 +44,7 @@ class RunSpan(trace.Span):
         sink: SpanSink,
     ) -> None:
         self.name = name
+        self.run_id = format(context.span_id, "016x")
         self.context = context
         self.parent = parent
         self.attributes = attributes

@@ -43,6 +43,7 @@ def _creation_site() -> str | None:
 
 def _record(task: object) -> None:
     from .runtime import current_run
+    from .sink import run_id_of
 
     try:
         site = _creation_site()
@@ -51,7 +52,7 @@ def _record(task: object) -> None:
         run = current_run()
         run_id = None
         if run is not None and not run.ended:
-            run_id = format(run.span.get_span_context().span_id, "016x")
+            run_id = run_id_of(run.span)
         _origins[task] = (site, run_id)
     except Exception as exc:
         internal_error("recording where a task was created", exc)
