@@ -35,10 +35,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_table(trace: Any) -> None:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
+    from racetrace.analyzers.sanitize import clean
     from racetrace.analyzers.timefmt import format_duration
 
     console = Console()
@@ -46,25 +48,51 @@ def _print_table(trace: Any) -> None:
         console.print(Text(f"no runs in {', '.join(trace.files) or 'the given paths'}"))
         return
     origin = trace.runs[0].start_ns
-    table = Table(title=Text(f"{len(trace.runs)} runs"), title_justify="left")
-    for column in ("start", "duration", "status", "method", "instance", "task", "pid", "callsite"):
-        table.add_column(column, no_wrap=column in ("start", "duration", "status", "pid"))
+    several_processes = len({r.process_key for r in trace.runs}) > 1
+    columns = ["start", "duration", "status", "method", "instance", "task"]
+    if several_processes:
+        columns.append("pid")
+    columns.append("callsite")
+    table = Table(title=Text(f"{len(trace.runs)} runs"), title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        if column == "callsite":
+            table.add_column(column, overflow="fold", min_width=16)
+        else:
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
     for r in trace.runs:
         end = r.end_ns
         duration = format_duration(end - r.start_ns) if end is not None else "…"
         instance = r.instance_label or r.instance_class.rsplit(".", 1)[-1]
-        # Text(), not markup strings: what a trace contains is data, never Rich markup.
-        table.add_row(
+        # Text() of clean() text, never markup strings: what a trace holds is data, and may
+        # carry Rich markup or terminal escapes.
+        cells = [
             Text("+" + format_duration(r.start_ns - origin)),
             Text(duration),
-            Text(r.status, style=_STATUS_STYLE.get(r.status, "")),
-            Text(r.method),
-            Text(f"{instance} ({r.instance_key})"),
-            Text(r.task_name or "-"),
-            Text(str(r.pid)),
-            Text(r.callsite or "-"),
-        )
+            Text(clean(r.status), style=_STATUS_STYLE.get(r.status, "")),
+            Text(clean(".".join(r.method.split(".")[-2:]))),
+            # The key's last part (its serial in its process) tells same-named objects apart.
+            Text(clean(f"{instance} #{r.instance_key.rsplit('/', 1)[-1]}")),
+            Text(clean(r.task_name or "-")),
+        ]
+        if several_processes:
+            cells.append(Text(str(r.pid)))
+        cells.append(Text(clean(_short_path(r.callsite) or "-")))
+        table.add_row(*cells)
     console.print(table)
+
+
+def _short_path(callsite: str | None) -> str | None:
+    """A call site relative to the current directory when it is below it."""
+    import os
+
+    if callsite is None:
+        return None
+    try:
+        relative = os.path.relpath(callsite)
+    except ValueError:  # another drive
+        return callsite
+    return callsite if relative.startswith("..") else relative
 
 
 _STATUS_STYLE = {"error": "red", "cancelled": "yellow", "unfinished": "magenta"}

@@ -1,0 +1,92 @@
+"""`racetrace tui PATH...`: the interactive timeline of runs per instance, overlaps in red."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from racetrace.cli import UsageError
+
+EXIT_INPUT = 2
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "tui",
+        help="open the interactive timeline",
+        description=(
+            "Show runs per instance on a terminal timeline: one lane per instance, runs as "
+            "bars, overlapping stretches in red, every finding one key away (n/N). Press ? "
+            "inside for the keys."
+        ),
+        epilog="example: racetrace tui racetrace-traces/ --follow",
+    )
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", default=None,
+        help="trace files or directories (default: $RACETRACE_DIR or ./racetrace-traces)",
+    )
+    parser.add_argument(
+        "--follow", "-f", action="store_true",
+        help="keep reading while the traced program runs: new files, new lines, growing runs",
+    )
+    parser.add_argument(
+        "--suppressions", metavar="FILE", default=None,
+        help="suppression rules for the analysis (default: $RACETRACE_SUPPRESSIONS)",
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = list(args.paths) or [os.environ.get("RACETRACE_DIR") or "racetrace-traces"]
+    _check_paths(paths, follow=args.follow)
+    suppressions = read_suppressions(args.suppressions)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UsageError(
+            "tui needs a terminal; for a report on stdout use: racetrace report "
+            + " ".join(paths)
+        )
+    return open_timeline(paths, follow=args.follow, suppressions=suppressions)
+
+
+def read_suppressions(path: str | None) -> Any:
+    """The rules from `--suppressions FILE`, else from $RACETRACE_SUPPRESSIONS, else none."""
+    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+
+    try:
+        return Suppressions.from_file(path) if path else Suppressions.from_env()
+    except SuppressionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def open_timeline(
+    paths: list[str], *, follow: bool = False, suppressions: Any = None,
+    source: str | None = None, trace: Any = None, report: Any = None,
+) -> int:
+    """Run the app until the user quits; a load failure becomes one stderr line and exit 2."""
+    from racetrace.tui.app import RacetraceApp
+
+    app = RacetraceApp(
+        paths, follow=follow, suppressions=suppressions, source=source, trace=trace, report=report
+    )
+    app.run()
+    if app.failure is not None:
+        from racetrace.tui.textsafe import clean
+
+        print(f"racetrace: {clean(app.failure)}", file=sys.stderr)
+        return EXIT_INPUT
+    return int(app.return_code or 0)
+
+
+def _check_paths(paths: list[str], *, follow: bool) -> None:
+    """Fail before the screen opens on what is plainly wrong: a path that does not exist."""
+    from racetrace.analyzers.load import LoadError, trace_files
+
+    try:
+        trace_files(paths)
+    except LoadError as exc:
+        if follow and not any(os.path.exists(p) for p in paths):
+            hint = "; create it, or start the traced program first"
+            raise UsageError(f"{exc}{hint}") from None
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,30 @@
+"""Run the analyzer for the TUI: a report, or one line saying why there is none.
+
+The timeline is useful without findings (lanes, bars and sub-rows need only the trace), so a
+failing or missing analysis degrades the screen to "no findings" plus a message instead of
+taking the app down.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from racetrace.analyzers.model import Trace
+    from racetrace.analyzers.report import Report
+    from racetrace.analyzers.suppressions import Suppressions
+
+
+def analyze_trace(
+    trace: Trace, suppressions: Suppressions | None = None
+) -> tuple[Report | None, str | None]:
+    """`(report, None)`, or `(None, reason)` when the analysis is unavailable or failed."""
+    try:
+        from racetrace.analyzers.analyze import analyze
+    except ImportError as exc:
+        return None, f"no analysis: the analyzer could not be imported ({exc})"
+    try:
+        return analyze(trace, suppressions=suppressions), None
+    except Exception as exc:  # the screen must stay up whatever the analysis hits
+        text = str(exc).splitlines()[0] if str(exc) else ""
+        return None, f"analysis failed: {type(exc).__name__}{': ' + text if text else ''}"

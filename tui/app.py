@@ -1,0 +1,471 @@
+"""The racetrace Textual app: loads a trace in the background, then shows lanes, bars, findings.
+
+State lives in reactives (`loading`, `filtering`, `failed`) whose watchers toggle CSS classes,
+looks live in `racetrace.tcss`, and behaviour in `action_*` and `on_*` methods. Loading,
+analysis and `--follow` run in a thread worker that talks to the app only through messages.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from racetrace.analyzers.load import LoadError, load
+from racetrace.analyzers.model import Trace
+from racetrace.analyzers.report import Report
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Vertical
+from textual.reactive import var
+from textual.widgets import Footer, Input, Label, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from .analysis import analyze_trace
+from .describe import header_text, plural, run_details, run_line
+from .findings_list import FindingsList
+from .lanes import Lanes, apply_report, build_lanes
+from .messages import LoadFailed, LoadProgress, TraceAnalyzed, TraceLoaded, TraceUpdated
+from .ruler import Ruler
+from .screens import DetailsScreen, ExportScreen, HelpScreen
+from .textsafe import clean
+from .timeline import Timeline
+
+DEFAULT_REPORT_NAME = "racetrace-report.json"
+
+
+class RacetraceApp(App[int]):
+    """`racetrace tui PATH...`: the timeline of one or more trace files or directories."""
+
+    CSS_PATH = "racetrace.tcss"
+    TITLE = "racetrace"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "finding(1)", "Finding", key_display="n/N"),
+        Binding("N", "finding(-1)", "Previous finding", show=False),
+        Binding("slash", "filter", "Filter", key_display="/"),
+        Binding("o", "only_findings", "Only findings"),
+        Binding("e", "export", "Export"),
+        Binding("f", "focus_findings", "Findings list", show=False),
+        Binding("question_mark", "help", "Keys", key_display="?"),
+        Binding("escape", "escape", "Back", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    loading: var[bool] = var(True)
+    filtering: var[bool] = var(False)
+    failed: var[bool] = var(False)
+
+    def __init__(
+        self,
+        paths: Sequence[str | os.PathLike[str]] = (),
+        *,
+        follow: bool = False,
+        suppressions: Any = None,
+        source: str | None = None,
+        trace: Trace | None = None,
+        report: Report | None = None,
+        poll_interval: float = 0.4,
+    ) -> None:
+        super().__init__()
+        self.paths = [str(p) for p in paths]
+        self.follow = follow
+        self.suppressions = suppressions
+        self.source = source if source is not None else ", ".join(self.paths) or "trace"
+        self.poll_interval = poll_interval
+        self._preloaded = (trace, report)
+        self.trace: Trace | None = None
+        self.report: Report | None = None
+        self.lanes: Lanes | None = None
+        self.analysis_note: str | None = None
+        self.failure: str | None = None  # one line for stderr once the app has exited
+        self.finding_index: int | None = None
+        # Held rather than queried: worker messages can still arrive while the app shuts down
+        # and its widgets are already gone from the DOM.
+        self.timeline = Timeline(id="timeline")
+        self.ruler = Ruler(self.timeline, id="ruler")
+        self.header_bar = Static(id="header")
+        self.status_bar = Static(id="status")
+        self.findings_list = FindingsList(id="findings")
+        self.filter_input = Input(
+            placeholder="filter lanes: class, label, key or method", id="filter"
+        )
+        self.message_box = Static(id="message")
+        self.progress = ProgressBar(id="progress", show_eta=False)
+        self.loading_label = Label(Text("Reading traces…"), id="loading-label")
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.header_bar
+        with Vertical(id="main"):
+            yield self.ruler
+            yield self.timeline
+            yield self.status_bar
+            yield self.findings_list
+            yield self.filter_input
+        with Center(id="loading"):
+            yield self.loading_label
+            yield self.progress
+        yield self.message_box
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._update_header()
+        self.findings_list.show_note("analyzing…")
+        self.timeline.focus()
+        if self.follow:
+            self._follow()
+        else:
+            self._load()
+
+    def watch_loading(self, loading: bool) -> None:
+        self.set_class(loading, "-loading")
+
+    def watch_filtering(self, filtering: bool) -> None:
+        self.set_class(filtering, "-filtering")
+
+    def watch_failed(self, failed: bool) -> None:
+        self.set_class(failed, "-message")
+
+    # -- background work ----------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _load(self) -> None:
+        worker = get_current_worker()
+        trace, report = self._preloaded
+        if trace is None:
+            try:
+                trace = load(self.paths, on_progress=self._on_progress)
+            except LoadError as exc:
+                self.post_message(LoadFailed(str(exc)))
+                return
+            except Exception as exc:  # never a traceback for bad input
+                self.post_message(LoadFailed(f"cannot load {self.source}: {_one_line(exc)}"))
+                return
+        self.post_message(TraceLoaded(trace, build_lanes(trace)))
+        error = None
+        if report is None and trace.runs:
+            report, error = analyze_trace(trace, self.suppressions)
+        if not worker.is_cancelled:
+            self.post_message(TraceAnalyzed(trace, report, error))
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.post_message(LoadProgress(done, total))
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def _follow(self) -> None:
+        from .follow import Follower
+
+        worker = get_current_worker()
+        follower = Follower(self.paths)
+        trace: Trace | None = None
+        while not worker.is_cancelled:
+            started = time.monotonic()
+            try:
+                changed = follower.poll()
+            except LoadError as exc:
+                self.post_message(LoadFailed(str(exc)))
+                return
+            except Exception as exc:
+                self.post_message(LoadFailed(f"cannot follow {self.source}: {_one_line(exc)}"))
+                return
+            # Open runs of live processes grow with the clock: redraw even without new lines.
+            growing = trace is not None and any(r.end_ns is None for r in trace.runs)
+            if changed or growing or trace is None:
+                trace = follower.snapshot()
+                lanes = build_lanes(trace)
+                report, error = (None, None)
+                if trace.runs:
+                    report, error = analyze_trace(trace, self.suppressions)
+                    if report is not None:
+                        lanes = apply_report(lanes, report)
+                self.post_message(TraceUpdated(trace, lanes, report, error))
+            # Never spend more than half the time analyzing: slow polls stretch the interval.
+            spent = time.monotonic() - started
+            worker.cancelled_event.wait(max(self.poll_interval - spent, spent))
+
+    # -- messages from the worker -------------------------------------------------------------
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        self.progress.update(total=max(message.total, 1), progress=message.done)
+        self.loading_label.update(
+            Text(f"Reading traces… {message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB")
+        )
+
+    def on_trace_loaded(self, message: TraceLoaded) -> None:
+        self.trace = message.trace
+        self.lanes = message.lanes
+        self.loading = False
+        if not message.trace.runs:
+            self._show_empty(message.trace)
+            return
+        self.timeline.set_model(message.lanes, keep_place=False)
+        self._update_header()
+        _freeze_heap()
+
+    def on_trace_analyzed(self, message: TraceAnalyzed) -> None:
+        if message.trace is not self.trace or self.lanes is None:
+            return
+        self.report = message.report
+        self.analysis_note = message.error
+        if message.report is not None:
+            self.lanes = apply_report(self.lanes, message.report)
+            self.timeline.set_model(self.lanes, keep_place=True)
+        self._show_findings()
+        self._update_header()
+        _freeze_heap()
+
+    def on_trace_updated(self, message: TraceUpdated) -> None:
+        self.loading = False
+        first = self.trace is None or not self.trace.runs
+        self.trace = message.trace
+        self.lanes = message.lanes
+        self.report = message.report
+        self.analysis_note = message.error
+        if not message.trace.runs:
+            self._show_empty(message.trace)
+            return
+        self.failed = False
+        self.timeline.set_model(message.lanes, keep_place=not first)
+        self._show_findings()
+        self._update_header()
+        _freeze_heap()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.loading = False
+        self.failure = message.reason
+        self._show_message(
+            Text.assemble(
+                ("racetrace: ", "bold red"),
+                clean(message.reason),
+                "\n\nPress q to quit.",
+            )
+        )
+
+    def _show_empty(self, trace: Trace) -> None:
+        where = clean(self.source)
+        if self.follow:
+            text = Text.assemble(
+                ("Waiting for runs", "bold"),
+                f" in {where}…\n\nStart the program with tracing on, e.g.\n",
+                ("  racetrace run -d ", "dim"),
+                (where, "dim"),
+                (" -- python app.py", "dim"),
+                "\nRuns appear here as they start. Press q to quit.",
+            )
+        elif not trace.files:
+            text = Text.assemble(
+                ("No trace files", "bold"),
+                f" in {where} (looked for *.jsonl and *.json).\n\n",
+                "Record some with: racetrace run -- python app.py\nPress q to quit.",
+            )
+        else:
+            text = Text.assemble(
+                ("No runs", "bold"),
+                f" in {plural(len(trace.files), 'trace file')} under {where}.\n\n",
+                "Did the traced program call any of the traced methods? "
+                "(racetrace run --target module:Class.method)\n",
+            )
+            if trace.skipped_lines:
+                first = clean(trace.problems[0]) if trace.problems else ""
+                text.append(
+                    f"{plural(trace.skipped_lines, 'damaged line')} skipped (first: {first})\n",
+                    "yellow",
+                )
+            text.append("Press q to quit.")
+        self._show_message(text)
+
+    def _show_message(self, text: Text) -> None:
+        self.message_box.update(text)
+        self.failed = True
+        self._update_header()
+
+    # -- screen updates -----------------------------------------------------------------------
+
+    def _update_header(self) -> None:
+        self.header_bar.update(
+            header_text(self.source, self.trace, self.lanes, self.report, self.analysis_note,
+                        self.follow)
+        )
+
+    def _show_findings(self) -> None:
+        panel = self.findings_list
+        if self.report is None:
+            panel.show_note(self.analysis_note or "no analysis")
+            return
+        if not self.report.findings:
+            panel.show_note("No findings: no two runs overlapped on one instance.", "green")
+            self.finding_index = None
+            return
+        panel.show(self.report.findings, self.lanes.origin_ns if self.lanes else 0)
+        if self.finding_index is not None and self.finding_index < len(self.report.findings):
+            panel.mark(self.finding_index)
+        else:
+            self.finding_index = None
+
+    def on_timeline_selection_changed(self, message: Timeline.SelectionChanged) -> None:
+        status = self.status_bar
+        if message.lane is None or message.index is None or self.lanes is None:
+            status.update(Text(" no lane matches the filter" if self.timeline.text_filter else ""))
+            return
+        line = run_line(message.lane, message.index, self.lanes.origin_ns)
+        related = self.timeline.related
+        if related is not None and self.finding_index is not None and self.report is not None:
+            which = f" finding {self.finding_index + 1}/{len(self.report.findings)} ·"
+            line = Text(which, "bold", no_wrap=True, overflow="ellipsis") + line
+        status.update(line)
+
+    def on_timeline_view_changed(self, message: Timeline.ViewChanged) -> None:
+        self.ruler.refresh()
+
+    def on_timeline_details_requested(self, message: Timeline.DetailsRequested) -> None:
+        if self.lanes is None:
+            return
+        content = run_details(message.lane, message.index, self.report)
+        self.push_screen(DetailsScreen(content))
+
+    @on(FindingsList.FindingChosen)
+    def _finding_chosen(self, message: FindingsList.FindingChosen) -> None:
+        self._goto_finding(message.index)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action_finding(self, step: int) -> None:
+        findings = self.report.findings if self.report is not None else []
+        if not findings or self.lanes is None:
+            self.notify("No findings to go to.", markup=False)
+            return
+        shown = self.timeline.lane_layout.positions
+        reachable = []
+        for i, finding in enumerate(findings):
+            lane = self.lanes.lane_of_finding(finding)
+            if lane is not None and lane.id in shown:
+                reachable.append(i)
+        if not reachable:
+            self.notify("Every finding's lane is hidden by the filter.", markup=False)
+            return
+        current = self.finding_index
+        if current is None:
+            target = reachable[0] if step > 0 else reachable[-1]
+        elif step > 0:
+            target = next((i for i in reachable if i > current), reachable[0])
+        else:
+            target = next((i for i in reversed(reachable) if i < current), reachable[-1])
+        self._goto_finding(target)
+
+    def _goto_finding(self, index: int) -> None:
+        if self.report is None or self.lanes is None or not 0 <= index < len(self.report.findings):
+            return
+        finding = self.report.findings[index]
+        lane = self.lanes.lane_of_finding(finding)
+        if lane is None:
+            return
+        if lane.id not in self.timeline.lane_layout.positions:
+            self.timeline.text_filter = ""
+            self.timeline.only_findings = False
+            self.filter_input.value = ""
+            self.filtering = False
+        positions = sorted(lane.index[r.run_id] for r in finding.runs if r.run_id in lane.index)
+        if not positions:
+            return
+        self.finding_index = index
+        start = min(lane.start_of(i) for i in positions)
+        end = max(lane.end_of(i) for i in positions)
+        self.timeline.show_range(start, end)
+        self.timeline.select_run(
+            lane, positions[0], related=frozenset(lane.runs[i].run_id for i in positions)
+        )
+        self.findings_list.mark(index)
+
+    def action_filter(self) -> None:
+        self.filtering = True
+        self.filter_input.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.timeline.text_filter = event.value
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.filtering = bool(event.value)
+        self.timeline.focus()
+
+    def action_only_findings(self) -> None:
+        self.timeline.only_findings = not self.timeline.only_findings
+        state = "only instances with findings" if self.timeline.only_findings else "all instances"
+        self.notify(f"Showing {state}.", markup=False, timeout=2)
+
+    def action_focus_findings(self) -> None:
+        panel = self.findings_list
+        panel.focus()
+        if panel.count and panel.highlighted is None:
+            panel.highlighted = self.finding_index or 0  # and the timeline jumps there
+
+    def action_escape(self) -> None:
+        filter_input = self.filter_input
+        if self.filtering or filter_input.value:
+            filter_input.value = ""
+            self.timeline.text_filter = ""
+            self.filtering = False
+            self.timeline.focus()
+        elif self.focused is not self.timeline:
+            self.timeline.focus()
+        elif self.timeline.related is not None:
+            self.timeline.related = None
+            self.finding_index = None
+            lane, index = self.timeline.selected()
+            if lane is not None and index is not None:
+                self.timeline.select_run(lane, index)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.timeline.legend_style))
+
+    def action_export(self) -> None:
+        if self.report is None:
+            self.notify(
+                clean(self.analysis_note or "No report yet: the analysis has not finished."),
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.push_screen(ExportScreen(DEFAULT_REPORT_NAME, self.write_report))
+
+    def write_report(self, path: str) -> str | None:
+        """Write the JSON report to `path`; a one-line error, or None when written."""
+        import orjson
+
+        if self.report is None:
+            return "no report to write"
+        try:
+            data = orjson.dumps(self.report.to_json(), option=orjson.OPT_INDENT_2)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            return f"cannot encode the report: {_one_line(exc)}"
+        try:
+            Path(path).write_bytes(data + b"\n")
+        except OSError as exc:
+            return f"cannot write {path}: {exc.strerror or exc}"
+        self.notify(f"Wrote the report to {clean(path)}", markup=False)
+        return None
+
+
+def _freeze_heap() -> None:
+    """Move everything alive now (the trace, its lanes, the report) out of the collector's way.
+
+    A 100k-run trace is millions of tracked objects that live as long as the app; each full
+    collection would walk them all, 100-170 ms of frozen screen at a random key press.
+    Frozen objects are still freed by reference counting when a newer trace replaces them;
+    the young-generation pass first lets short-lived cycles go rather than freeze them.
+    """
+    gc.collect(1)
+    gc.freeze()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return clean(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)

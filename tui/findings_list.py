@@ -1,0 +1,59 @@
+"""The findings list under the timeline: one line per finding, worst first.
+
+Moving through it (arrows, or `n`/`N` anywhere) moves the timeline to the finding; the app
+listens for `FindingChosen`. An empty list says why it is empty instead of showing nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from .describe import finding_line
+
+if TYPE_CHECKING:
+    from racetrace.analyzers.report import Finding
+
+
+class FindingsList(OptionList):
+    class FindingChosen(Message):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.count = 0
+
+    def show(self, findings: Sequence[Finding], origin_ns: int) -> None:
+        self.count = len(findings)
+        self.set_options(
+            Option(finding_line(finding, origin_ns), id=f"f{i}")
+            for i, finding in enumerate(findings)
+        )
+        self.border_title = f"Findings ({len(findings)})" if findings else "Findings"
+
+    def show_note(self, note: str, style: str = "dim") -> None:
+        self.count = 0
+        self.set_options([Option(Text(note, style), disabled=True)])
+        self.border_title = "Findings"
+
+    def mark(self, index: int) -> None:
+        """Highlight finding `index` (the app already jumped to it)."""
+        self.highlighted = index
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        # Only the user's own moves in the list jump; `n`/`N` have jumped already.
+        if self.has_focus and self.count:
+            self.post_message(self.FindingChosen(event.option_index))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if self.count:
+            self.post_message(self.FindingChosen(event.option_index))

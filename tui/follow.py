@@ -1,0 +1,186 @@
+"""`--follow`: tail trace files while the traced program still writes them.
+
+Each poll finds new files under the given paths and reads only the bytes appended since the
+last poll, keeping an incomplete last line for the next one (the writer flushes whole lines,
+but a poll can land mid-write). Runs are decoded with the analyzers' own record types, so a
+live trace is the same `Trace` a full load would give. A run still open in a process that is
+still alive on this host reaches "now": it grows on screen while it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+from racetrace.analyzers.load import LoadError, load, trace_files
+from racetrace.analyzers.model import End, Header, Process, Run, Trace
+
+_decoder = msgspec.json.Decoder(Header | Run | End)
+_MAX_PROBLEMS = 20
+
+
+@dataclass
+class _FileState:
+    path: Path
+    offset: int = 0
+    partial: bytes = b""
+    header: Header | None = None
+    runs: dict[str, Run] = field(default_factory=dict)
+    last_ns: int = 0
+    skipped: int = 0
+    problems: list[str] = field(default_factory=list)
+    line_no: int = 0
+    foreign: Trace | None = None  # an OTLP file: re-read whole (rare, and not appended to)
+
+
+class Follower:
+    """Incremental reader of trace files; `poll()` then `snapshot()`."""
+
+    def __init__(self, paths: Sequence[str | os.PathLike[str]]) -> None:
+        self.paths = list(paths)
+        self._files: dict[Path, _FileState] = {}
+        self._hostnames = {socket.gethostname(), socket.gethostname().split(".")[0]}
+
+    def poll(self) -> bool:
+        """Read what was appended since the last poll; whether anything changed."""
+        changed = False
+        for path, _named in trace_files(self.paths):
+            state = self._files.get(path)
+            if state is None:
+                state = self._files[path] = _FileState(path)
+                changed = True
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue  # removed between listing and reading: next poll forgets it
+            if size < state.offset:  # truncated or replaced: start over
+                self._files[path] = state = _FileState(path)
+            if size == state.offset:
+                continue
+            changed |= self._read(state, size)
+        return changed
+
+    def _read(self, state: _FileState, size: int) -> bool:
+        try:
+            with state.path.open("rb") as handle:
+                handle.seek(state.offset)
+                data = handle.read(size - state.offset)
+        except OSError as exc:
+            raise LoadError(f"{state.path}: cannot read: {exc.strerror or exc}") from exc
+        if state.offset == 0 and data.lstrip()[:16].startswith(b'{"resourceSpans"'):
+            state.offset = size
+            state.foreign = load([state.path])
+            return True
+        if state.foreign is not None:
+            state.offset = size
+            state.foreign = load([state.path])
+            return True
+        state.offset += len(data)
+        data = state.partial + data
+        cut = data.rfind(b"\n") + 1
+        state.partial = data[cut:]
+        source = str(state.path)
+        for line in data[:cut].splitlines():
+            state.line_no += 1
+            if not line.strip():
+                continue
+            try:
+                record = _decoder.decode(line)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                state.skipped += 1
+                if len(state.problems) < _MAX_PROBLEMS:
+                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    state.problems.append(f"{source}:{state.line_no}: skipped: {first}")
+                continue
+            if isinstance(record, Run):
+                record.source = source
+                record.service = state.header.service if state.header else None
+                state.runs[record.run_id] = record
+                state.last_ns = max(state.last_ns, record.start_ns)
+            elif isinstance(record, End):
+                run = state.runs.get(record.run_id)
+                if run is None:
+                    state.skipped += 1
+                    continue
+                run.end_ns = record.end_ns
+                run.status = record.status
+                run.end_reason = record.reason
+                run.error_type = record.error_type
+                run.error_message = record.error_message
+                state.last_ns = max(state.last_ns, record.end_ns)
+            elif state.header is None:
+                state.header = record
+        return cut > 0
+
+    def snapshot(self) -> Trace:
+        """Everything read so far, as one trace (runs sorted by start)."""
+        runs: list[Run] = []
+        processes: list[Process] = []
+        problems: list[str] = []
+        skipped = 0
+        now = time.time_ns()
+        for state in self._files.values():
+            if state.foreign is not None:
+                runs.extend(state.foreign.runs)
+                processes.extend(state.foreign.processes)
+                skipped += state.foreign.skipped_lines
+                problems.extend(state.foreign.problems)
+                continue
+            skipped += state.skipped
+            problems.extend(state.problems)
+            if not state.runs and state.header is None:
+                continue
+            runs.extend(state.runs.values())
+            header = state.header
+            any_run = next(iter(state.runs.values()), None)
+            host = header.host if header else (any_run.host if any_run else "")
+            pid = header.pid if header else (any_run.pid if any_run else 0)
+            last = max(state.last_ns, header.wall_ns if header else 0)
+            if self._alive(host, pid):
+                last = max(last, now)
+            processes.append(
+                Process(
+                    host=host,
+                    pid=pid,
+                    source=str(state.path),
+                    service=header.service if header else None,
+                    argv=header.argv if header else [],
+                    ppid=header.ppid if header else None,
+                    started_ns=header.wall_ns if header else 0,
+                    last_ns=last,
+                )
+            )
+        runs.sort(key=_start_of)
+        last_by_process: dict[str, int] = {}
+        for process in processes:
+            last_by_process[process.key] = max(last_by_process.get(process.key, 0), process.last_ns)
+        return Trace(
+            runs=runs,
+            processes=processes,
+            skipped_lines=skipped,
+            problems=problems,
+            files=[str(p) for p in self._files],
+            process_last_ns=last_by_process,
+        )
+
+    def _alive(self, host: str, pid: int) -> bool:
+        if pid <= 0 or host not in self._hostnames:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # exists, owned by someone else
+        except OSError:
+            return False
+        return True
+
+
+def _start_of(run: Run) -> int:
+    return run.start_ns
