@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
-from typing import Any
 
-import msgspec
+from .lines import NotATrace, RunIndex, finish, load_lines
+from .model import End, Process, Run, Trace
 
-from .model import End, Header, Process, Run, Trace
+__all__ = ["LoadError", "NotATrace", "load", "trace_files"]
 
 TRACE_SUFFIXES = (".jsonl", ".json")
 
@@ -28,21 +29,19 @@ class LoadError(Exception):
     """Input that cannot be loaded at all; the message is one line naming the file."""
 
 
-class NotATrace(Exception):
-    """A file in which not a single line is a trace record."""
-
-
-_line_decoder = msgspec.json.Decoder(Header | Run | End)
-
-
 @contextmanager
-def _gc_paused() -> Any:
+def _gc_paused() -> Iterator[None]:
     # Decoding creates millions of small objects that hold no cycles; the cyclic collector
     # would re-scan them all, over and over, for nothing (about half of the load time).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+        # Move what the load created out of the young generation in O(1): otherwise the first
+        # allocation after re-enabling the collector traverses every one of them (the runs'
+        # stack lists), and again on each promotion.
+        gc.freeze()
+        gc.unfreeze()
     finally:
         if was_enabled:
             gc.enable()
@@ -65,7 +64,12 @@ def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, boo
             raise LoadError(f"{path}: no such file or directory")
         else:
             raise LoadError(f"{path}: not a regular file or directory")
-    return files
+    # A file named twice (a directory and a file in it) is read once.
+    unique: dict[Path, tuple[Path, bool]] = {}
+    for path, named in files:
+        seen = unique.get(path.resolve())
+        unique[path.resolve()] = (path, named or (seen is not None and seen[1]))
+    return list(unique.values())
 
 
 def load(
@@ -82,6 +86,9 @@ def load(
     processes: list[Process] = []
     problems: list[str] = []
     skipped = 0
+    index = RunIndex()
+    lanes: dict[str, list[Run]] = {}
+    orphans: list[tuple[End, str]] = []  # ends whose start another file may hold
     with _gc_paused():
         for file, named in files:
             try:
@@ -95,9 +102,10 @@ def load(
                     file_runs, file_processes, file_skipped, file_problems = load_otlp_lines(
                         data, str(file), key_attr=key_attr
                     )
+                    file_runs = _indexed(file_runs, index, lanes, str(file), file_problems)
                 else:
-                    file_runs, file_processes, file_skipped, file_problems = _load_lines(
-                        data, str(file)
+                    file_runs, file_processes, file_skipped, file_problems = load_lines(
+                        data, str(file), index, lanes, orphans
                     )
             except NotATrace as exc:
                 if named:
@@ -109,8 +117,18 @@ def load(
             skipped += file_skipped
             problems.extend(file_problems)
             done += len(data)
+            del data
             if on_progress is not None:
                 on_progress(done, total)
+        for end, source in orphans:
+            run = index.get(end.run_id)
+            if run is None or run.end_ns is not None:
+                skipped += 1
+                if len(problems) < 20:
+                    what = "whose start is missing" if run is None else "that had already ended"
+                    problems.append(f"{source}: end of run {end.run_id} {what}")
+                continue
+            finish(run, end)
         runs.sort(key=_start_of)
     last: dict[str, int] = {}
     for process in processes:
@@ -122,89 +140,30 @@ def load(
         problems=problems,
         files=[str(f) for f, _ in files],
         process_last_ns=last,
+        file_indexes=index.files,
+        lanes=lanes,
     )
 
 
-def _start_of(run: Run) -> int:
-    return run.start_ns
+_start_of = attrgetter("start_ns")
 
 
 def _looks_like_otlp(data: bytes) -> bool:
     return data.lstrip()[:16].startswith(b'{"resourceSpans"')
 
 
-def _load_lines(
-    data: bytes, source: str
-) -> tuple[list[Run], list[Process], int, list[str]]:
-    decode = _line_decoder.decode
-    runs: dict[str, Run] = {}
-    ends: list[End] = []
-    header: Header | None = None
-    skipped = 0
-    problems: list[str] = []
-    last_ns = 0
-    for number, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            skipped += 1
+def _indexed(runs: list[Run], index: RunIndex, lanes: dict[str, list[Run]], source: str,
+             problems: list[str]) -> list[Run]:
+    """`runs` (from an OTLP file) without those whose id is already loaded, filed in lanes."""
+    kept = []
+    mine: dict[str, Run] = {}
+    for run in runs:
+        if run.run_id in mine or index.get(run.run_id) is not None:
             if len(problems) < 20:
-                problems.append(f"{source}:{number}: skipped: {_first_line(exc)}")
+                problems.append(f"{source}: run {run.run_id} loaded twice; kept the first")
             continue
-        kind = type(record)
-        if kind is Run:
-            runs[record.run_id] = record  # type: ignore[union-attr]
-        elif kind is End:
-            ends.append(record)  # type: ignore[arg-type]
-        elif header is None:
-            header = record  # type: ignore[assignment]
-    if header is None and not runs and not ends:
-        if skipped:
-            raise NotATrace(problems[0])
-        return [], [], 0, []
-    for end in ends:
-        run = runs.get(end.run_id)
-        if run is None:
-            skipped += 1
-            if len(problems) < 20:
-                problems.append(f"{source}: end of run {end.run_id} whose start is missing")
-            continue
-        run.end_ns = end.end_ns
-        run.status = end.status
-        run.end_reason = end.reason
-        run.error_type = end.error_type
-        run.error_message = end.error_message
-        if end.end_ns > last_ns:
-            last_ns = end.end_ns
-    service = header.service if header is not None else None
-    for run in runs.values():
-        run.source = source
-        run.service = service
-        if run.start_ns > last_ns:
-            last_ns = run.start_ns
-    if header is not None:
-        process = Process(
-            host=header.host,
-            pid=header.pid,
-            source=source,
-            service=header.service,
-            argv=header.argv,
-            ppid=header.ppid,
-            started_ns=header.wall_ns,
-            last_ns=max(last_ns, header.wall_ns),
-        )
-    else:
-        any_run = next(iter(runs.values()), None)
-        process = Process(
-            host=any_run.host if any_run else "",
-            pid=any_run.pid if any_run else 0,
-            source=source,
-            last_ns=last_ns,
-        )
-    return list(runs.values()), [process], skipped, problems
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mine[run.run_id] = run
+        kept.append(run)
+        lanes.setdefault(run.instance_key, []).append(run)
+    index.add(mine, None)
+    return kept

@@ -8,6 +8,8 @@ the loader (its END line) and treated as immutable after that.
 
 from __future__ import annotations
 
+from itertools import islice
+from operator import attrgetter, le
 from typing import Any
 
 import msgspec
@@ -37,6 +39,9 @@ _START_KEYS = {
     "stack": semconv.STACK,
     "args": "racetrace.args",
 }
+
+
+_START = attrgetter("start_ns")
 
 
 class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_START_KEYS,
@@ -180,6 +185,48 @@ class Trace(msgspec.Struct, gc=False):
     files: list[str] = []
 
     process_last_ns: dict[str, int] = {}  # process key -> latest timestamp it recorded
+    # Indexes the loader fills as it goes (it touches every run anyway); a Trace built by hand
+    # gets them on first use. Rebuilt when `runs` has grown since.
+    file_indexes: list[dict[str, Run]] = []  # per file loaded: run id -> run
+    run_index: dict[str, Run] = {}  # run id -> run, for a Trace not loaded from files
+    lanes: dict[str, list[Run]] = {}  # instance key -> its runs, in start order
+    lanes_sorted: bool = False
+
+    def run_by_id(self, run_id: str) -> Run | None:
+        files = self.file_indexes
+        if files and sum(map(len, files)) == len(self.runs):
+            for index in files:
+                run = index.get(run_id)
+                if run is not None:
+                    return run
+            return None
+        index = self.run_index
+        if len(index) != len(self.runs):
+            index = self.run_index = {r.run_id: r for r in self.runs}
+        return index.get(run_id)
+
+    def runs_by_instance(self, *, ordered: bool = True) -> dict[str, list[Run]]:
+        """Runs grouped by instance key, each group in start order (shared: do not mutate).
+
+        `ordered=False` skips checking the order, for a caller that checks it itself."""
+        lanes = self.lanes
+        if sum(map(len, lanes.values())) != len(self.runs):
+            lanes = {}
+            for run in self.runs:
+                group = lanes.get(run.instance_key)
+                if group is None:
+                    lanes[run.instance_key] = [run]
+                else:
+                    group.append(run)
+            self.lanes = lanes
+            self.lanes_sorted = False
+        if ordered and not self.lanes_sorted:
+            for group in lanes.values():
+                if len(group) > 1 and not all(map(le, map(_START, group),
+                                                  map(_START, islice(group, 1, None)))):
+                    group.sort(key=_START)
+            self.lanes_sorted = True
+        return lanes
 
     def last_ns_of(self, run: Run) -> int:
         """The end of a run, or for an unfinished one the last moment its process recorded."""

@@ -1,0 +1,482 @@
+"""The analysis: a loaded `Trace` in, a `Report` out. Pure: it never prints or reads files.
+
+Steps: take the runs per instance key (the loader's lanes) and per resource key; give each run
+its interval (an unfinished run stays open through the last moment its process recorded); per
+key, skip at C speed when nothing overlaps, otherwise sweep and classify (`contention`); merge
+each key's overlaps into one finding per kind, listing every episode; add latent sharing,
+unfinished runs and errors that concentrate in overlaps; settle severities and suppressions;
+number the findings, most severe first.
+
+Cost is dominated by touching a million run objects, not by the algorithms: each key's runs are
+read into integer columns once, by C-level `map`s, and everything else works on the columns.
+Python-level loops over every run are avoided. The cyclic garbage collector is paused throughout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import statistics
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from itertools import compress, count, islice, pairwise, repeat
+from operator import attrgetter, eq, le, sub
+
+from . import explain, known_errors
+from .classify import Ancestry, context_of
+from .contention import KeyContention, OverlapDraft, analyze_key
+from .model import Run, Trace
+from .overlap import merge_intervals, total_length
+from .report import (
+    ERROR,
+    ERRORS,
+    INFO,
+    KEY_INSTANCE,
+    KEY_RESOURCE,
+    KINDS,
+    LATENT,
+    OVERLAP_KINDS,
+    PERIODIC,
+    UNFINISHED,
+    WARNING,
+    EpisodeSummary,
+    ErrorStats,
+    Finding,
+    InstanceSummary,
+    Report,
+    Summary,
+    severity_rank,
+    worst,
+)
+from .suppressions import IGNORE, Suppressions
+
+_START = attrgetter("start_ns")
+_END = attrgetter("end_ns")
+_TASK = attrgetter("task_key")
+_KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
+CONTEXTS_COUNTED = 100  # distinct tasks counted per latent instance ("100+" beyond)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # The analysis allocates many small objects and frees none of them in cycles; letting the
+    # collector rescan a million runs on every threshold crossing costs more than the sweep.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def analyze(
+    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
+) -> Report:
+    """Find, classify and explain every overlap in `trace` (see the module docstring)."""
+    if max_pairs < 1:
+        raise ValueError("max_pairs must be at least 1")
+    with _gc_paused():
+        return _Analysis(trace, suppressions or Suppressions(), max_pairs).run()
+
+
+@dataclasses.dataclass(slots=True)
+class _Key:
+    """One instance or resource key: its runs as columns, and what it contributes."""
+
+    key: str
+    resource: bool
+    runs: list[Run]
+    starts: list[int]
+    ends: list[int]  # resolved: an unfinished run's end is its process' last moment + 1
+    unfinished: list[Run]
+    quiet: bool = True  # no two runs overlap (checked on the columns)
+    last_end: int | None = None
+    failed: list[Run] = dataclasses.field(default_factory=list)
+    contention: KeyContention | None = None
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+
+
+class _Analysis:
+    def __init__(self, trace: Trace, suppressions: Suppressions, max_pairs: int) -> None:
+        self.trace = trace
+        self.rules = suppressions
+        self.max_pairs = max_pairs
+        self.ancestry = Ancestry(trace.run_by_id)
+        self.suppressed = 0
+        self.benign = 0
+        self.by_rule: Counter[str] = Counter()
+
+    # -- the whole --------------------------------------------------------------------------
+    def run(self) -> Report:
+        trace = self.trace
+        keys = [self._key(k, runs, resource=False)
+                for k, runs in trace.runs_by_instance(ordered=False).items()]
+        trace.lanes_sorted = True  # `_key` has put each lane in order
+        instance_keys = {k.key: k for k in keys}
+        # One pass for the few runs that need more than their lane: failures and resources.
+        flagged = [r for r in trace.runs if r.status == "error" or r.resource_key is not None]
+        failed = [r for r in flagged if r.status == "error"]
+        keys += [self._key(k, runs, resource=True) for k, runs in _by_resource(flagged).items()]
+        for run in failed:
+            instance_keys[run.instance_key].failed.append(run)
+        overlapping: set[str] = set()  # failed runs that overlapped another on their instance
+        for key in keys:
+            self._overlaps(key)
+            if key.contention is not None and key.failed and not key.resource:
+                ids = {r.run_id for r in key.failed}
+                overlapping.update(r.run_id for r in key.contention.overlapping
+                                   if r.run_id in ids)
+            if key.contention is None or not key.contention.drafts:
+                self._latent(key)
+            if key.unfinished and not key.resource:
+                self._unfinished(key)
+        errors = self._errors(keys, overlapping)
+        findings = self._number(keys)
+        summaries = [self._summary(key) for key in keys]
+        summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
+        unfinished = tuple(sorted((r for k in keys if not k.resource for r in k.unfinished),
+                                  key=_START))
+        return Report(
+            trace=trace,
+            findings=findings,
+            instances=summaries,
+            summary=self._totals(keys, findings, unfinished, len(failed)),
+            errors=errors,
+            unfinished=unfinished,
+            max_pairs=self.max_pairs,
+            suppressions=tuple(r.text for r in self.rules.rules),
+            suppressed_by_rule=dict(self.by_rule),
+        )
+
+    def _key(self, key: str, runs: list[Run], *, resource: bool) -> _Key:
+        starts = list(map(_START, runs))
+        ends = list(map(_END, runs))
+        unfinished: list[Run] = []
+        if None in ends:
+            last = self.trace.process_last_ns
+            unfinished = [r for r, e in zip(runs, ends, strict=True) if e is None]
+            # An unfinished run was still open at the last moment its process recorded, so its
+            # half-open interval must include that moment: end = last + 1.
+            ends = [
+                e if e is not None else max(last.get(r.process_key, r.start_ns), r.start_ns) + 1
+                for r, e in zip(runs, ends, strict=True)
+            ]
+        # Runs that each end before the next starts are in start order and never overlap:
+        # the fate of nearly every key in a large trace, checked without a Python-level loop.
+        quiet = all(map(le, ends, islice(starts, 1, None))) and all(map(le, starts, ends))
+        if not quiet and not all(map(le, starts, islice(starts, 1, None))):
+            order = sorted(range(len(runs)), key=starts.__getitem__)
+            runs[:] = [runs[i] for i in order]  # threads write starts slightly out of order
+            starts = [starts[i] for i in order]
+            ends = [ends[i] for i in order]
+        return _Key(key, resource, runs, starts, ends, unfinished, quiet=quiet,
+                    last_end=max(ends) if ends else None)
+
+    # -- overlaps ---------------------------------------------------------------------------
+    def _overlaps(self, key: _Key) -> None:
+        runs, starts, ends = key.runs, key.starts, key.ends
+        if len(runs) < 2 or key.quiet:
+            return
+        if any(map(le, ends, starts)):
+            # An empty interval overlaps nothing; the sweep wants them gone.
+            kept = [i for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if e > s]
+            runs = [runs[i] for i in kept]
+            starts = [starts[i] for i in kept]
+            ends = [ends[i] for i in kept]
+        key.contention = analyze_key(
+            runs, starts, ends, ancestry=self.ancestry, max_pairs=self.max_pairs,
+            skip_same_instance=key.resource,
+        )
+        if not key.contention.drafts:
+            return
+        cls, label, process = _identity(key)
+        stateless = _stateless(key.runs)
+        by_kind: dict[str, list[OverlapDraft]] = {}
+        for draft in key.contention.drafts:
+            by_kind.setdefault(draft.kind, []).append(draft)
+        for kind in OVERLAP_KINDS:
+            drafts = by_kind.get(kind)
+            if drafts:
+                merged = _merge(kind, drafts, self.max_pairs)
+                explanation, fix = explain.overlap_explanation(
+                    kind, merged.runs, run_count=merged.run_count, pair_count=merged.pair_count,
+                    overlap_ns=total_length(merged.stretches), peak=merged.peak, cls=cls,
+                    period_ns=_period(merged) if kind == PERIODIC else None,
+                    processes=sorted({r.process_key for r in merged.runs}),
+                )
+                self._add(key, kind, INFO if stateless else WARNING, merged, explanation, fix,
+                          cls, label, process, episodes=_episodes(drafts))
+
+    def _add(self, key: _Key, kind: str, severity: str, draft: OverlapDraft,
+             explanation: str, fix: str, cls: str, label: str | None, process: str | None,
+             *, details: dict[str, object] | None = None, head: str | None = None,
+             episodes: tuple[EpisodeSummary, ...] = ()) -> None:
+        rule = self.rules.match(cls, draft.runs) if self.rules else None
+        suppressed_by = None
+        if rule is not None:
+            self.by_rule[rule.text] += 1
+            if rule.action == IGNORE:
+                self.suppressed += 1
+                return
+            self.benign += 1
+            severity = INFO
+            suppressed_by = rule.text
+        stretches = draft.stretches
+        info: dict[str, object] = {}
+        if kind in OVERLAP_KINDS:
+            # "pair": every pair judged on its own; "run": an episode too large for that,
+            # each run judged against the runs active when it started (counts stay exact).
+            info["classified_by"] = draft.classified
+        info.update(details or {})
+        subject = explain.subject(cls, label, key.key, resource=key.resource)
+        key.findings.append(Finding(
+            id="",
+            kind=kind,
+            severity=severity,
+            instance_key=key.key,
+            instance_class=cls,
+            instance_label=label,
+            runs=draft.runs,
+            pairs=draft.pairs,
+            pair_count=draft.pair_count,
+            pairs_truncated=draft.pair_count > len(draft.pairs),
+            overlap_start_ns=stretches[0][0] if stretches else None,
+            overlap_end_ns=stretches[-1][1] if stretches else None,
+            overlap_ns=total_length(stretches),
+            max_concurrency=draft.peak,
+            headline=head or explain.headline(kind, subject),
+            explanation=explanation,
+            fix=fix,
+            key_kind=KEY_RESOURCE if key.resource else KEY_INSTANCE,
+            process=process,
+            run_count=draft.run_count,
+            episodes=episodes,
+            suppressed_by=suppressed_by,
+            details=info,
+        ))
+
+    # -- latent, unfinished, errors -----------------------------------------------------------
+    def _latent(self, key: _Key) -> None:
+        runs = key.runs
+        if len(runs) < 2 or _stateless(runs):
+            return
+        first = runs[0].task_key
+        # Two runs in two different tasks? Found at the first difference, usually at once.
+        if first is not None and all(map(eq, map(_TASK, runs), repeat(first))):
+            return
+        sample = runs[:CONTEXTS_COUNTED]
+        tasks = set(map(_TASK, sample))
+        contexts = tasks if None not in tasks else {context_of(r) for r in sample}
+        if len(contexts) < 2:
+            return
+        if key.resource and len({r.instance_key for r in runs}) < 2:
+            return  # one instance: its own key reports it
+        starts, ends = key.starts, key.ends
+        # The closest two runs came within `gap` of overlapping; two C-level passes rather
+        # than a list of a million differences.
+        gap = min(map(sub, islice(starts, 1, None), ends))
+        at = next(compress(count(), map(eq, map(sub, islice(starts, 1, None), ends),
+                                        repeat(gap))))
+        gap = max(0, gap)
+        cls, label, process = _identity(key)
+        counted = len(contexts)
+        explanation, fix = explain.latent_explanation(
+            cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED)
+        draft = OverlapDraft(kind=LATENT, runs=(runs[at], runs[at + 1]), pairs=(),
+                             pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
+        subject = explain.subject(cls, label, key.key, resource=key.resource)
+        self._add(key, LATENT, INFO, draft, explanation, fix, cls, label, process,
+                  details={"contexts": counted, "closest_gap_ns": gap},
+                  head=explain.headline(LATENT, subject, count=counted))
+
+    def _unfinished(self, key: _Key) -> None:
+        runs = key.unfinished
+        cls, label, process = _identity(key)
+        processes = sorted({r.process_key for r in runs})
+        explanation, fix = explain.unfinished_explanation(len(runs), processes)
+        draft = OverlapDraft(kind=UNFINISHED, runs=tuple(runs[: self.max_pairs]), pairs=(),
+                             pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
+        subject = explain.subject(cls, label, key.key)
+        last = {p: self.trace.process_last_ns.get(p) for p in processes}
+        self._add(key, UNFINISHED, WARNING, draft, explanation, fix, cls, label, process,
+                  details={"open_until_ns": last},
+                  head=explain.headline(UNFINISHED, subject, count=len(runs)))
+
+    def _errors(self, keys: Sequence[_Key], overlapping: set[str]) -> list[ErrorStats]:
+        stats = []
+        for key in keys:
+            failed = key.failed
+            if not failed:
+                continue
+            during = [r for r in failed if r.run_id in overlapping]
+            types = Counter(r.error_type or "unknown" for r in failed)
+            known = {r.run_id: k for r in failed
+                     if (k := known_errors.match(r.error_type, r.error_message)) is not None}
+            stats.append(ErrorStats(key.key, len(failed), len(during), dict(types),
+                                    dict(Counter(k.id for k in known.values()))))
+            if not during:
+                continue
+            cls, label, process = _identity(key)
+            during_types = dict(Counter(r.error_type or "unknown" for r in during))
+            recognized = list({k.id: k for r in during
+                               if (k := known.get(r.run_id)) is not None}.values())
+            explanation, fix = explain.errors_explanation(len(during), len(failed), during_types,
+                                                          recognized)
+            draft = OverlapDraft(kind=ERRORS, runs=tuple(during[: self.max_pairs]), pairs=(),
+                                 pair_count=0, run_count=len(during), stretches=[], peak=1,
+                                 episode=0)
+            subject = explain.subject(cls, label, key.key)
+            self._add(key, ERRORS, INFO if _stateless(key.runs) else ERROR, draft, explanation,
+                      fix, cls, label, process,
+                      details={"failed": len(failed), "during_overlap": len(during),
+                               "types": during_types,
+                               "known_errors": [{"id": k.id, "framework": k.framework,
+                                                 "meaning": k.meaning, "fix": k.fix}
+                                                for k in recognized]},
+                      head=explain.headline(ERRORS, subject, count=len(during),
+                                            total=len(failed)))
+        return stats
+
+    # -- numbering and totals -----------------------------------------------------------------
+    def _number(self, keys: Sequence[_Key]) -> list[Finding]:
+        everything = [f for key in keys for f in key.findings]
+        everything.sort(key=_finding_order)
+        numbered = [dataclasses.replace(f, id=f"F{n}") for n, f in enumerate(everything, 1)]
+        by_key: dict[tuple[bool, str], list[Finding]] = {}
+        for f in numbered:
+            by_key.setdefault((f.key_kind == KEY_RESOURCE, f.instance_key), []).append(f)
+        for key in keys:
+            key.findings = by_key.get((key.resource, key.key), [])
+        return numbered
+
+    def _summary(self, key: _Key) -> InstanceSummary:
+        cls, label, process = _identity(key)
+        contention = key.contention
+        findings = key.findings
+        overlapped = contention is not None and bool(contention.drafts)
+        return InstanceSummary(
+            key=key.key,
+            cls=cls,
+            label=label,
+            process=process,
+            runs=len(key.runs),
+            overlapping_pairs=contention.pair_count if contention else 0,
+            max_concurrency=contention.peak if overlapped else (1 if key.runs else 0),
+            kinds=tuple(sorted({f.kind for f in findings}, key=_KIND_ORDER.__getitem__)),
+            severity=worst(f.severity for f in findings),
+            is_resource=key.resource,
+            episodes=contention.episodes if contention else 0,
+            unfinished=len(key.unfinished),
+            errors=len(key.failed),
+            first_start_ns=key.starts[0] if key.starts else None,
+            last_end_ns=key.last_end,
+            finding_ids=tuple(f.id for f in findings),
+        )
+
+    def _totals(self, keys: Sequence[_Key], findings: Sequence[Finding],
+                unfinished: Sequence[Run], failed: int) -> Summary:
+        trace = self.trace
+        return Summary(
+            runs=len(trace.runs),
+            instances=sum(1 for k in keys if not k.resource),
+            resources=sum(1 for k in keys if k.resource),
+            processes=len({p.key for p in trace.processes} | {r.process_key for r in unfinished}),
+            findings=len(findings),
+            by_kind=dict(Counter(f.kind for f in findings)),
+            by_severity=dict(Counter(f.severity for f in findings)),
+            suppressed=self.suppressed,
+            benign=self.benign,
+            skipped_lines=trace.skipped_lines,
+            unfinished_runs=len(unfinished),
+            error_runs=failed,
+            # Resource keys count only pairs across instances, so nothing is counted twice.
+            overlapping_pairs=sum(k.contention.pair_count for k in keys if k.contention),
+            start_ns=min((k.starts[0] for k in keys if k.starts), default=None),
+            end_ns=max((k.last_end for k in keys if k.last_end is not None), default=None),
+        )
+
+
+def _by_resource(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    """Runs by resource key, in the trace's (start) order; usually few or none."""
+    resources: dict[str, list[Run]] = {}
+    for run in [r for r in runs if r.resource_key is not None]:
+        resources.setdefault(run.resource_key, []).append(run)  # type: ignore[arg-type]
+    for group in resources.values():
+        group.sort(key=_START)
+    return resources
+
+
+def _merge(kind: str, drafts: Sequence[OverlapDraft], max_pairs: int) -> OverlapDraft:
+    """One key's drafts of one kind (its episodes, or components of mixed episodes) as one:
+    true totals, pairs listed from the earliest episodes up to the cap."""
+    if len(drafts) == 1:
+        return drafts[0]
+    pairs: list[tuple[str, str]] = []
+    runs: dict[str, Run] = {}
+    for draft in drafts:
+        room = max_pairs - len(pairs)
+        if room <= 0:
+            break
+        pairs.extend(draft.pairs[:room])
+        runs.update((r.run_id, r) for r in draft.runs)
+    listed = {x for pair in pairs for x in pair}
+    return OverlapDraft(
+        kind=kind,
+        runs=tuple(sorted((r for i, r in runs.items() if i in listed), key=_START)),
+        pairs=tuple(pairs),
+        pair_count=sum(d.pair_count for d in drafts),
+        run_count=sum(d.run_count for d in drafts),
+        stretches=merge_intervals(s for d in drafts for s in d.stretches),
+        peak=max(d.peak for d in drafts),
+        episode=drafts[0].episode,
+        classified="run" if any(d.classified == "run" for d in drafts) else "pair",
+    )
+
+
+def _episodes(drafts: Sequence[OverlapDraft]) -> tuple[EpisodeSummary, ...]:
+    return tuple(
+        EpisodeSummary(
+            index=d.episode,
+            start_ns=d.stretches[0][0],
+            end_ns=d.stretches[-1][1],
+            overlap_ns=total_length(d.stretches),
+            run_count=d.run_count,
+            pair_count=d.pair_count,
+            max_concurrency=d.peak,
+            first_pair=d.pairs[0] if d.pairs else None,
+        )
+        for d in drafts
+    )
+
+
+def _identity(key: _Key) -> tuple[str, str | None, str | None]:
+    """(class, label, process) of a key: a resource key lists its classes and has a process
+    only when one process drove it."""
+    first = key.runs[0]
+    if not key.resource:
+        return first.instance_class, first.instance_label, first.process_key
+    classes = sorted({r.instance_class for r in key.runs})
+    processes = {r.process_key for r in key.runs}
+    return ", ".join(classes), None, (first.process_key if len(processes) == 1 else None)
+
+
+def _stateless(runs: Sequence[Run]) -> bool:
+    """Declared stateless (`racetrace.stateful = false`) by every run; unknown counts as
+    stateful, since that is the safe reading. Stops at the first run that is not."""
+    return all(r.stateful is False for r in runs)
+
+
+def _period(draft: OverlapDraft) -> int | None:
+    starts = sorted(r.start_ns for r in draft.runs)
+    if len(starts) < 2:
+        return None
+    return int(statistics.median(b - a for a, b in pairwise(starts)))
+
+
+def _finding_order(f: Finding) -> tuple[int, int, int, str]:
+    when = f.overlap_start_ns
+    if when is None:
+        when = f.runs[0].start_ns if f.runs else 0
+    return (-severity_rank(f.severity), _KIND_ORDER.get(f.kind, 99), when, f.instance_key)

@@ -1,0 +1,186 @@
+"""The words of each finding: a headline, a one-paragraph explanation and the fix, in the user's
+terms (their class, their call sites, their tasks), not the analyzer's.
+
+Pure functions of facts the analysis already computed; nothing here looks at the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .known_errors import KnownError
+from .model import Run
+from .report import CROSS_PROCESS, ERRORS, LATENT, PERIODIC, REENTRANT, UNFINISHED
+from .timefmt import format_duration
+
+
+def short_class(cls: str) -> str:
+    return cls.rsplit(".", 1)[-1] if cls else "object"
+
+
+def subject(cls: str, label: str | None, key: str, *, resource: bool = False) -> str:
+    """`Agent 'assistant' (host/pid/1)`, or `resource 'thread-7' (Graph)` for a resource key."""
+    if resource:
+        return f"resource '{key}' ({cls})" if cls else f"resource '{key}'"
+    named = f"{short_class(cls)} '{label}'" if label else short_class(cls)
+    return f"{named} ({key})"
+
+
+def headline(kind: str, subject_text: str, *, count: int = 0, total: int = 0) -> str:
+    if kind == LATENT:
+        return f"latent sharing of {subject_text}: used by {count} tasks, no overlap yet"
+    if kind == UNFINISHED:
+        return f"unfinished runs on {subject_text}: {count} never ended"
+    if kind == ERRORS:
+        return f"errors during overlapping runs on {subject_text}: {count} of {total}"
+    return f"{kind} runs on {subject_text}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
+def short_method(method: str) -> str:
+    """`agentlib.Agent.run` -> `Agent.run`."""
+    return ".".join(method.rsplit(".", 2)[-2:])
+
+
+def _methods(runs: Sequence[Run]) -> str:
+    names = sorted({short_method(r.method) for r in runs})
+    return ", ".join(f"{n}()" for n in names[:3]) + (" ..." if len(names) > 3 else "")
+
+
+def _contexts(runs: Sequence[Run]) -> str:
+    names = []
+    for r in runs:
+        name = r.task_name or (f"thread {r.thread_name}" if r.thread_name else None)
+        if name and name not in names:
+            names.append(name)
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return shown
+
+
+def overlap_explanation(
+    kind: str,
+    runs: Sequence[Run],
+    *,
+    run_count: int,
+    pair_count: int,
+    overlap_ns: int,
+    peak: int,
+    cls: str,
+    period_ns: int | None = None,
+    processes: Sequence[str] = (),
+) -> tuple[str, str]:
+    """(explanation, fix) for an overlap finding."""
+    what = short_class(cls)
+    span = (
+        f"{_plural(run_count, 'run')} of {_methods(runs)} were active at the same time on this "
+        f"one {what} object, for {format_duration(overlap_ns)} in total (at most {peak} at once, "
+        f"{_plural(pair_count, 'overlapping pair')})"
+    )
+    if kind == REENTRANT:
+        return (
+            f"{span}. The later run started inside the earlier run's own call chain: a "
+            f"callback, tool or event handler called back into the {what} while it was still "
+            "running. The inner run reads and writes the state the outer run is still using, so "
+            "the outer run continues with a history or buffer it did not write.",
+            "Do not call back into a running instance from its own callback: queue the "
+            "follow-up (append it to a list or an asyncio.Queue) and run it after the current "
+            "run returns, or give the follow-up an instance of its own.",
+        )
+    if kind == PERIODIC:
+        every = f"every {format_duration(period_ns)}" if period_ns else "at a regular interval"
+        site = runs[0].callsite if runs and runs[0].callsite else "one call site"
+        return (
+            f"{span}. They were started from {site} {every}, and each run took longer than "
+            "that, so a new run began before the previous one finished: a timer or loop that "
+            "starts its job without waiting. (If these are requests that happen to arrive at "
+            "a steady rate, read this as a concurrent overlap.)",
+            "Add a running guard that skips a tick while the previous run is still going (or "
+            "await the job inside the loop instead of create_task), or use a scheduler option "
+            "that does it (APScheduler: max_instances=1, coalesce=True).",
+        )
+    if kind == CROSS_PROCESS:
+        procs = ", ".join(processes[:4]) + (", ..." if len(processes) > 4 else "")
+        return (
+            f"{_plural(run_count, 'run')} on this resource key overlapped from different "
+            f"processes ({procs}), for {format_duration(overlap_ns)} in total, at most {peak} at "
+            "once. Each process has its own objects and its own locks, so nothing serializes "
+            "the shared state behind this key (a conversation thread, a session, a checkpoint): "
+            "the last writer wins and the other's updates are lost.",
+            "Serialize work per key across processes: route every request for one key to one "
+            "worker (partition a queue by the key), or take a distributed lock on the key "
+            "around the run.",
+        )
+    contexts = _contexts(runs)
+    by = f" from {contexts}" if contexts else ""
+    return (
+        f"{span}{by}. Independent tasks, threads or requests drove one shared instance at "
+        "once (a module-level singleton, one agent passed to asyncio.gather): their runs "
+        "interleave on its state, so each can read or overwrite the others' messages.",
+        "Give each task or request its own instance (a factory called per request, e.g. "
+        "make_agent()), or, if it must be shared, serialize access with a lock around the call "
+        "(async with lock: await agent.run(...)).",
+    )
+
+
+def latent_explanation(
+    cls: str, contexts: int, runs: Sequence[Run], run_count: int, gap_ns: int | None,
+    *, more: bool = False,
+) -> tuple[str, str]:
+    what = short_class(cls)
+    names = _contexts(runs)
+    closest = (
+        f"; the closest two came within {format_duration(gap_ns)} of each other"
+        if gap_ns is not None
+        else ""
+    )
+    return (
+        f"This {what} served {_plural(run_count, 'run')} from {contexts}{'+' if more else ''} "
+        "different tasks or "
+        f"threads{f' ({names})' if names else ''}, one at a time in this trace{closest}. "
+        "Nothing racetrace can see kept them apart, so under more load or other timing they "
+        "will overlap: a shared instance that is safe only by luck. If a lock or a queue "
+        "already serializes these calls, this is fine.",
+        "Create an instance per task or request; or keep the lock that serializes it and "
+        "mark the class benign in a suppressions file (benign:" + (cls or "Class") + ").",
+    )
+
+
+def unfinished_explanation(count: int, processes: Sequence[str]) -> tuple[str, str]:
+    procs = ", ".join(processes[:4]) + (", ..." if len(processes) > 4 else "")
+    return (
+        f"{_plural(count, 'run')} never ended: the process ({procs}) stopped recording while "
+        f"{'it was' if count == 1 else 'they were'} open. Either still running at exit, hung on "
+        "something that never answered, leaked as a background task nobody awaited, or the "
+        "process was killed. Overlaps count them as open until the last moment their process "
+        "recorded.",
+        "Await or cancel background tasks before shutdown, put timeouts around calls that can "
+        "hang, and check whether the process was killed (OOM killer, a supervisor's timeout).",
+    )
+
+
+def errors_explanation(during: int, total: int, types: dict[str, int],
+                       known: Sequence[KnownError] = ()) -> tuple[str, str]:
+    kinds = ", ".join(
+        f"{name} x{n}" for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4]
+    )
+    if known:
+        # The framework said it itself: its words and its fix beat a generic one.
+        first = known[0]
+        return (
+            f"{during} of the {_plural(total, 'run')} that failed on this instance failed while "
+            f"another run on it was active ({kinds}). {first.framework} raises this when one "
+            f"object is driven concurrently: {first.meaning}",
+            first.fix,
+        )
+    return (
+        f"{during} of the {_plural(total, 'run')} that failed on this instance failed while "
+        f"another run on it was active ({kinds}). Failures that concentrate in overlaps are "
+        "the overlap doing damage: one run sees state that another left half-updated, or the "
+        "object "
+        "refuses a second caller ('already running').",
+        "Fix the overlap on this instance (see its other findings); these errors should go "
+        "with it.",
+    )

@@ -1,0 +1,107 @@
+"""`racetrace report`: find the runs that overlapped, explain them, and exit as CI asks."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+from typing import Any
+
+from racetrace.cli import UsageError
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "report",
+        help="find and explain overlapping runs",
+        description=(
+            "Find every run that overlapped another on the same object (or resource key), "
+            "say what kind of overlap it was and how to fix it. Exit status: 0, or 66 when a "
+            "finding matches --fail-on, or 2 for bad usage or unreadable input."
+        ),
+        epilog=(
+            "--fail-on terms (comma-separated or repeated): overlap (any overlap kind at "
+            "warning or above), a severity (error, warning, info: that or worse), a kind "
+            "(concurrent, reentrant, periodic, cross-process, latent, unfinished, errors), "
+            "KIND:SEVERITY, any, never. Suppressions file: one rule a line, benign:GLOB or "
+            "ignore:GLOB, matched against the class or class.method."
+        ),
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or directories")
+    parser.add_argument("--json", metavar="FILE",
+                        help="write the JSON report (racetrace.report/1) to FILE ('-': stdout)")
+    parser.add_argument("--fail-on", action="append", metavar="SPEC", default=None,
+                        help="exit 66 when a finding matches SPEC (default: never)")
+    parser.add_argument("--suppressions", metavar="FILE",
+                        help="suppressions file (default: $RACETRACE_SUPPRESSIONS)")
+    parser.add_argument("--key-attr", metavar="ATTR",
+                        help="span attribute that identifies the instance in foreign OTLP spans "
+                             "(e.g. gen_ai.agent.id)")
+    parser.add_argument("--max-pairs", type=int, default=100, metavar="N",
+                        help="overlapping pairs listed per finding (counts are always exact; "
+                             "default 100)")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="info findings in full, every listed run")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print only the SUMMARY line")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from racetrace.analyzers.failon import EXIT_FINDINGS, FailOn, FailOnError
+    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+
+    if args.max_pairs < 1:
+        raise UsageError("--max-pairs must be at least 1")
+    try:
+        fail_on = FailOn.parse(args.fail_on)
+        rules = (Suppressions.from_file(args.suppressions) if args.suppressions
+                 else Suppressions.from_env())
+    except (FailOnError, SuppressionError) as exc:
+        raise UsageError(str(exc)) from None
+
+    from racetrace.analyzers.analyze import analyze
+
+    from ._common import load_traces
+
+    trace = load_traces(args.paths, key_attr=args.key_attr)
+    # The trace lives until the process exits: take it out of the cyclic collector's sight, or
+    # each full collection would rescan every run (a second per million runs).
+    gc.freeze()
+    report = analyze(trace, suppressions=rules, max_pairs=args.max_pairs)
+    if args.json:
+        _write_json(report, args.json)
+    if args.json != "-":
+        _print_text(report, verbose=args.verbose, quiet=args.quiet)
+    if fail_on and fail_on.matching(report.findings):
+        return EXIT_FINDINGS
+    return 0
+
+
+def _write_json(report: Any, target: str) -> None:
+    import orjson
+
+    data = orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n"
+    if target == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        with open(target, "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise UsageError(f"{target}: cannot write the report: {exc.strerror or exc}") from None
+
+
+def _print_text(report: Any, *, verbose: bool, quiet: bool) -> None:
+    from rich.console import Console
+
+    from racetrace.analyzers.render_text import render, summary_line
+
+    # In a terminal, paragraphs wrap to its width; into a file or a CI log, each line stays
+    # whole, so that it can be grepped.
+    console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    if quiet:
+        console.print(summary_line(report))
+    else:
+        render(report, console, verbose=verbose)
