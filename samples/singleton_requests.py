@@ -1,6 +1,6 @@
 """A module-level singleton agent hit by concurrent "requests", as in a web service.
 
-Requests arrive every 30 ms and each takes longer than that, so they overlap on the one agent.
+Requests arrive every few tens of ms and each takes longer than that: they overlap on the agent.
 Fixed twin: singleton_requests_fixed.py (a lock serializes access to the singleton).
 """
 
@@ -16,11 +16,15 @@ async def handle(request_id: int) -> str:
     return replies[-1]
 
 
-async def serve(requests: int = 5, interval: float = 0.03) -> None:
+# Requests arrive when clients send them: irregular gaps, each shorter than a request takes.
+ARRIVAL_GAPS = (0.012, 0.041, 0.018, 0.033, 0.025)
+
+
+async def serve(requests: int = 5) -> None:
     pending = []
     for request_id in range(requests):
         pending.append(asyncio.create_task(handle(request_id), name=f"request-{request_id}"))
-        await asyncio.sleep(interval)
+        await asyncio.sleep(ARRIVAL_GAPS[request_id % len(ARRIVAL_GAPS)])
     await asyncio.gather(*pending)
     print(f"served {requests} requests; the agent's history has {len(AGENT.history)} lines")
 
