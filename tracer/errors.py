@@ -34,8 +34,12 @@ def internal_error(where: str, exc: BaseException) -> None:
     )
 
 
+def is_verbose() -> bool:
+    return os.environ.get("RACETRACE_VERBOSE", "").strip() not in ("", "0")
+
+
 def verbose(message: str) -> None:
-    if os.environ.get("RACETRACE_VERBOSE", "").strip() not in ("", "0"):
+    if is_verbose():
         say(message)
 
 

@@ -64,20 +64,25 @@ class Owner:
     """The code that owns a traced method: its frames are not the user's.
 
     For a method of an installed library (site-packages) that is the whole top-level package,
-    so that `autogen_agentchat`'s internals calling each other are one library. For the user's
+    so that `autogen_agentchat`'s internals calling each other are one library; a framework
+    preset widens it to the framework's family of packages (`Owner.of_family`), so that
+    `autogen_agentchat` calling into `autogen_core` is still the library. For the user's
     own code it is only the class bodies of the module that defines the method: a callback in
     the user's `main.py` that calls `agent.run()` is the user's line, even when it lives in the
     same package, and so are the module-level functions and statements of a one-file program
     that defines its agent class beside its `main()` and callbacks.
     """
 
-    def __init__(self, module_file: str | None, package_dir: str | None) -> None:
+    def __init__(
+        self, module_file: str | None, package_dir: str | None,
+        package_dirs: tuple[str, ...] = (),
+    ) -> None:
         self._files: frozenset[str] = frozenset()
-        self._prefix: str | None = None
+        self._prefixes: tuple[str, ...] = tuple(package_dirs)
         if module_file:
             path = os.path.abspath(module_file)
             if package_dir and is_installed_library(path):
-                self._prefix = os.path.abspath(package_dir) + os.sep
+                self._prefixes += (os.path.abspath(package_dir) + os.sep,)
             else:
                 self._files = frozenset({path, module_file})
         self._cache: dict[str, bool] = {}
@@ -96,6 +101,12 @@ class Owner:
             package_dir = None
         return cls(module_file, package_dir)
 
+    @classmethod
+    def of_family(cls, patterns: tuple[str, ...]) -> Owner:
+        """The whole code of several top-level packages, named or matched by a `*` pattern
+        (`langchain*`): a framework split into distributions is one library."""
+        return cls(None, None, package_locations(patterns))
+
     def owns(self, code: CodeType) -> bool:
         owned = self._code_cache.get(code)
         if owned is None:
@@ -108,12 +119,59 @@ class Owner:
         if owned is None:
             path = os.path.abspath(filename) if not filename.startswith("<") else filename
             owned = path in self._files or (
-                self._prefix is not None and path.startswith(self._prefix)
+                bool(self._prefixes) and path.startswith(self._prefixes)
             )
             self._cache[filename] = owned
-        if owned and self._prefix is None:
+        if owned and not self._prefixes:
             return _in_class_body(code)
         return owned
+
+
+def package_locations(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Where the top-level packages named by `patterns` live: a directory (with a trailing
+    separator) per package, or the file of a one-module distribution. Nothing is imported: an
+    exact name is looked up with `importlib.util.find_spec` (which also sees packages that only
+    an import hook knows, as editable installs), a pattern among the installed libraries on
+    `sys.path`."""
+    import fnmatch
+    import importlib.util
+
+    found: list[str] = []
+
+    def add(path: str) -> None:
+        path = os.path.abspath(path)
+        location = path + os.sep if os.path.isdir(path) else path
+        if location not in found:
+            found.append(location)
+
+    for pattern in patterns:
+        if not any(c in pattern for c in "*?["):
+            try:
+                spec = importlib.util.find_spec(pattern)
+            except (ImportError, ValueError):
+                continue
+            if spec is not None:
+                for location in spec.submodule_search_locations or ():
+                    add(location)
+                if not spec.submodule_search_locations and spec.origin:
+                    add(spec.origin)
+            continue
+        # Patterns only among installed libraries: a user's `langchain_demo/` is not LangChain.
+        for entry in sys.path:
+            if not is_installed_library(os.path.abspath(entry or ".") + os.sep):
+                continue
+            try:
+                names = os.listdir(entry or ".")
+            except OSError:
+                continue
+            for name in sorted(names):
+                stem = name[:-3] if name.endswith(".py") else name
+                if not stem.isidentifier() or not fnmatch.fnmatchcase(stem, pattern):
+                    continue
+                path = os.path.join(entry or ".", name)
+                if name.endswith(".py") or os.path.isdir(path):
+                    add(path)
+    return tuple(found)
 
 
 def _in_class_body(code: CodeType) -> bool:
@@ -131,21 +189,32 @@ def callsite_frame(
     frame: FrameType | None, owner: Owner, instance: object
 ) -> FrameType | None:
     """The user's line: the first frame outside racetrace, the owning library and the
-    instance's own methods (a subclass override calling `super().run()`), preferring
-    non-stdlib frames."""
+    instance's own methods (a subclass override calling `super().run()`).
+
+    The walk stops where the event loop steps a task: the frames below belong to whoever
+    started the loop (`asyncio.run(main())`), not to the caller. A run with no user frame
+    above that (a framework calling an agent from a task of its own) is called from the
+    library's line that made the call, else the first standard library frame.
+    """
     fallback: FrameType | None = None
+    library: FrameType | None = None
     depth = 0
     while frame is not None and depth < 64:
         code = frame.f_code
         kind = file_kind(code.co_filename)
-        if kind != INTERNAL and not owner.owns(code):
-            if kind == OTHER and _first_argument(frame, code) is not instance:
+        if kind == STDLIB and _is_task_boundary(code):
+            break
+        if kind != INTERNAL:
+            if owner.owns(code):
+                if library is None:
+                    library = frame
+            elif kind == OTHER and _first_argument(frame, code) is not instance:
                 return frame
-            if fallback is None:
+            elif fallback is None:
                 fallback = frame
         frame = frame.f_back
         depth += 1
-    return fallback
+    return library or fallback
 
 
 _stacks: dict[tuple[object, ...], list[str]] = {}
@@ -215,6 +284,23 @@ def is_delegation(frame: FrameType | None, instance: object, owner: Owner) -> bo
         frame = frame.f_back
         depth += 1
     return True
+
+
+def called_by_owner(frame: FrameType | None, owner: Owner) -> bool:
+    """Whether the nearest caller outside racetrace and the standard library is the owning
+    library itself (a chain calling its steps), rather than the user's code (or nobody, as at
+    the bottom of a thread the user started)."""
+    depth = 0
+    while frame is not None and depth < 64:
+        code = frame.f_code
+        kind = file_kind(code.co_filename)
+        if kind == OTHER:
+            return owner.owns(code)
+        if kind == STDLIB and _is_task_boundary(code):
+            return False
+        frame = frame.f_back
+        depth += 1
+    return False
 
 
 _task_boundary: list[CodeType] = []

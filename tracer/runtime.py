@@ -24,7 +24,7 @@ from racetrace._version import __version__
 from . import semconv, taskorigin
 from .config import Config
 from .errors import forget_after_fork, internal_error, say
-from .frames import callsite_frame, is_delegation, short_stack
+from .frames import called_by_owner, callsite_frame, is_delegation, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, label_of, new_registry
 from .sink import JsonLinesSink, run_id_of
 from .span import LeanSpanFactory, SdkSpanFactory
@@ -131,7 +131,9 @@ class Recorder:
     # -- call time -------------------------------------------------------------------------
     def prepare(self, target: Target, instance: object, caller: FrameType | None,
                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
-        """None when this call is the running run delegating to itself (one run, not two)."""
+        """None when this call is the running run delegating to itself (one run, not two), or,
+        for a target that traces only the calls users make (`framework_calls` off), when the
+        framework calls it from its own code on an object that holds no resource."""
         current = _current_run.get()
         if (
             current is not None
@@ -141,16 +143,22 @@ class Recorder:
             and is_delegation(caller, instance, target.owner)
         ):
             return None
-        site = callsite_frame(caller, target.owner, instance)
-        captured = None
-        if self.config.capture_args:
-            captured = _args_repr.repr((args, kwargs))
         resource_key = None
         if target.resource_of is not None:
             try:
                 resource_key = target.resource_of(instance, args, kwargs)
             except Exception as exc:
                 internal_error(f"finding the resource key of {target.span_name}", exc)
+        if (
+            not target.framework_calls
+            and resource_key is None
+            and called_by_owner(caller, target.owner)
+        ):
+            return None  # the framework's own plumbing inside a run: part of that run
+        site = callsite_frame(caller, target.owner, instance)
+        captured = None
+        if self.config.capture_args:
+            captured = _args_repr.repr((args, kwargs))
         return PendingRun(target, instance, site, short_stack(site), captured, resource_key)
 
     # -- run start -------------------------------------------------------------------------
@@ -188,6 +196,8 @@ class Recorder:
                 attributes[semconv.GEN_AI_AGENT_ID] = key
         if target.stateful is not None:
             attributes[semconv.STATEFUL] = target.stateful
+        if target.ends_with is not None:
+            attributes[semconv.OUTLIVES_CALL] = True
         if pending.resource_key is not None:
             attributes[semconv.RESOURCE_KEY] = pending.resource_key
         parent = _current_run.get()

@@ -11,6 +11,9 @@ INSTANCE_LABEL = "racetrace.instance.label"
 INSTANCE_ID = "racetrace.instance.id"
 RESOURCE_KEY = "racetrace.resource.key"
 STATEFUL = "racetrace.stateful"
+# The run may outlive its call (a preset's `ends_with`: a streamed run's background task, a
+# runtime's message loop): after the call returns, the calling task goes on with other work.
+OUTLIVES_CALL = "racetrace.outlives_call"
 PARENT_RUN = "racetrace.parent_run"
 TASK_NAME = "racetrace.task.name"
 TASK_KEY = "racetrace.task.id"

@@ -3,10 +3,16 @@
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
 imported, before or after racetrace starts, through wrapt's post-import hooks, the way
 OpenTelemetry's contrib instrumentations do it; `uninstrument_all` restores every original.
+
+Framework presets declare richer targets: overrides in subclasses covered too (coverage.py),
+a family of packages as the owner, the instance taken from an argument, a resource key, and a
+run that ends when a future the call started ends (`ends_with`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +21,14 @@ from typing import Any
 
 import wrapt
 
+from . import coverage
 from .errors import internal_error, say, verbose
 from .frames import Owner
 from .wrap import TracedFunction, kind_of, make_wrapper
 
 InstanceOf = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], object]
+# (what the call returned, the run's instance) -> an asyncio future the run lasts until, or None.
+EndsWith = Callable[[Any, object], Any]
 
 
 def default_instance_of(
@@ -46,6 +55,27 @@ class Target:
     stateful: bool | None = None
     gen_ai_agent: bool = False
     owner: Owner = field(default_factory=lambda: Owner(None, None))
+    # Top-level packages that are one library for the call site and delegation (a framework
+    # split into distributions); empty: the package of the target's module.
+    family: tuple[str, ...] = ()
+    # Also trace the method in every subclass that overrides it, present and future, except
+    # classes of modules under `exclude` (another preset's, or a framework's own plumbing).
+    subclasses: bool = False
+    exclude: tuple[str, ...] = ()
+    # The call starts work that outlives it (a background task): the run ends with that.
+    ends_with: EndsWith | None = None
+    # Whether the framework calling this method from its own code (a chain calling its steps,
+    # a graph its subgraphs) makes a run: off for stateless components, whose nested calls are
+    # plumbing of the run the user started (calls that carry a resource key are kept).
+    framework_calls: bool = True
+    # A plain method that returns a generator it built: the run is that generator's iteration.
+    returns_stream: bool = False
+    # A preset's entry point: missing in this version of the framework is said only in
+    # verbose mode. A target the user named is always reported when it cannot be found.
+    optional: bool = False
+    # Patched as an override found by subclass coverage, rather than named: a named target
+    # for the same method takes its place.
+    derived: bool = False
 
     @property
     def spec(self) -> str:
@@ -112,7 +142,10 @@ def _on_import(target: Target, module: ModuleType) -> None:
     try:
         patch(target, module)
     except _Unresolvable as exc:
-        say(str(exc))
+        if target.optional:
+            verbose(str(exc))
+        else:
+            say(str(exc))
     except Exception as exc:
         internal_error(f"patching {target.spec}", exc)
 
@@ -127,6 +160,24 @@ def _is_ours(value: Any) -> bool:
     ) is not None
 
 
+def _is_derived(value: Any) -> bool:
+    return bool(getattr(value, "_self_racetrace_derived", False))
+
+
+_family_owners: dict[tuple[str, ...], Owner] = {}
+
+
+def _owner_of(target: Target, module: ModuleType) -> Owner:
+    if not target.family:
+        return Owner.of_module(module)
+    with _lock:
+        owner = _family_owners.get(target.family)
+        if owner is None:
+            # Shared by all of a family's targets: its caches fill once.
+            owner = _family_owners[target.family] = Owner.of_family(target.family)
+        return owner
+
+
 def patch(target: Target, module: ModuleType) -> None:
     try:
         parent, attribute, original = wrapt.resolve_path(module, target.path)
@@ -136,26 +187,66 @@ def patch(target: Target, module: ModuleType) -> None:
             "not traced"
         ) from exc
     if _is_ours(original):
-        return
+        if not _is_derived(original):
+            return
+        # Found first as an override of a covered base; the named target is more specific.
+        original = original.__wrapped__
     if not callable(original) and not isinstance(original, classmethod | staticmethod):
         raise _Unresolvable(f"target {target.spec} is not callable; not traced")
-    target.owner = Owner.of_module(module)
+    target.owner = _owner_of(target, module)
+    had_own = isinstance(parent, type) and attribute in vars(parent)
+    _install(target, parent, attribute, original, had_own)
+    verbose(f"tracing {target.spec}")
+    if target.subclasses and isinstance(parent, type):
+        coverage.cover(parent, attribute, target, _patch_override)
+
+
+def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
     wrapper = TracedFunction(original, make_wrapper(target, kind_of(function)))
     wrapper._self_racetrace_target = target.spec
-    had_own = isinstance(parent, type) and attribute in vars(parent)
+    if target.derived:
+        wrapper._self_racetrace_derived = True
     setattr(parent, attribute, wrapper)
     with _lock:
         _patches.append(_Patch(target, parent, attribute, original, had_own))
-    verbose(f"tracing {target.spec}")
+
+
+def _patch_override(base_target: Target, cls: type, attribute: str) -> None:
+    """Trace `cls.attribute`, an override of a covered base's method, like the base's."""
+    try:
+        module = cls.__module__ or ""
+        if any(module == p or module.startswith(p + ".") for p in base_target.exclude):
+            return
+        original = vars(cls)[attribute]
+        if _is_ours(original):
+            return
+        function = original.__func__ if isinstance(original, classmethod | staticmethod) else (
+            original
+        )
+        # Only real functions: a property, a partial or a class attribute that happens to be
+        # named `invoke` is not a method we know how to wrap faithfully.
+        if not inspect.isfunction(function):
+            return
+        qualname = cls.__qualname__.replace(".<locals>", "")
+        target = dataclasses.replace(
+            base_target, module=module, path=f"{qualname}.{attribute}", subclasses=False,
+            derived=True,
+        )
+        _install(target, cls, attribute, original, True)
+        verbose(f"tracing {target.spec} (overrides {base_target.spec})")
+    except Exception as exc:
+        internal_error(f"tracing the override {cls.__qualname__}.{attribute}", exc)
 
 
 def uninstrument_all() -> None:
     """Restore every patched original and forget pending targets."""
+    coverage.uncover_all()
     with _lock:
         patches = list(reversed(_patches))
         _patches.clear()
         _requested.clear()
+        _family_owners.clear()
     for p in patches:
         if isinstance(p.parent, type) and not p.had_own:
             try:

@@ -102,14 +102,27 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
         if pending is None:
             return wrapped(*args, **kwargs)
         if kind == COROUTINE:
-            return _coroutine_in_run(recorder, pending, None, wrapped(*args, **kwargs))
+            return _coroutine_in_run(recorder, pending, None, wrapped(*args, **kwargs), target)
         if kind == ASYNC_GENERATOR:
             return _drive_async_generator(recorder, pending, wrapped(*args, **kwargs))
         if kind == GENERATOR:
             return _generator_in_run(recorder, pending, wrapped(*args, **kwargs))
+        if target.returns_stream:
+            return _stream_in_run(recorder, pending, wrapped(*args, **kwargs))
         return _run_sync(recorder, pending, wrapped, args, kwargs)
 
     return wrapper
+
+
+def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any) -> Any:
+    """A plain method that builds and returns a generator (LangChain's `astream_events`): the
+    run is the iteration of what it returned, as for a generator function. Anything else it
+    returns is handed back untraced."""
+    if isinstance(result, types.AsyncGeneratorType):
+        return _drive_async_generator(recorder, pending, result)
+    if isinstance(result, types.GeneratorType):
+        return _generator_in_run(recorder, pending, result)
+    return result
 
 
 def _run_sync(
@@ -128,14 +141,36 @@ def _run_sync(
         recorder.finish(run, exc)
         raise
     deactivate(tokens)
+    if run is None:
+        return result
     # A plain method that hands back a coroutine or a future has not finished its work yet.
-    if isinstance(result, types.CoroutineType) and run is not None:
-        return _coroutine_in_run(recorder, None, run, result)
-    if run is not None and _is_future(result):
+    if isinstance(result, types.CoroutineType):
+        return _coroutine_in_run(recorder, None, run, result, pending.target)
+    if _is_future(result):
         result.add_done_callback(lambda future: _finish_future(recorder, run, future))
         return result
-    recorder.finish(run, None)
+    if pending.target.ends_with is None:
+        recorder.finish(run, None)
+    else:
+        _finish_with(recorder, run, pending, result)
     return result
+
+
+def _finish_with(
+    recorder: runtime.Recorder, run: ActiveRun | None, pending: PendingRun, result: Any
+) -> None:
+    """End the run when the future that `ends_with` finds ends (a streamed run's background
+    task, a runtime's message loop): the target's work outlives its call. Now if there is none."""
+    target = pending.target
+    try:
+        future = target.ends_with(result, pending.instance) if target.ends_with else None
+    except Exception as exc:
+        internal_error(f"finding where a run of {target.span_name} ends", exc)
+        future = None
+    if future is None or not _is_future(future):
+        recorder.finish(run, None)
+        return
+    future.add_done_callback(lambda done: _finish_future(recorder, run, done))
 
 
 def _is_future(value: object) -> bool:
@@ -202,9 +237,12 @@ def _coroutine_in_run(
     pending: PendingRun | None,
     run: ActiveRun | None,
     coroutine: Coroutine[Any, Any, T],
+    target: Target,
 ) -> Coroutine[Any, Any, T]:
     """Our coroutine around the original, named as it is (warnings, task reprs)."""
-    driver = _drive_coroutine(recorder, pending, run, _Unstarted(coroutine, recorder, run))
+    driver = _drive_coroutine(
+        recorder, pending, run, _Unstarted(coroutine, recorder, run), target
+    )
     try:
         driver.__name__ = coroutine.__name__
         driver.__qualname__ = coroutine.__qualname__
@@ -218,6 +256,7 @@ async def _drive_coroutine(
     pending: PendingRun | None,
     run: ActiveRun | None,
     unstarted: _Unstarted,
+    target: Target,
 ) -> Any:
     """Await the original inside the run: begun here when `pending` is given (a coroutine
     method's run starts when its coroutine does), else already begun (a plain method)."""
@@ -232,7 +271,10 @@ async def _drive_coroutine(
         recorder.finish(run, exc)
         raise
     deactivate(tokens)
-    recorder.finish(run, None)
+    if target.ends_with is None or pending is None:
+        recorder.finish(run, None)
+    else:
+        _finish_with(recorder, run, pending, result)
     return result
 
 

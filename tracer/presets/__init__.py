@@ -10,8 +10,14 @@ from __future__ import annotations
 from ..config import ALL_PRESETS
 from ..errors import say
 
-# name -> module path of the preset, filled in as presets are added.
-PRESETS: dict[str, str] = {}
+# name -> module path of the preset (relative to this package). Each module declares its
+# entry points and the framework versions it was tested with, and exposes `enable()`.
+PRESETS: dict[str, str] = {
+    "autogen": ".autogen",
+    "langchain": ".langchain",
+    "langgraph": ".langgraph",
+    "openai_agents": ".openai_agents",
+}
 
 
 def enable(names: tuple[str, ...]) -> None:
@@ -19,7 +25,8 @@ def enable(names: tuple[str, ...]) -> None:
 
     wanted = list(PRESETS) if ALL_PRESETS in names else list(names)
     for name in wanted:
-        module_path = PRESETS.get(name)
+        # `openai-agents`, as the distribution spells it, works too.
+        module_path = PRESETS.get(name.replace("-", "_"))
         if module_path is None:
             known = ", ".join(sorted(PRESETS)) or "none yet"
             say(f"unknown preset {name!r} in RACETRACE (known: {known}); ignored")
