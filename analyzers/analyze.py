@@ -187,12 +187,16 @@ class _Analysis:
             ends = [ends[i] for i in kept]
         key.contention = analyze_key(
             runs, starts, ends, ancestry=self.ancestry, max_pairs=self.max_pairs,
-            skip_same_instance=key.resource,
+            # On a resource key, pairs on one instance are the instance's own finding, unless
+            # the instance is stateless (one compiled graph serving one thread twice): then
+            # the conversation is what the overlap corrupts, and it is reported here.
+            skip_same_instance=key.resource and not _stateless(key.runs),
         )
         if not key.contention.drafts:
             return
         cls, label, process = _identity(key)
-        stateless = _stateless(key.runs)
+        # A resource key (a conversation thread, a session) is state by definition.
+        stateless = _stateless(key.runs) and not key.resource
         by_kind: dict[str, list[OverlapDraft]] = {}
         for draft in key.contention.drafts:
             by_kind.setdefault(draft.kind, []).append(draft)

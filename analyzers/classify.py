@@ -119,7 +119,9 @@ def pair_kind(
     if (
         earlier.run_id in later_ancestors
         or later.run_id in earlier_ancestors
-        or context_of(earlier) == context_of(later)
+        # One task runs one call stack at a time, so a later run in the earlier one's task
+        # started inside it; unless the earlier run's call returned and left its work running.
+        or (context_of(earlier) == context_of(later) and not earlier.outlives_call)
     ):
         return REENTRANT
     if earlier.pid != later.pid or earlier.host != later.host:

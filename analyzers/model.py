@@ -38,6 +38,7 @@ _START_KEYS = {
     "line": semconv.CODE_LINE,
     "stack": semconv.STACK,
     "args": "racetrace.args",
+    "outlives_call": semconv.OUTLIVES_CALL,
 }
 
 
@@ -71,6 +72,9 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     line: int | None = None
     stack: list[str] = []
     args: str | None = None
+    # The run may go on after its call returned (a streamed run ending with its background
+    # task): the calling task is free to start other runs meanwhile.
+    outlives_call: bool = False
     # From the END line; an unfinished run keeps these defaults.
     end_ns: int | None = None
     status: str = semconv.STATUS_UNFINISHED
