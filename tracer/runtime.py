@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from contextvars import ContextVar, Token
-from types import FrameType
+from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
@@ -58,7 +58,7 @@ class PendingRun:
         self,
         target: Target,
         instance: object,
-        callsite: FrameType | None,
+        callsite: tuple[CodeType, int] | None,
         stack: list[str],
         args: str | None,
         resource_key: str | None,
@@ -159,7 +159,9 @@ class Recorder:
         captured = None
         if self.config.capture_args:
             captured = _args_repr.repr((args, kwargs))
-        return PendingRun(target, instance, site, short_stack(site), captured, resource_key)
+        # The line is read now: by the time a coroutine starts, its caller has moved on.
+        callsite = (site.f_code, site.f_lineno) if site is not None else None
+        return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key)
 
     # -- run start -------------------------------------------------------------------------
     def begin(self, pending: PendingRun | None) -> ActiveRun | None:
@@ -208,11 +210,10 @@ class Recorder:
         self._add_task(attributes)
         site = pending.callsite
         if site is not None:
-            code = site.f_code
+            code, line = site
             attributes[_CODE_FUNCTION] = code.co_name
             attributes[_CODE_FILE] = code.co_filename
-            attributes[_CODE_LINE] = site.f_lineno
-            pending.callsite = None  # do not keep the caller's frame alive
+            attributes[_CODE_LINE] = line
         if pending.stack:
             attributes[_STACK] = pending.stack
         if pending.args is not None:

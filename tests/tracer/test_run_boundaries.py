@@ -206,6 +206,23 @@ def test_call_site_of_a_gathered_coroutine_is_the_gather_line(
     assert all(r.function == "main" for r in runs)
 
 
+def test_call_site_line_is_read_at_the_call_not_when_the_coroutine_starts(
+    tracing: Tracing, agents  # type: ignore[no-untyped-def]
+) -> None:
+    agent = agents.Agent("a")
+    lines: list[int] = []
+
+    async def main() -> None:
+        task = asyncio.create_task(agent.run("x")); lines.append(_line())  # noqa: E702
+        await asyncio.sleep(0)  # the caller moves on to this line before the run starts
+        await task
+
+    asyncio.run(main())
+    [run] = tracing.runs()
+    assert run.callsite == f"{__file__}:{lines[0]}"
+    assert run.stack[0].startswith(f"{__file__}:{lines[0]} in ")
+
+
 def test_task_name_id_and_creation_site_are_recorded(tracing: Tracing, agents) -> None:  # type: ignore[no-untyped-def]
     agent = agents.Agent("a")
     lines: list[int] = []
