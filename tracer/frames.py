@@ -218,6 +218,8 @@ def callsite_frame(
 
 
 _stacks: dict[tuple[object, ...], list[str]] = {}
+_TASK_BOUNDARY = -1
+_code_kinds: dict[CodeType, int] = {}
 
 
 def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
@@ -230,9 +232,16 @@ def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
     key: list[object] = []
     while frame is not None and len(key) < 2 * limit:
         code = frame.f_code
-        if file_kind(code.co_filename) == OTHER:
+        kind = _code_kinds.get(code)
+        if kind is None:
+            kind = _code_kinds[code] = (
+                _TASK_BOUNDARY if _is_task_boundary(code) else file_kind(code.co_filename)
+            )
+        if kind == OTHER:
             key.append(code)
             key.append(frame.f_lineno)
+        elif kind == _TASK_BOUNDARY:
+            break  # below are the event loop and whoever started it, not this task's callers
         frame = frame.f_back
     frozen = tuple(key)
     stack = _stacks.get(frozen)
