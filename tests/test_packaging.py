@@ -47,7 +47,7 @@ def test_install_puts_pth_at_site_packages_root_and_squats_no_generic_names(
         # Run outside the checkout, so the repo's folders are not importable by accident.
         probe = _run(
             fresh_python, "-c",
-            "import racetrace.tracer, racetrace.analyzers, racetrace.tui, racetrace.tracer.semconv\n"
+            "import racetrace.tracer, racetrace.analyzers, racetrace.tui, racetrace.samples\n"
             "import importlib.util as u\n"
             "print([n for n in ('tracer', 'analyzers', 'tui') if u.find_spec(n)])",
             cwd=site.parent, env={**os.environ, "RACETRACE": "0"},

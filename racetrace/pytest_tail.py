@@ -1,0 +1,168 @@
+"""Read what a test session's processes appended to their trace files since the last look.
+
+The plugin checks every test as it ends, so it cannot reload the whole trace each time (that
+would be quadratic in the length of the suite): it keeps an offset per file and decodes only
+the complete lines written since. The pytest process, the subprocesses its tests start and
+their children each write their own file in the session's directory (docs/trace-format.md).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import msgspec
+
+from racetrace.analyzers.model import End, Header, Process, Run
+
+_decoder = msgspec.json.Decoder(Header | Run | End)
+_HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
+SUFFIX = ".jsonl"
+
+
+# The test runner's own frames (pytest, pluggy, the async plugins, xdist) end every stack
+# recorded in a test: the same lines for every run, and in the way of the user's.
+_RUNNER_DIRS = tuple(f"{os.sep}{name}{os.sep}" for name in
+                     ("_pytest", "pluggy", "pytest_asyncio", "xdist", "execnet"))
+_RUNNER_FILES = (f"{os.sep}anyio{os.sep}pytest_plugin.py",)
+
+
+def _is_runner_frame(frame: str) -> bool:
+    return any(d in frame for d in _RUNNER_DIRS) or any(f in frame for f in _RUNNER_FILES)
+
+
+def is_trace_file(path: str) -> bool:
+    """Whether `path` starts with a racetrace trace header (what the tracer's sink writes)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_HEADER_PREFIX)) == _HEADER_PREFIX
+    except OSError:
+        return False
+
+
+def header_pid(path: str) -> int | None:
+    try:
+        with open(path, "rb") as f:
+            line = f.readline()
+        record = _decoder.decode(line)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return record.pid if isinstance(record, Header) else None
+
+
+@dataclass
+class Poll:
+    """What one look found: runs that started, ends of runs (in file order)."""
+
+    runs: list[Run] = field(default_factory=list)
+    ends: list[End] = field(default_factory=list)
+
+
+@dataclass
+class _File:
+    offset: int = 0
+    process: Process | None = None
+
+
+class TraceTail:
+    """Follows the trace files in one directory (not below it: xdist workers have their own)."""
+
+    def __init__(self, directory: str, *, own_pid: int | None = None) -> None:
+        self.directory = directory
+        self._files: dict[str, _File] = {}
+        self._ignored: set[str] = set()
+        self.skipped_lines = 0
+        # Files already there belong to an earlier session (the directory was not emptied
+        # because another tool owns it), except this process's own, opened before we looked.
+        for path in self._listing():
+            if own_pid is None or header_pid(path) != own_pid:
+                self._ignored.add(path)
+
+    @property
+    def files(self) -> list[str]:
+        return list(self._files)
+
+    @property
+    def processes(self) -> list[Process]:
+        return [f.process for f in self._files.values() if f.process is not None]
+
+    def _listing(self) -> list[str]:
+        try:
+            with os.scandir(self.directory) as entries:
+                return sorted(e.path for e in entries
+                              if e.name.endswith(SUFFIX) and e.is_file())
+        except FileNotFoundError:
+            return []
+
+    def poll(self) -> Poll:
+        found = Poll()
+        for path in self._listing():
+            if path in self._ignored:
+                continue
+            state = self._files.get(path)
+            if state is None:
+                state = self._files[path] = _File()
+            self._read(path, state, found)
+        return found
+
+    def _read(self, path: str, state: _File, found: Poll) -> None:
+        try:
+            with open(path, "rb") as f:
+                f.seek(state.offset)
+                data = f.read()
+        except OSError:
+            return
+        # Only whole lines: a writer may be in the middle of one.
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            return
+        state.offset += cut
+        for record in self._decode(data[:cut]):
+            kind = record.__class__
+            if kind is Run:
+                record.source = path
+                if record.stack:
+                    record.stack = [f for f in record.stack if not _is_runner_frame(f)]
+                if state.process is not None:
+                    record.service = state.process.service
+                found.runs.append(record)
+            elif kind is End:
+                found.ends.append(record)
+            elif state.process is None:
+                state.process = Process(
+                    host=record.host, pid=record.pid, source=path, service=record.service,
+                    argv=record.argv, ppid=record.ppid, started_ns=record.wall_ns,
+                    last_ns=record.wall_ns,
+                )
+
+    def _decode(self, data: bytes) -> list[Header | Run | End]:
+        try:
+            return _decoder.decode_lines(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            pass
+        records = []
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                records.append(_decoder.decode(line))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                self.skipped_lines += 1
+        return records
+
+
+def erase(directory: str, *, recursive: bool) -> None:
+    """Remove the trace files an earlier session left in `directory`, as coverage.py erases its
+    data before a run: a report must not mix two sessions. Only racetrace trace files go."""
+    if not os.path.isdir(directory):
+        return
+    for root, dirs, names in os.walk(directory):
+        for name in names:
+            path = os.path.join(root, name)
+            if name.endswith(SUFFIX) and is_trace_file(path):
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
+        if not recursive:
+            dirs.clear()
