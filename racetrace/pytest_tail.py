@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from racetrace.analyzers.model import End, Header, Process, Run
+from racetrace.analyzers.tail import FileTail
 
 _decoder = msgspec.json.Decoder(Header | Run | End)
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
@@ -60,7 +61,7 @@ class Poll:
 
 @dataclass
 class _File:
-    offset: int = 0
+    tail: FileTail
     process: Process | None = None
 
 
@@ -71,7 +72,6 @@ class TraceTail:
         self.directory = directory
         self._files: dict[str, _File] = {}
         self._ignored: set[str] = set()
-        self.skipped_lines = 0
         # Files already there belong to an earlier session (the directory was not emptied
         # because another tool owns it), except this process's own, opened before we looked.
         for path in self._listing():
@@ -101,23 +101,16 @@ class TraceTail:
                 continue
             state = self._files.get(path)
             if state is None:
-                state = self._files[path] = _File()
+                state = self._files[path] = _File(FileTail(path))
             self._read(path, state, found)
         return found
 
+    @property
+    def skipped_lines(self) -> int:
+        return sum(f.tail.skipped for f in self._files.values())
+
     def _read(self, path: str, state: _File, found: Poll) -> None:
-        try:
-            with open(path, "rb") as f:
-                f.seek(state.offset)
-                data = f.read()
-        except OSError:
-            return
-        # Only whole lines: a writer may be in the middle of one.
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            return
-        state.offset += cut
-        for record in self._decode(data[:cut]):
+        for record in state.tail.read():
             kind = record.__class__
             if kind is Run:
                 record.source = path
@@ -134,21 +127,6 @@ class TraceTail:
                     argv=record.argv, ppid=record.ppid, started_ns=record.wall_ns,
                     last_ns=record.wall_ns,
                 )
-
-    def _decode(self, data: bytes) -> list[Header | Run | End]:
-        try:
-            return _decoder.decode_lines(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            pass
-        records = []
-        for line in data.splitlines():
-            if not line.strip():
-                continue
-            try:
-                records.append(_decoder.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                self.skipped_lines += 1
-        return records
 
 
 def erase(directory: str, *, recursive: bool) -> None:

@@ -16,25 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgspec
-from racetrace.analyzers.load import LoadError, load, trace_files
+from racetrace.analyzers.load import load, trace_files
 from racetrace.analyzers.model import End, Header, Process, Run, Trace
-
-_decoder = msgspec.json.Decoder(Header | Run | End)
-_MAX_PROBLEMS = 20
+from racetrace.analyzers.tail import FileTail
 
 
 @dataclass
 class _FileState:
     path: Path
-    offset: int = 0
-    partial: bytes = b""
+    tail: FileTail
     header: Header | None = None
     runs: dict[str, Run] = field(default_factory=dict)
     last_ns: int = 0
-    skipped: int = 0
-    problems: list[str] = field(default_factory=list)
-    line_no: int = 0
+    orphan_ends: int = 0  # ends whose start is not in this file
     foreign: Trace | None = None  # an OTLP file: re-read whole (rare, and not appended to)
 
 
@@ -52,51 +46,29 @@ class Follower:
         for path, _named in trace_files(self.paths):
             state = self._files.get(path)
             if state is None:
-                state = self._files[path] = _FileState(path)
+                state = self._files[path] = _FileState(path, FileTail(path))
                 changed = True
-            try:
-                size = path.stat().st_size
-            except OSError:
-                continue  # removed between listing and reading: next poll forgets it
-            if size < state.offset:  # truncated or replaced: start over
-                self._files[path] = state = _FileState(path)
-            if size == state.offset:
-                continue
-            changed |= self._read(state, size)
+            changed |= self._read(state)
         return changed
 
-    def _read(self, state: _FileState, size: int) -> bool:
-        try:
-            with state.path.open("rb") as handle:
-                handle.seek(state.offset)
-                data = handle.read(size - state.offset)
-        except OSError as exc:
-            raise LoadError(f"{state.path}: cannot read: {exc.strerror or exc}") from exc
-        if state.offset == 0 and data.lstrip()[:16].startswith(b'{"resourceSpans"'):
-            state.offset = size
-            state.foreign = load([state.path])
-            return True
-        if state.foreign is not None:
-            state.offset = size
-            state.foreign = load([state.path])
-            return True
-        state.offset += len(data)
-        data = state.partial + data
-        cut = data.rfind(b"\n") + 1
-        state.partial = data[cut:]
-        source = str(state.path)
-        for line in data[:cut].splitlines():
-            state.line_no += 1
-            if not line.strip():
-                continue
+    def _read(self, state: _FileState) -> bool:
+        if state.foreign is not None or (
+            state.tail.offset == 0 and _is_otlp(state.path)
+        ):
             try:
-                record = _decoder.decode(line)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                state.skipped += 1
-                if len(state.problems) < _MAX_PROBLEMS:
-                    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    state.problems.append(f"{source}:{state.line_no}: skipped: {first}")
-                continue
+                size = state.path.stat().st_size
+            except OSError:
+                return False
+            if state.foreign is not None and size == state.tail.offset:
+                return False
+            state.tail.offset = size
+            state.foreign = load([state.path])
+            return True
+        records = state.tail.read()
+        if state.tail.restarted:  # truncated or replaced: what was read before is gone
+            state.header, state.runs, state.last_ns, state.orphan_ends = None, {}, 0, 0
+        source = str(state.path)
+        for record in records:
             if isinstance(record, Run):
                 record.source = source
                 record.service = state.header.service if state.header else None
@@ -105,7 +77,7 @@ class Follower:
             elif isinstance(record, End):
                 run = state.runs.get(record.run_id)
                 if run is None:
-                    state.skipped += 1
+                    state.orphan_ends += 1
                     continue
                 run.end_ns = record.end_ns
                 run.status = record.status
@@ -115,7 +87,7 @@ class Follower:
                 state.last_ns = max(state.last_ns, record.end_ns)
             elif state.header is None:
                 state.header = record
-        return cut > 0
+        return bool(records) or state.tail.restarted
 
     def snapshot(self) -> Trace:
         """Everything read so far, as one trace (runs sorted by start)."""
@@ -131,8 +103,8 @@ class Follower:
                 skipped += state.foreign.skipped_lines
                 problems.extend(state.foreign.problems)
                 continue
-            skipped += state.skipped
-            problems.extend(state.problems)
+            skipped += state.tail.skipped + state.orphan_ends
+            problems.extend(state.tail.problems)
             if not state.runs and state.header is None:
                 continue
             runs.extend(state.runs.values())
@@ -180,6 +152,15 @@ class Follower:
         except OSError:
             return False
         return True
+
+
+def _is_otlp(path: Path) -> bool:
+    """An OpenTelemetry Collector file (OTLP JSON lines) rather than a racetrace trace."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(64).lstrip().startswith(b'{"resourceSpans"')
+    except OSError:
+        return False
 
 
 def _start_of(run: Run) -> int:
