@@ -86,7 +86,9 @@ class Owner:
             else:
                 self._files = frozenset({path, module_file})
         self._cache: dict[str, bool] = {}
-        self._code_cache: dict[CodeType, bool] = {}
+        # Keyed by id(): hashing a code object hashes its bytecode and constants, microseconds
+        # for a big function. The value holds the code, so its id cannot be reused meanwhile.
+        self._code_cache: dict[int, tuple[CodeType, bool]] = {}
 
     @classmethod
     def of_module(cls, module: object) -> Owner:
@@ -108,10 +110,10 @@ class Owner:
         return cls(None, None, package_locations(patterns))
 
     def owns(self, code: CodeType) -> bool:
-        owned = self._code_cache.get(code)
-        if owned is None:
-            owned = self._code_cache[code] = self._owns(code)
-        return owned
+        entry = self._code_cache.get(id(code))
+        if entry is None:
+            entry = self._code_cache[id(code)] = (code, self._owns(code))
+        return entry[1]
 
     def _owns(self, code: CodeType) -> bool:
         filename = code.co_filename
@@ -217,9 +219,11 @@ def callsite_frame(
     return library or fallback
 
 
-_stacks: dict[tuple[object, ...], list[str]] = {}
+# Both keyed by id() of code objects (hashing a code object costs microseconds: its bytecode
+# and constants); each value holds the codes, so that their ids cannot be reused meanwhile.
+_stacks: dict[tuple[int, ...], tuple[tuple[CodeType, ...], list[str]]] = {}
 _TASK_BOUNDARY = -1
-_code_kinds: dict[CodeType, int] = {}
+_code_kinds: dict[int, tuple[CodeType, int]] = {}
 
 
 def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
@@ -229,29 +233,32 @@ def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
     A program calls its traced methods from a handful of places, so the formatted stacks are
     cached by the (code, line) pairs that make them up: formatting is most of the cost.
     """
-    key: list[object] = []
-    while frame is not None and len(key) < 2 * limit:
+    codes: list[CodeType] = []
+    key: list[int] = []
+    while frame is not None and len(codes) < limit:
         code = frame.f_code
-        kind = _code_kinds.get(code)
-        if kind is None:
-            kind = _code_kinds[code] = (
-                _TASK_BOUNDARY if _is_task_boundary(code) else file_kind(code.co_filename)
-            )
+        entry = _code_kinds.get(id(code))
+        if entry is None:
+            kind = _TASK_BOUNDARY if _is_task_boundary(code) else file_kind(code.co_filename)
+            entry = _code_kinds[id(code)] = (code, kind)
+        kind = entry[1]
         if kind == OTHER:
-            key.append(code)
+            codes.append(code)
+            key.append(id(code))
             key.append(frame.f_lineno)
         elif kind == _TASK_BOUNDARY:
             break  # below are the event loop and whoever started it, not this task's callers
         frame = frame.f_back
     frozen = tuple(key)
-    stack = _stacks.get(frozen)
-    if stack is None:
-        stack = [
-            f"{code.co_filename}:{line} in {code.co_name}"  # type: ignore[attr-defined]
-            for code, line in zip(frozen[::2], frozen[1::2], strict=True)
-        ]
-        if len(_stacks) < 10_000:
-            _stacks[frozen] = stack
+    cached = _stacks.get(frozen)
+    if cached is not None:
+        return cached[1]
+    stack = [
+        f"{code.co_filename}:{line} in {code.co_name}"
+        for code, line in zip(codes, key[1::2], strict=True)
+    ]
+    if len(_stacks) < 10_000:
+        _stacks[frozen] = (tuple(codes), stack)
     return stack
 
 
