@@ -319,19 +319,26 @@ def deactivate(tokens: Tokens | None) -> None:
 
 
 RECORDER: Recorder | None = None
+_fork_hook_registered = False
 
 
 def install(config: Config) -> Recorder:
-    global RECORDER
+    global RECORDER, _fork_hook_registered
     if RECORDER is None:
         RECORDER = Recorder(config)
-        recorder = RECORDER
-        os.register_at_fork(after_in_child=lambda: _after_fork(recorder))
+        if not _fork_hook_registered:
+            # At-fork hooks cannot be removed: one for the process, for whichever recorder
+            # is current then, so that start/stop cycles do not pile them up.
+            os.register_at_fork(after_in_child=_after_fork)
+            _fork_hook_registered = True
         taskorigin.install()
     return RECORDER
 
 
-def _after_fork(recorder: Recorder) -> None:
+def _after_fork() -> None:
+    recorder = RECORDER
+    if recorder is None:
+        return
     try:
         recorder.after_fork_in_child()
     except Exception as exc:
