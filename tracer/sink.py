@@ -28,6 +28,15 @@ _START = semconv.LINE_START
 _END = semconv.LINE_END
 
 
+def _as_text(value: object) -> str:
+    """What JSON cannot hold (a preset's resource key of an odd type, say) is written as text,
+    rather than losing the line, or every line after it."""
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
+
+
 def run_id_of(span: Any) -> str:
     """A run's id: its span id in hex (a lean span carries it ready-made)."""
     run_id = getattr(span, "run_id", None)
@@ -90,7 +99,7 @@ class JsonLinesSink:
         if self._broken:
             return
         try:
-            line = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+            line = orjson.dumps(record, default=_as_text, option=orjson.OPT_APPEND_NEWLINE)
             fd = self._fd
             if fd is None:
                 fd = self._open()

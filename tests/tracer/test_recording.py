@@ -177,3 +177,31 @@ def test_file_write_failure_stops_writing_not_the_program(
     assert [module.Worker("w").work("abc") for _ in range(3)] == [3, 3, 3]
     err = capfd.readouterr().err
     assert err.count("racetrace:") == 1 and "trace file" in err
+
+
+
+
+def test_an_attribute_json_cannot_hold_is_written_as_text(tracing: Tracing) -> None:
+    # A resource key of an odd type (a preset reading a framework's config, say) must cost that
+    # value its type, not the run's lines or every line after them.
+    from racetrace.tracer.targets import Target, request
+
+    module = tracing.module(
+        """
+        class Odd:
+            def __str__(self):
+                return "odd-value"
+
+        class Session:
+            def save(self):
+                return "saved"
+        """
+    )
+    request(Target(module=module.__name__, path="Session.save",
+                   resource_of=lambda instance, args, kwargs: module.Odd()))
+    assert module.Session().save() == "saved"
+    assert module.Session().save() == "saved"
+    lines = tracing.lines()
+    starts = [line for line in lines if line["type"] == "start"]
+    assert [line["racetrace.resource.key"] for line in starts] == ["odd-value", "odd-value"]
+    assert sum(line["type"] == "end" for line in lines) == 2
