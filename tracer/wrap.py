@@ -173,9 +173,19 @@ def _finish_with(
     future.add_done_callback(lambda done: _finish_future(recorder, run, done))
 
 
+_NOT_FUTURES: set[type] = {type(None), bool, int, float, str, bytes, list, tuple, dict}
+
+
 def _is_future(value: object) -> bool:
+    cls = type(value)
+    if cls in _NOT_FUTURES:  # what most calls return: no need to ask asyncio
+        return False
     asyncio = sys.modules.get("asyncio")
-    return asyncio is not None and asyncio.isfuture(value)
+    if asyncio is not None and asyncio.isfuture(value):
+        return True
+    if not hasattr(cls, "_asyncio_future_blocking") and len(_NOT_FUTURES) < 1024:
+        _NOT_FUTURES.add(cls)
+    return False
 
 
 def _finish_future(recorder: runtime.Recorder, run: ActiveRun, future: Any) -> None:
