@@ -15,17 +15,16 @@ Python-level loops over every run are avoided. The cyclic garbage collector is p
 from __future__ import annotations
 
 import dataclasses
-import gc
 import statistics
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from itertools import compress, count, islice, pairwise, repeat
 from operator import attrgetter, eq, le, sub
 
 from . import explain, known_errors
 from .classify import Ancestry, context_of
 from .contention import KeyContention, OverlapDraft, analyze_key
+from .gcpause import gc_paused
 from .model import Run, Trace
 from .overlap import merge_intervals, total_length
 from .report import (
@@ -58,26 +57,13 @@ _KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
 CONTEXTS_COUNTED = 100  # distinct tasks counted per latent instance ("100+" beyond)
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # The analysis allocates many small objects and frees none of them in cycles; letting the
-    # collector rescan a million runs on every threshold crossing costs more than the sweep.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def analyze(
     trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
 ) -> Report:
     """Find, classify and explain every overlap in `trace` (see the module docstring)."""
     if max_pairs < 1:
         raise ValueError("max_pairs must be at least 1")
-    with _gc_paused():
+    with gc_paused():
         return _Analysis(trace, suppressions or Suppressions(), max_pairs).run()
 
 

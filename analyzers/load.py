@@ -8,15 +8,14 @@ not exist, a file that is not a trace) is a `LoadError`.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from pathlib import Path
 
+from .gcpause import gc_paused
 from .lines import NotATrace, RunIndex, finish, load_lines
-from .model import End, Process, Run, Trace
+from .model import End, Process, Run, Trace, last_ns_by_process
 
 __all__ = ["LoadError", "NotATrace", "load", "trace_files"]
 
@@ -27,24 +26,6 @@ ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
 
 class LoadError(Exception):
     """Input that cannot be loaded at all; the message is one line naming the file."""
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # Decoding creates millions of small objects that hold no cycles; the cyclic collector
-    # would re-scan them all, over and over, for nothing (about half of the load time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-        # Move what the load created out of the young generation in O(1): otherwise the first
-        # allocation after re-enabling the collector traverses every one of them (the runs'
-        # stack lists), and again on each promotion.
-        gc.freeze()
-        gc.unfreeze()
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
@@ -89,7 +70,7 @@ def load(
     index = RunIndex()
     lanes: dict[str, list[Run]] = {}
     orphans: list[tuple[End, str]] = []  # ends whose start another file may hold
-    with _gc_paused():
+    with gc_paused():
         for file, named in files:
             try:
                 data = file.read_bytes()
@@ -130,16 +111,13 @@ def load(
                 continue
             finish(run, end)
         runs.sort(key=_start_of)
-    last: dict[str, int] = {}
-    for process in processes:
-        last[process.key] = max(last.get(process.key, 0), process.last_ns)
     return Trace(
         runs=runs,
         processes=processes,
         skipped_lines=skipped,
         problems=problems,
         files=[str(f) for f, _ in files],
-        process_last_ns=last,
+        process_last_ns=last_ns_by_process(processes),
         file_indexes=index.files,
         lanes=lanes,
     )

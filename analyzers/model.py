@@ -246,3 +246,11 @@ class Trace(msgspec.Struct, gc=False):
     def end_ns(self) -> int | None:
         ends = [self.last_ns_of(r) for r in self.runs]
         return max(ends, default=None)
+
+
+def last_ns_by_process(processes: list[Process]) -> dict[str, int]:
+    """Process key -> the latest moment any of its files recorded (`Trace.process_last_ns`)."""
+    last: dict[str, int] = {}
+    for process in processes:
+        last[process.key] = max(last.get(process.key, 0), process.last_ns)
+    return last

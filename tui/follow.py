@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.model import End, Header, Process, Run, Trace
+from racetrace.analyzers.model import End, Header, Process, Run, Trace, last_ns_by_process
 from racetrace.analyzers.tail import FileTail
 
 
@@ -128,16 +128,13 @@ class Follower:
                 )
             )
         runs.sort(key=_start_of)
-        last_by_process: dict[str, int] = {}
-        for process in processes:
-            last_by_process[process.key] = max(last_by_process.get(process.key, 0), process.last_ns)
         return Trace(
             runs=runs,
             processes=processes,
             skipped_lines=skipped,
             problems=problems,
             files=[str(p) for p in self._files],
-            process_last_ns=last_by_process,
+            process_last_ns=last_ns_by_process(processes),
         )
 
     def _alive(self, host: str, pid: int) -> bool:
