@@ -9,6 +9,7 @@ recorder's at-fork hook.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from . import semconv
@@ -52,10 +53,7 @@ def start(
     # every process of the program writes to the same place.
     os.environ[semconv.ENV_DIR] = config.directory
     if presets is not None:
-        config = Config(
-            presets, config.targets, config.directory, config.service, config.otlp,
-            config.capture_args,
-        )
+        config = dataclasses.replace(config, presets=presets)
     runtime.install(config)
     if not _started:
         _started = True
