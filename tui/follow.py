@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from racetrace.analyzers.lines import finish
 from racetrace.analyzers.load import load, trace_files
 from racetrace.analyzers.model import End, Header, Process, Run, Trace, last_ns_by_process
 from racetrace.analyzers.tail import FileTail
@@ -79,11 +80,7 @@ class Follower:
                 if run is None:
                     state.orphan_ends += 1
                     continue
-                run.end_ns = record.end_ns
-                run.status = record.status
-                run.end_reason = record.reason
-                run.error_type = record.error_type
-                run.error_message = record.error_message
+                finish(run, record)
                 state.last_ns = max(state.last_ns, record.end_ns)
             elif state.header is None:
                 state.header = record
