@@ -18,7 +18,7 @@ import dataclasses
 import statistics
 from collections import Counter
 from collections.abc import Sequence
-from itertools import compress, count, islice, pairwise, repeat
+from itertools import islice, pairwise, repeat
 from operator import attrgetter, eq, le, sub
 
 from . import explain, known_errors
@@ -102,7 +102,7 @@ class _Analysis:
         trace.lanes_sorted = True  # `_key` has put each lane in order
         instance_keys = {k.key: k for k in keys}
         # One pass for the few runs that need more than their lane: failures and resources.
-        flagged = [r for r in trace.runs if r.status == "error" or r.resource_key is not None]
+        flagged = trace.failed_or_resourced()
         failed = [r for r in flagged if r.status == "error"]
         keys += [self._key(k, runs, resource=True) for k, runs in _by_resource(flagged).items()]
         for run in failed:
@@ -137,7 +137,7 @@ class _Analysis:
         )
 
     def _key(self, key: str, runs: list[Run], *, resource: bool) -> _Key:
-        starts = list(map(_START, runs))
+        starts = list(map(_START, runs)) if resource else self.trace.starts_of(key, runs)
         ends = list(map(_END, runs))
         unfinished: list[Run] = []
         if None in ends:
@@ -157,6 +157,8 @@ class _Analysis:
             runs[:] = [runs[i] for i in order]  # threads write starts slightly out of order
             starts = [starts[i] for i in order]
             ends = [ends[i] for i in order]
+            if not resource:
+                self.trace.lane_starts[key] = starts
         return _Key(key, resource, runs, starts, ends, unfinished, quiet=quiet,
                     last_end=max(ends) if ends else None)
 
@@ -264,11 +266,10 @@ class _Analysis:
         if key.resource and len({r.instance_key for r in runs}) < 2:
             return  # one instance: its own key reports it
         starts, ends = key.starts, key.ends
-        # The closest two runs came within `gap` of overlapping; two C-level passes rather
-        # than a list of a million differences.
-        gap = min(map(sub, islice(starts, 1, None), ends))
-        at = next(compress(count(), map(eq, map(sub, islice(starts, 1, None), ends),
-                                        repeat(gap))))
+        # The closest two runs came within `gap` of overlapping (C-level passes).
+        gaps = list(map(sub, islice(starts, 1, None), ends))
+        gap = min(gaps)
+        at = gaps.index(gap)
         gap = max(0, gap)
         cls, label, process = _identity(key)
         counted = len(contexts)

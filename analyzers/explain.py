@@ -51,11 +51,13 @@ def _methods(runs: Sequence[Run]) -> str:
 
 
 def _contexts(runs: Sequence[Run]) -> str:
-    names = []
+    names: list[str] = []
     for r in runs:
         name = r.task_name or (f"thread {r.thread_name}" if r.thread_name else None)
         if name and name not in names:
             names.append(name)
+            if len(names) > 4:  # enough to show four and say there are more
+                break
     shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
     return shown
 

@@ -1,26 +1,35 @@
 """Decode one racetrace trace file (JSON lines: a header, then START and END records) into
-runs, as fast as Python allows: this is where a million-run load spends its time.
+runs, as fast as Python allows: this is where a million-run load spends its time, most of it
+building Python objects. So:
 
-- Records are decoded by msgspec about a megabyte at a time and consumed while their objects
-  are still in the CPU cache; a chunk that fails (damage somewhere in it) is decoded again line
-  by line, so only the damaged lines are lost, a last line cut short by a killed writer included.
-- One pass matches each END to its START, files each run in its instance's lane, and points
-  the status at one shared string (less memory, cheaper comparisons later).
-- Run ids are kept per file (`RunIndex`): merging them into one dict would cost a pass over
-  every run, and a run's end is nearly always in its own file.
+- Records are decoded by msgspec a stretch of `CHUNK_BYTES` at a time, straight from the file's
+  pages (the caller maps it); a stretch that fails (damage somewhere in it) is decoded again
+  line by line, so only the damaged lines are lost, a last line cut short included.
+- A START line is decoded into the fields every run needs (`Run`); the rest (`RunDetails`) is
+  decoded from the same stretch now (`details=True`) or later, on demand (`details.py`).
+- Every per-run step is a C-level pass (`map`, `compress`, `dict(zip(...))`), not a Python loop:
+  ENDs are matched to STARTs through one dict per file, unfinished runs meeting a shared
+  sentinel. Only lanes (runs by instance) are filled by a loop.
+- ENDs are matched through the runs still open, a small dict that stays in the CPU cache; the
+  index of every run id (`RunIndex`) is built only if something needs it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import attrgetter, is_, ne
 from typing import Any
 
 import msgspec
 from racetrace.tracer import semconv
 
-from .model import End, Header, Process, Run
+from .details import attach_details
+from .model import End, Header, Origin, Process, Run, RunIndex
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 16  # also what a lazy details read re-reads: keep it small
 MAX_PROBLEMS = 20  # damaged lines named per file; all are counted
 
 _decoder = msgspec.json.Decoder(Header | Run | End)
@@ -29,6 +38,19 @@ _STATUSES = {
     s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
                    semconv.STATUS_UNFINISHED)
 }
+
+
+# The values of `semconv.END_REASON`, kept as one string each rather than one per run.
+_REASONS = {r: r for r in ("returned", "raised", "exhausted", "closed", "cancelled")}
+
+
+@dataclass
+class Loaded:
+    """What a load gathers across files besides their runs (see `Trace`)."""
+
+    lanes: dict[str, list[Run]] = field(default_factory=dict)
+    lane_starts: dict[str, list[int]] = field(default_factory=dict)
+    notable: list[Run] = field(default_factory=list)
 
 
 class NotATrace(Exception):
@@ -58,40 +80,13 @@ class Damage:
             self.problems.append(problem)
 
 
-class RunIndex:
-    """Run id -> run over the files loaded so far, one dict per file."""
-
-    def __init__(self) -> None:
-        self.files: list[dict[str, Run]] = []
-        self._headers: set[tuple[Any, ...]] = set()
-
-    def get(self, run_id: str) -> Run | None:
-        for runs in self.files:
-            run = runs.get(run_id)
-            if run is not None:
-                return run
-        return None
-
-    def may_hold(self, runs: dict[str, Run], header: Header | None) -> bool:
-        """Whether some of `runs` were loaded before. Each process writes its own file and never
-        repeats a run in another, so only a file whose header was seen already (a copy) or that
-        has none needs the full check."""
-        if header is not None and _identity(header) not in self._headers:
-            return False
-        return any(not seen.keys().isdisjoint(runs) for seen in self.files)
-
-    def add(self, runs: dict[str, Run], header: Header | None) -> None:
-        self.files.append(runs)
-        if header is not None:
-            self._headers.add(_identity(header))
-
-
 def _identity(header: Header) -> tuple[Any, ...]:
     return (header.host, header.pid, header.wall_ns, header.monotonic_ns)
 
 
-def decode_chunks(data: bytes, damage: Damage) -> Iterator[list[Any]]:
-    """A file's records, about `CHUNK_BYTES` at a time, damaged lines skipped into `damage`."""
+def decode_chunks(data: Any, damage: Damage) -> Iterator[tuple[int, int, list[Any]]]:
+    """A file's records, `(lo, hi, records)` a stretch at a time, damaged lines skipped into
+    `damage`. `data` is `bytes` or an `mmap`."""
     view = memoryview(data)
     size = len(data)
     pos = 0
@@ -102,15 +97,20 @@ def decode_chunks(data: bytes, damage: Damage) -> Iterator[list[Any]]:
             cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
             if cut <= pos:  # a single line longer than a chunk
                 cut = data.find(b"\n", pos + CHUNK_BYTES) + 1 or size
-        if cut == size and not data.endswith(b"\n"):
+        if cut == size and data[size - 1:size] != b"\n":
             # Possibly cut short by a writer killed mid-line: decode it line by line.
-            yield _decode_each(data[pos:cut], data.count(b"\n", 0, pos) + 1, damage)
+            yield pos, cut, _decode_each(data[pos:cut], _line_number(view, pos), damage)
         else:
             try:
-                yield decode_lines(view[pos:cut])
+                yield pos, cut, decode_lines(view[pos:cut])
             except (msgspec.DecodeError, msgspec.ValidationError):
-                yield _decode_each(data[pos:cut], data.count(b"\n", 0, pos) + 1, damage)
+                yield pos, cut, _decode_each(data[pos:cut], _line_number(view, pos), damage)
         pos = cut
+    view.release()
+
+
+def _line_number(view: memoryview, pos: int) -> int:
+    return view[:pos].tobytes().count(b"\n") + 1
 
 
 def _decode_each(data: bytes, first_number: int, damage: Damage) -> list[Any]:
@@ -136,93 +136,207 @@ def finish(run: Run, end: End) -> None:
         run.error_message = end.error_message
 
 
+_RUN_ID = attrgetter("run_id")
+_START_NS = attrgetter("start_ns")
+_END_NS = attrgetter("end_ns")
+_KEY = attrgetter("instance_key")
+_RESOURCE = attrgetter("resource_key")
+_PARENT = attrgetter("parent_run_id")
+_CREATOR = attrgetter("task_created_by_run")
+_STATUS = attrgetter("status")
+_REASON = attrgetter("reason")
+# What an unfinished run meets where its END would be: the fields as they were.
+_NO_END = End(run_id="", end_ns=None, status=semconv.STATUS_UNFINISHED)  # type: ignore[arg-type]
+
+
 def load_lines(
-    data: bytes,
+    data: Any,
     source: str,
     index: RunIndex,
-    lanes: dict[str, list[Run]],
+    into: Loaded,
     orphans: list[tuple[End, str]],
+    *,
+    details: bool = True,
 ) -> tuple[list[Run], list[Process], int, list[str]]:
-    """The runs and the process of one trace file. ENDs whose START is not in this file go to
-    `orphans`, for the caller to match once every file is loaded."""
+    """The runs and the process of one trace file (`bytes` or an `mmap`). ENDs whose START is
+    not in this file go to `orphans`, for the caller to match once every file is loaded.
+    `details=False` leaves each run's details to be read on demand."""
     damage = Damage(source)
-    header: Header | None = None
-    service = None
-    runs: list[Run] = []
-    mine: dict[str, Run] = {}
-    find = mine.get
-    lane_of = lanes.get
-    canon = _STATUSES.get
-    last_ns = 0
-    seen = 0
-    # The hot loop: locals only, no call it can avoid.
-    for records in decode_chunks(data, damage):
-        seen += len(records)
-        for record in records:
-            kind = record.__class__
-            if kind is Run:
-                mine[record.run_id] = record
-                record.source = source
-                record.service = service
-                if record.start_ns > last_ns:
-                    last_ns = record.start_ns
-                runs.append(record)
-                lane = lane_of(record.instance_key)
-                if lane is None:
-                    lanes[record.instance_key] = [record]
-                else:
-                    lane.append(record)
-            elif kind is End:
-                run = find(record.run_id)
-                if run is None or run.end_ns is not None:
-                    orphans.append((record, source))
-                    continue
-                end_ns = record.end_ns
-                run.end_ns = end_ns
-                status = record.status
-                run.status = canon(status, status)
-                run.end_reason = record.reason
-                if record.error_type is not None or record.error_message is not None:
-                    run.error_type = record.error_type
-                    run.error_message = record.error_message
-                if end_ns > last_ns:
-                    last_ns = end_ns
-            elif header is None:
-                header = record
-                service = header.service
-    if not seen:
+    file = _FileLoad(source, damage, details, into, index.linked)
+    for lo, hi, records in decode_chunks(data, damage):
+        file.add(lo, hi, records, data)
+    if not file.seen:
         if damage.skipped:
             raise NotATrace(damage.problems[0])
         return [], [], 0, []
-    if len(mine) != len(runs) or index.may_hold(mine, header):
-        runs = _without_duplicates(runs, index, lanes, damage)
-        mine = {r.run_id: r for r in runs}
-    index.add(mine, header)
+    runs, header = file.runs, file.header
+    if (header is None or _identity(header) in index.headers) and index.holds_any(runs):
+        # A copy of a file loaded before (each process writes its own file, never repeating
+        # a run in another, so only a file whose header was seen, or that has none, can be).
+        runs = _without_duplicates(runs, index, into, damage)
+    if header is not None:
+        index.headers.add(_identity(header))
+    index.add(runs)
+    if file.unmatched:
+        # ENDs before their START in the file, second ENDs, or ENDs of another file's runs.
+        mine = index.last_file()
+        for end in file.unmatched:
+            run = mine.get(end.run_id)
+            if run is None or run.end_ns is not None:
+                orphans.append((end, source))
+                continue
+            finish(run, end)
+            if run.status == semconv.STATUS_ERROR and run.resource_key is None:
+                into.notable.append(run)
     if header is not None:
         process = Process(
             host=header.host, pid=header.pid, source=source, service=header.service,
             argv=header.argv, ppid=header.ppid, started_ns=header.wall_ns,
-            last_ns=max(last_ns, header.wall_ns),
+            last_ns=max(file.last_ns, header.wall_ns),
         )
     else:
         first = runs[0] if runs else None
         process = Process(host=first.host if first else "", pid=first.pid if first else 0,
-                          source=source, last_ns=last_ns)
+                          source=source, last_ns=file.last_ns)
     return runs, [process], damage.skipped, damage.problems
 
 
-def _without_duplicates(
-    runs: list[Run], index: RunIndex, lanes: dict[str, list[Run]], damage: Damage
-) -> list[Run]:
-    """The rare path: a run id seen before (a copied file, a repeated line). Keep the first."""
+class _FileLoad:
+    """One file's records, taken a stretch at a time while its objects are still in the CPU
+    cache: a pass over a million runs after the fact would miss the cache on every run."""
+
+    def __init__(self, source: str, damage: Damage, details: bool, into: Loaded,
+                 linked: dict[str, Run]) -> None:
+        self.source = source
+        self.damage = damage
+        self.details = details
+        self.into = into
+        self.linked = linked
+        self.header: Header | None = None
+        self.runs: list[Run] = []
+        self.open: dict[str, Run] = {}  # runs started and not (yet) ended
+        self.unmatched: list[End] = []
+        self.last_ns = 0
+        self.seen = 0
+
+    def add(self, lo: int, hi: int, records: list[Any], data: Any) -> None:
+        self.seen += len(records)
+        kinds = list(map(type, records))
+        stretch = list(compress(records, map(is_, kinds, repeat(Run))))
+        ends = list(compress(records, map(is_, kinds, repeat(End))))
+        if self.header is None and len(stretch) + len(ends) < len(records):
+            self.header = next(r for r in records if r.__class__ is Header)
+        if stretch:
+            self._started(stretch, lo, hi, data)
+        if ends:
+            self._ended(ends)
+
+    def _started(self, stretch: list[Run], lo: int, hi: int, data: Any) -> None:
+        header = self.header
+        service = header.service if header is not None else None
+        set_each(stretch, "origin", repeat(Origin(self.source, service, lo, hi)))
+        if self.details:
+            attach_details(stretch, data[lo:hi])
+        self.last_ns = max(self.last_ns, max(map(_START_NS, stretch)))
+        opened = self.open
+        size = len(opened)
+        opened.update(zip(map(_RUN_ID, stretch), stretch, strict=True))
+        if len(opened) - size != len(stretch):
+            stretch = self._first_of_each(stretch, size)
+        self.runs += stretch
+        lanes = self.into.lanes
+        lane_starts = self.into.lane_starts
+        lane_of = lanes.get
+        for key, run, start in zip(map(_KEY, stretch), stretch, map(_START_NS, stretch),
+                                   strict=True):
+            lane = lane_of(key)
+            if lane is None:
+                lanes[key] = [run]
+                lane_starts[key] = [start]
+            else:
+                lane.append(run)
+                lane_starts[key].append(start)
+        if any(map(_RESOURCE, stretch)):
+            self.into.notable += (r for r in stretch if r.resource_key is not None)
+        if any(map(_PARENT, stretch)) or any(map(_CREATOR, stretch)):
+            self._link(stretch)
+
+    def _link(self, stretch: list[Run]) -> None:
+        """A run started inside another (its parent, or the run that created its task) finds it
+        open now, nearly always: remember it, so that ancestry needs no index of every run."""
+        opened = self.open
+        for run in stretch:
+            for link in (run.parent_run_id, run.task_created_by_run):
+                parent = opened.get(link) if link is not None else None
+                if parent is not None:
+                    self.linked.setdefault(link, parent)  # type: ignore[arg-type]
+
+    def _first_of_each(self, stretch: list[Run], size: int) -> list[Run]:
+        """The rare path: a run id repeated while its run is open (a repeated line). The first
+        START counts, but `update` has just let the later one win: undo that."""
+        opened = self.open
+        ids = set(map(_RUN_ID, stretch))
+        firsts = {r.run_id: r for r in reversed(self.runs) if r.run_id in ids and r.end_ns is None}
+        kept = []
+        for run in stretch:
+            if run.run_id in firsts:
+                self.damage.note(f"{self.source}: run {run.run_id} loaded twice; kept the first")
+            else:
+                firsts[run.run_id] = run
+                kept.append(run)
+        opened.update(firsts)
+        return kept
+
+    def _ended(self, ends: list[End]) -> None:
+        """Complete the runs these ENDs belong to; an END that finds no open run waits in
+        `unmatched` (its START later in the file, a second END, another file's run)."""
+        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))
+        owners = list(map(self.open.pop, map(_RUN_ID, ends), repeat(None)))
+        if None in owners:
+            pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
+            self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
+            if not pairs:
+                return
+            owners = [r for r, _ in pairs]
+            ends = [e for _, e in pairs]
+        set_each(owners, "end_ns", map(_END_NS, ends))
+        statuses = list(map(_STATUS, ends))
+        set_each(owners, "status", map(_STATUSES.get, statuses, statuses))
+        set_each(owners, "end_reason", map(_REASONS.get, (reasons := list(map(_REASON, ends))),
+                                           reasons))
+        # Runs that did not return are few: find them at C speed, then complete them one by one.
+        for run, end in compress(zip(owners, ends, strict=True),
+                                 map(ne, statuses, repeat(semconv.STATUS_OK))):
+            run.error_type = end.error_type
+            run.error_message = end.error_message
+            if run.status == semconv.STATUS_ERROR and run.resource_key is None:
+                self.into.notable.append(run)  # (one with a resource key is in already)
+
+
+def set_each(objects: Iterable[Any], name: str, values: Iterable[Any]) -> None:
+    """`setattr(o, name, v)` for each pair, at C speed (a deque of size 0 drains the map)."""
+    deque(map(setattr, objects, repeat(name), values), maxlen=0)
+
+
+
+
+def _without_duplicates(runs: list[Run], index: RunIndex, into: Loaded,
+                        damage: Damage) -> list[Run]:
+    """The rare path: runs loaded from an earlier file already (a copied file). Keep those."""
     kept = []
-    seen: set[str] = set()
+    dropped = set()
     for run in runs:
-        if run.run_id not in seen and index.get(run.run_id) is None:
-            seen.add(run.run_id)
+        if not index.in_files(run.run_id):
             kept.append(run)
             continue
-        lane = lanes[run.instance_key]
-        lane[:] = [r for r in lane if r is not run]
+        dropped.add(id(run))
         damage.note(f"{damage.source}: run {run.run_id} loaded twice; kept the first")
+    for key in {r.instance_key for r in runs}:
+        lane = [r for r in into.lanes[key] if id(r) not in dropped]
+        if lane:
+            into.lanes[key] = lane
+            into.lane_starts[key] = [r.start_ns for r in lane]
+        else:
+            del into.lanes[key], into.lane_starts[key]
+    into.notable[:] = [r for r in into.notable if id(r) not in dropped]
     return kept

@@ -4,6 +4,13 @@
 field names map onto the trace format's keys below), and a 1M-run trace creates a million of
 them, where a frozen dataclass's `__init__` alone would cost seconds. It is filled in once by
 the loader (its END line) and treated as immutable after that.
+
+A run is decoded in two parts, because building Python objects is what a large load spends its
+time on. The fields are what the analysis reads of every run: times, identities, the call site.
+The rest (`RunDetails`: class, label, task name, stack, ...) is read for the few runs a report
+or a screen shows, through properties: the loader decodes it up front (`details="eager"`), or
+leaves each run its `Origin` and `racetrace.analyzers.details` reads it from the file on first
+use (`details="lazy"`, what `racetrace report` does).
 """
 
 from __future__ import annotations
@@ -19,30 +26,64 @@ from racetrace.tracer import semconv
 _START_KEYS = {
     "method": "name",
     "instance_key": semconv.INSTANCE_KEY,
-    "instance_class": semconv.INSTANCE_CLASS,
-    "instance_label": semconv.INSTANCE_LABEL,
-    "instance_id": semconv.INSTANCE_ID,
     "resource_key": semconv.RESOURCE_KEY,
     "stateful": semconv.STATEFUL,
     "parent_run_id": semconv.PARENT_RUN,
-    "task_name": semconv.TASK_NAME,
     "task_key": semconv.TASK_KEY,
-    "task_created_at": semconv.TASK_CREATED_AT,
     "task_created_by_run": semconv.TASK_CREATED_BY_RUN,
     "thread_id": semconv.THREAD_ID,
-    "thread_name": semconv.THREAD_NAME,
     "pid": semconv.PROCESS_PID,
     "host": semconv.HOST_NAME,
-    "function": semconv.CODE_FUNCTION,
     "file": semconv.CODE_FILE,
     "line": semconv.CODE_LINE,
+    "outlives_call": semconv.OUTLIVES_CALL,
+}
+
+# RunDetails field -> key in a START line.
+_DETAIL_KEYS = {
+    "instance_class": semconv.INSTANCE_CLASS,
+    "instance_label": semconv.INSTANCE_LABEL,
+    "instance_id": semconv.INSTANCE_ID,
+    "task_name": semconv.TASK_NAME,
+    "task_created_at": semconv.TASK_CREATED_AT,
+    "thread_name": semconv.THREAD_NAME,
+    "function": semconv.CODE_FUNCTION,
     "stack": semconv.STACK,
     "args": "racetrace.args",
-    "outlives_call": semconv.OUTLIVES_CALL,
 }
 
 
 _START = attrgetter("start_ns")
+
+
+class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_DETAIL_KEYS,
+                 gc=False, kw_only=True):
+    """What a run's START line says beyond what the analysis reads of every run."""
+
+    run_id: str = ""
+    instance_class: str = ""
+    instance_label: str | None = None
+    instance_id: int | None = None
+    trace_id: str | None = None
+    parent_span_id: str | None = None
+    task_name: str | None = None
+    task_created_at: str | None = None
+    thread_name: str | None = None
+    function: str | None = None
+    stack: list[str] = []
+    args: str | None = None
+
+
+class Origin(msgspec.Struct, gc=False):
+    """Where runs were read from: the file, its service, and the stretch of bytes `lo:hi`
+    holding their START lines (a few dozen lines the loader decoded together; -1 when the
+    runs did not come from our own line format). One object is shared by the runs of a
+    stretch, so that recording it costs a pointer per run."""
+
+    path: str = ""
+    service: str | None = None
+    lo: int = -1
+    hi: int = -1
 
 
 class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_START_KEYS,
@@ -51,27 +92,16 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     method: str
     start_ns: int
     instance_key: str
-    instance_class: str = ""
-    instance_label: str | None = None
-    instance_id: int | None = None
     resource_key: str | None = None
     stateful: bool | None = None
-    trace_id: str | None = None
-    parent_span_id: str | None = None
     parent_run_id: str | None = None
-    task_name: str | None = None
     task_key: str | None = None
-    task_created_at: str | None = None
     task_created_by_run: str | None = None
     thread_id: int | None = None
-    thread_name: str | None = None
     pid: int = 0
     host: str = ""
-    function: str | None = None
     file: str | None = None
     line: int | None = None
-    stack: list[str] = []
-    args: str | None = None
     # The run may go on after its call returned (a streamed run ending with its background
     # task): the calling task is free to start other runs meanwhile.
     outlives_call: bool = False
@@ -81,9 +111,75 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     end_reason: str | None = None
     error_type: str | None = None
     error_message: str | None = None
-    # Where the run was read from.
-    source: str = ""
-    service: str | None = None
+    # Where the run was read from, and the rest of its START line (see the module docstring).
+    origin: Origin | None = None
+    details: RunDetails | None = None
+
+    @property
+    def source(self) -> str:
+        return self.origin.path if self.origin is not None else ""
+
+    @property
+    def service(self) -> str | None:
+        return self.origin.service if self.origin is not None else None
+
+    def detail(self) -> RunDetails:
+        """The rest of the START line, read from the trace file on first use."""
+        details = self.details
+        if details is None:
+            from .details import read_details
+
+            details = self.details = read_details(self)
+        return details
+
+    @property
+    def instance_class(self) -> str:
+        return self.detail().instance_class
+
+    @property
+    def instance_label(self) -> str | None:
+        return self.detail().instance_label
+
+    @property
+    def instance_id(self) -> int | None:
+        return self.detail().instance_id
+
+    @property
+    def trace_id(self) -> str | None:
+        return self.detail().trace_id
+
+    @property
+    def parent_span_id(self) -> str | None:
+        return self.detail().parent_span_id
+
+    @property
+    def task_name(self) -> str | None:
+        return self.detail().task_name
+
+    @property
+    def task_created_at(self) -> str | None:
+        return self.detail().task_created_at
+
+    @property
+    def thread_name(self) -> str | None:
+        return self.detail().thread_name
+
+    @property
+    def function(self) -> str | None:
+        return self.detail().function
+
+    @property
+    def stack(self) -> list[str]:
+        return self.detail().stack
+
+    @stack.setter
+    def stack(self, frames: list[str]) -> None:
+        self.detail().stack = frames
+
+    @property
+    def args(self) -> str | None:
+        return self.detail().args
+
 
     @property
     def callsite(self) -> str | None:
@@ -138,6 +234,15 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
         }
 
 
+_DETAIL_FIELDS = frozenset(RunDetails.__struct_fields__) - {"run_id"}
+
+
+def make_run(**fields: Any) -> Run:
+    """A run built from keyword arguments, details (`stack=`, `task_name=`, ...) included."""
+    details = {name: fields.pop(name) for name in list(fields) if name in _DETAIL_FIELDS}
+    return Run(**fields, details=RunDetails(run_id=fields["run_id"], **details))
+
+
 class End(msgspec.Struct, tag_field="type", tag=semconv.LINE_END, gc=False,
           rename={"status": semconv.END_STATUS, "reason": semconv.END_REASON,
                   "error_type": semconv.ERROR_TYPE, "error_message": semconv.EXCEPTION_MESSAGE}):
@@ -189,24 +294,21 @@ class Trace(msgspec.Struct, gc=False):
     files: list[str] = []
 
     process_last_ns: dict[str, int] = {}  # process key -> latest timestamp it recorded
-    # Indexes the loader fills as it goes (it touches every run anyway); a Trace built by hand
-    # gets them on first use. Rebuilt when `runs` has grown since.
-    file_indexes: list[dict[str, Run]] = []  # per file loaded: run id -> run
-    run_index: dict[str, Run] = {}  # run id -> run, for a Trace not loaded from files
+    # Indexes the loader fills as it goes; a Trace built by hand gets them on first use.
+    # Rebuilt when `runs` has grown since.
+    index: RunIndex | None = None  # run id -> run, over the files loaded
     lanes: dict[str, list[Run]] = {}  # instance key -> its runs, in start order
     lanes_sorted: bool = False
+    # Instance key -> the start times of its lane, as the loader met them (in the CPU cache,
+    # where reading them later from a million runs would not be); dropped when a lane changes.
+    lane_starts: dict[str, list[int]] = {}
+    notable: list[Run] | None = None  # the runs that failed or have a resource key, if known
 
     def run_by_id(self, run_id: str) -> Run | None:
-        files = self.file_indexes
-        if files and sum(map(len, files)) == len(self.runs):
-            for index in files:
-                run = index.get(run_id)
-                if run is not None:
-                    return run
-            return None
-        index = self.run_index
-        if len(index) != len(self.runs):
-            index = self.run_index = {r.run_id: r for r in self.runs}
+        index = self.index
+        if index is None or index.size != len(self.runs):
+            index = self.index = RunIndex()
+            index.add(self.runs)
         return index.get(run_id)
 
     def runs_by_instance(self, *, ordered: bool = True) -> dict[str, list[Run]]:
@@ -224,13 +326,29 @@ class Trace(msgspec.Struct, gc=False):
                     group.append(run)
             self.lanes = lanes
             self.lanes_sorted = False
+            self.lane_starts = {}
         if ordered and not self.lanes_sorted:
-            for group in lanes.values():
+            for key, group in lanes.items():
                 if len(group) > 1 and not all(map(le, map(_START, group),
                                                   map(_START, islice(group, 1, None)))):
                     group.sort(key=_START)
+                    self.lane_starts.pop(key, None)
             self.lanes_sorted = True
         return lanes
+
+    def starts_of(self, key: str, lane: list[Run]) -> list[int]:
+        """The start times of `lane` (instance `key`'s), in its order (shared: do not mutate)."""
+        starts = self.lane_starts.get(key)
+        if starts is None or len(starts) != len(lane):
+            starts = list(map(_START, lane))
+        return starts
+
+    def failed_or_resourced(self) -> list[Run]:
+        """The runs that failed or carry a resource key (few), in no particular order."""
+        if self.notable is None:
+            self.notable = [r for r in self.runs
+                            if r.status == semconv.STATUS_ERROR or r.resource_key is not None]
+        return self.notable
 
     def last_ns_of(self, run: Run) -> int:
         """The end of a run, or for an unfinished one the last moment its process recorded."""
@@ -246,6 +364,57 @@ class Trace(msgspec.Struct, gc=False):
     def end_ns(self) -> int | None:
         ends = [self.last_ns_of(r) for r in self.runs]
         return max(ends, default=None)
+
+
+class RunIndex:
+    """Run id -> run, over the files loaded so far. Each file's dict is built on first use:
+    the loader matches ENDs through the runs still open, and the analysis looks up few runs
+    by id (parents, mostly found while loading: `linked`), so most loads never need it."""
+
+    def __init__(self) -> None:
+        self._files: list[list[Run]] = []
+        self._dicts: list[dict[str, Run] | None] = []
+        self.linked: dict[str, Run] = {}  # runs named as a parent by a later run
+        self.headers: set[tuple[Any, ...]] = set()  # (host, pid, clocks) of each file's header
+        self.size = 0
+
+    def add(self, runs: list[Run]) -> None:
+        self._files.append(runs)
+        self._dicts.append(None)
+        self.size += len(runs)
+
+    def get(self, run_id: str) -> Run | None:
+        run = self.linked.get(run_id)
+        if run is not None:
+            return run
+        for number in range(len(self._files)):
+            run = self.file(number).get(run_id)
+            if run is not None:
+                return run
+        return None
+
+    def file(self, number: int) -> dict[str, Run]:
+        """The run ids of the `number`th file added (the first run of a repeated id wins)."""
+        ids = self._dicts[number]
+        if ids is None:
+            runs = self._files[number]
+            ids = self._dicts[number] = dict(zip(map(_RUN_ID, reversed(runs)), reversed(runs),
+                                                 strict=True))
+        return ids
+
+    def last_file(self) -> dict[str, Run]:
+        return self.file(len(self._files) - 1)
+
+    def in_files(self, run_id: str) -> bool:
+        """Whether a file added so far holds `run_id`."""
+        return any(run_id in self.file(n) for n in range(len(self._files)))
+
+    def holds_any(self, runs: list[Run]) -> bool:
+        ids = set(map(_RUN_ID, runs))
+        return any(not self.file(n).keys().isdisjoint(ids) for n in range(len(self._files)))
+
+
+_RUN_ID = attrgetter("run_id")
 
 
 def last_ns_by_process(processes: list[Process]) -> dict[str, int]:

@@ -19,7 +19,7 @@ import msgspec
 from racetrace.tracer import semconv
 
 from .lines import NotATrace
-from .model import Process, Run
+from .model import Origin, Process, Run, make_run
 
 
 class _AnyValue(msgspec.Struct):
@@ -240,7 +240,7 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
     stack = attrs.get(semconv.STACK)
     parent_span = _hex_id(span.parentSpanId) or None
     label = attrs.get(semconv.INSTANCE_LABEL, attrs.get(semconv.GEN_AI_AGENT_NAME))
-    return Run(
+    return make_run(
         run_id=_hex_id(span.spanId),
         method=span.name,
         start_ns=start,
@@ -273,8 +273,7 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
         end_reason=_str(attrs.get(semconv.END_REASON)),
         error_type=error_type,
         error_message=error_message,
-        source=source,
-        service=_str(resource.get(semconv.SERVICE_NAME)),
+        origin=Origin(source, _str(resource.get(semconv.SERVICE_NAME))),
     )
 
 

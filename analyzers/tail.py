@@ -12,6 +12,7 @@ import os
 
 import msgspec
 
+from .details import attach_details
 from .lines import MAX_PROBLEMS, first_line
 from .model import End, Header, Run
 
@@ -54,6 +55,12 @@ class FileTail:
         return self._decode(data[:cut])
 
     def _decode(self, data: bytes) -> list[Record]:
+        records = self._records(data)
+        # What is followed is shown as it comes: its details are decoded now, not on demand.
+        attach_details([r for r in records if r.__class__ is Run], data)
+        return records
+
+    def _records(self, data: bytes) -> list[Record]:
         first = self.lines + 1
         self.lines += data.count(b"\n")
         try:

@@ -163,7 +163,7 @@ def end_to_end(directory: Path) -> int:
     from racetrace.analyzers.analyze import analyze
     from racetrace.analyzers.load import load
 
-    trace = load([directory])
+    trace = load([directory], details="lazy")
     gc.freeze()
     try:
         report = analyze(trace)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from racetrace.analyzers.model import End, Header, Process, Run
+from racetrace.analyzers.model import End, Header, Origin, Process, Run
 from racetrace.analyzers.tail import FileTail
 
 _decoder = msgspec.json.Decoder(Header | Run | End)
@@ -63,6 +63,7 @@ class Poll:
 class _File:
     tail: FileTail
     process: Process | None = None
+    origin: Origin | None = None  # shared by its runs
 
 
 class TraceTail:
@@ -113,15 +114,16 @@ class TraceTail:
         for record in state.tail.read():
             kind = record.__class__
             if kind is Run:
-                record.source = path
+                if state.origin is None:
+                    state.origin = Origin(path, state.process.service if state.process else None)
+                record.origin = state.origin
                 if record.stack:
                     record.stack = [f for f in record.stack if not _is_runner_frame(f)]
-                if state.process is not None:
-                    record.service = state.process.service
                 found.runs.append(record)
             elif kind is End:
                 found.ends.append(record)
             elif state.process is None:
+                state.origin = None  # now with the header's service
                 state.process = Process(
                     host=record.host, pid=record.pid, source=path, service=record.service,
                     argv=record.argv, ppid=record.ppid, started_ns=record.wall_ns,

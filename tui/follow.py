@@ -18,7 +18,15 @@ from pathlib import Path
 
 from racetrace.analyzers.lines import finish
 from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.model import End, Header, Process, Run, Trace, last_ns_by_process
+from racetrace.analyzers.model import (
+    End,
+    Header,
+    Origin,
+    Process,
+    Run,
+    Trace,
+    last_ns_by_process,
+)
 from racetrace.analyzers.tail import FileTail
 
 
@@ -31,6 +39,7 @@ class _FileState:
     last_ns: int = 0
     orphan_ends: int = 0  # ends whose start is not in this file
     foreign: Trace | None = None  # an OTLP file: re-read whole (rare, and not appended to)
+    origin: Origin | None = None  # shared by its runs
 
 
 class Follower:
@@ -68,11 +77,13 @@ class Follower:
         records = state.tail.read()
         if state.tail.restarted:  # truncated or replaced: what was read before is gone
             state.header, state.runs, state.last_ns, state.orphan_ends = None, {}, 0, 0
+            state.origin = None
         source = str(state.path)
         for record in records:
             if isinstance(record, Run):
-                record.source = source
-                record.service = state.header.service if state.header else None
+                if state.origin is None:
+                    state.origin = Origin(source, state.header.service if state.header else None)
+                record.origin = state.origin
                 state.runs[record.run_id] = record
                 state.last_ns = max(state.last_ns, record.start_ns)
             elif isinstance(record, End):
@@ -84,6 +95,7 @@ class Follower:
                 state.last_ns = max(state.last_ns, record.end_ns)
             elif state.header is None:
                 state.header = record
+                state.origin = None  # now with the header's service
         return bool(records) or state.tail.restarted
 
     def snapshot(self) -> Trace:

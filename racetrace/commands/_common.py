@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from racetrace.cli import UsageError
 
@@ -13,14 +13,16 @@ if TYPE_CHECKING:
     from racetrace.analyzers.model import Trace
 
 
-def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: bool = False) -> Trace:
+def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: bool = False,
+                details: Literal["eager", "lazy"] = "eager") -> Trace:
     """Load traces for a command: LoadError becomes a usage error, damage one stderr line, and
-    a progress bar appears on stderr when the load takes more than a second."""
+    a progress bar appears on stderr when the load takes more than a second. `details="lazy"`
+    for a command that shows only a few runs (see `load`)."""
     from racetrace.analyzers.load import LoadError, load
 
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     try:
-        trace = load(paths, key_attr=key_attr, on_progress=progress)
+        trace = load(paths, key_attr=key_attr, on_progress=progress, details=details)
     except LoadError as exc:
         raise UsageError(str(exc)) from None
     finally:

@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import load_traces
 
-    trace = load_traces(args.paths, key_attr=args.key_attr)
+    # A report shows a few hundred runs at most: their details are read when shown.
+    trace = load_traces(args.paths, key_attr=args.key_attr, details="lazy")
     # The trace lives until the process exits: take it out of the cyclic collector's sight, or
     # each full collection would rescan every run (a second per million runs).
     gc.freeze()

@@ -1,0 +1,107 @@
+"""The rest of a run's START line (`RunDetails`), decoded apart from the fields every run needs.
+
+A lazy load (`load(..., details="lazy")`) leaves each run the `Origin` of its START line: a
+stretch of a few dozen lines of its file. The first time a report or a screen reads a run's
+class, task name or stack, `read_details` reads that stretch again, finds the line by the run's
+id and decodes it. A report shows a few hundred runs of a million, so this costs milliseconds
+where decoding every line's details up front costs a second.
+
+If the file changed since it was loaded (replaced, truncated, deleted) and the line is not where
+it was, the run's details stay empty rather than wrong: nothing here raises.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import msgspec
+from racetrace.tracer import semconv
+
+from .model import Origin, Run, RunDetails
+
+
+class _OtherLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_END):
+    pass
+
+
+class _HeaderLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER):
+    pass
+
+
+_line_decoder = msgspec.json.Decoder(RunDetails)
+_stretch_decoder = msgspec.json.Decoder(RunDetails | _OtherLine | _HeaderLine)
+
+STRETCHES_KEPT = 32  # recently read stretches: a report reads runs that sit close together
+# Keyed by the Origin's id, kept alive beside its bytes so that the id cannot be reused.
+_stretches: OrderedDict[int, tuple[Origin, bytes]] = OrderedDict()
+
+
+def read_details(run: Run) -> RunDetails:
+    """`run`'s details from its trace file; empty ones when they cannot be found there."""
+    origin = run.origin
+    if origin is None or origin.lo < 0:
+        return RunDetails(run_id=run.run_id)
+    data = _stretch(origin)
+    found = _find(data, run.run_id) if data else None
+    return found if found is not None else RunDetails(run_id=run.run_id)
+
+
+def attach_details(runs: Sequence[Run], data: bytes | memoryview) -> None:
+    """Decode the details of `runs`, whose START lines are all in `data`, and attach them."""
+    try:
+        records = _stretch_decoder.decode_lines(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        records = []
+        for line in bytes(data).splitlines():
+            try:
+                records.append(_stretch_decoder.decode(line))
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                continue
+    details = [r for r in records if r.__class__ is RunDetails]
+    if len(details) == len(runs) and all(
+        d.run_id == r.run_id for d, r in zip(details, runs, strict=True)
+    ):
+        for run, detail in zip(runs, details, strict=True):
+            run.details = detail
+        return
+    by_id = {d.run_id: d for d in details}
+    for run in runs:
+        run.details = by_id.get(run.run_id) or RunDetails(run_id=run.run_id)
+
+
+def _find(data: bytes, run_id: str) -> RunDetails | None:
+    """The START line of `run_id` in `data`: wherever the id appears, decode the line there."""
+    needle = msgspec.json.encode(run_id)
+    at = data.find(needle)
+    while at >= 0:
+        lo = data.rfind(b"\n", 0, at) + 1
+        hi = data.find(b"\n", at)
+        if hi < 0:
+            hi = len(data)
+        try:
+            details = _line_decoder.decode(data[lo:hi])
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            details = None
+        if details is not None and details.run_id == run_id:
+            return details
+        at = data.find(needle, hi)
+    return None
+
+
+def _stretch(origin: Origin) -> bytes:
+    key = id(origin)
+    cached = _stretches.get(key)
+    if cached is not None:
+        _stretches.move_to_end(key)
+        return cached[1]
+    try:
+        with open(origin.path, "rb") as handle:
+            handle.seek(origin.lo)
+            data = handle.read(origin.hi - origin.lo)
+    except OSError:
+        data = b""
+    _stretches[key] = (origin, data)
+    if len(_stretches) > STRETCHES_KEPT:
+        _stretches.popitem(last=False)
+    return data
