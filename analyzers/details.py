@@ -13,7 +13,7 @@ it was, the run's details stay empty rather than wrong: nothing here raises.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import msgspec
 from racetrace.tracer import semconv
@@ -32,6 +32,7 @@ class _HeaderLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER):
 _line_decoder = msgspec.json.Decoder(RunDetails)
 _stretch_decoder = msgspec.json.Decoder(RunDetails | _OtherLine | _HeaderLine)
 
+PREFETCH_MIN = 8  # runs in one stretch from which decoding it whole is cheaper than searching
 STRETCHES_KEPT = 32  # recently read stretches: a report reads runs that sit close together
 # Keyed by the Origin's id, kept alive beside its bytes so that the id cannot be reused.
 _stretches: OrderedDict[int, tuple[Origin, bytes]] = OrderedDict()
@@ -47,8 +48,22 @@ def read_details(run: Run) -> RunDetails:
     return found if found is not None else RunDetails(run_id=run.run_id)
 
 
+def prefetch(runs: Iterable[Run]) -> None:
+    """Read the details of many runs at once, as a report about to show them does: a stretch
+    holding several of them is decoded whole rather than searched once per run."""
+    groups: dict[int, tuple[Origin, list[Run]]] = {}
+    for run in runs:
+        origin = run.origin
+        if run.details is None and origin is not None and origin.lo >= 0:
+            groups.setdefault(id(origin), (origin, []))[1].append(run)
+    for origin, group in groups.values():
+        if len(group) >= PREFETCH_MIN:
+            attach_details(group, _stretch(origin))
+
+
 def attach_details(runs: Sequence[Run], data: bytes | memoryview) -> None:
-    """Decode the details of `runs`, whose START lines are all in `data`, and attach them."""
+    """Decode the details of `runs`, whose START lines are all in `data` (with others maybe),
+    and attach them."""
     try:
         records = _stretch_decoder.decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -1,5 +1,3 @@
-import sys
+from racetrace.cli import entry
 
-from racetrace.cli import main
-
-sys.exit(main())
+entry()

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
-from racetrace.cli import UsageError
+from racetrace.cli import UsageError, skip_teardown
 
 if TYPE_CHECKING:
     from racetrace.analyzers.model import Trace
@@ -29,6 +29,7 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
         if progress is not None:
             progress.close()
     report_damage(trace)
+    skip_teardown()
     return trace
 
 
