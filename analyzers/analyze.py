@@ -17,16 +17,18 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain, islice, pairwise, repeat
 from operator import attrgetter, eq, le, sub
+
+from racetrace.tracer import semconv
 
 from . import explain, known_errors
 from .classify import Ancestry, context_of
 from .contention import KeyContention, OverlapDraft, analyze_key
 from .details import prefetch
 from .gcpause import gc_paused
-from .model import Run, Trace
+from .model import Process, Run, Trace, last_ns_by_process
 from .overlap import merge_intervals, total_length
 from .report import (
     ERROR,
@@ -62,10 +64,92 @@ def analyze(
     trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
 ) -> Report:
     """Find, classify and explain every overlap in `trace` (see the module docstring)."""
+    rules = suppressions or Suppressions()
+    with gc_paused():
+        part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs)
+        return combine([part], suppressions=rules, max_pairs=max_pairs, trace=trace)
+
+
+def analyze_part(
+    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
+) -> Part:
+    """The findings on the instance keys of `trace`, and what `combine` needs besides. An
+    instance key belongs to one process, so the traces of different processes can be analyzed
+    apart (in parallel: `racetrace.analyzers.parallel`) and their parts combined."""
     if max_pairs < 1:
         raise ValueError("max_pairs must be at least 1")
     with gc_paused():
-        return _Analysis(trace, suppressions or Suppressions(), max_pairs).run()
+        return _Analysis(trace.process_last_ns, suppressions or Suppressions(), max_pairs,
+                         trace.run_by_id).part(trace)
+
+
+def combine(
+    parts: Sequence[Part], *, suppressions: Suppressions | None = None, max_pairs: int = 100,
+    trace: Trace | None = None,
+) -> Report:
+    """One report from the parts of a trace: resource keys (which span processes) analyzed
+    over every part's runs, findings numbered across all. `trace` is the whole trace when
+    there is one (`analyze`); otherwise the report's `trace` holds no runs."""
+    if max_pairs < 1:
+        raise ValueError("max_pairs must be at least 1")
+    if trace is None:
+        trace = Trace(
+            runs=[], processes=[p for part in parts for p in part.processes],
+            skipped_lines=sum(part.skipped_lines for part in parts),
+            problems=[x for part in parts for x in part.problems],
+            files=[f for part in parts for f in part.files],
+        )
+        trace.process_last_ns = last_ns_by_process(trace.processes)
+    with gc_paused():
+        analysis = _Analysis(trace.process_last_ns, suppressions or Suppressions(), max_pairs,
+                             trace.run_by_id if trace.runs else _nothing)
+        return analysis.combine(parts, trace)
+
+
+@dataclasses.dataclass(slots=True)
+class Outcome:
+    """What one key contributed to the report (its runs are not kept: a part travels)."""
+
+    key: str
+    resource: bool
+    cls: str
+    label: str | None
+    process: str | None
+    runs: int
+    pair_count: int
+    peak: int
+    episodes: int
+    unfinished: int
+    errors: int
+    first_start_ns: int | None
+    last_end_ns: int | None
+    findings: list[Finding]
+
+
+@dataclasses.dataclass(slots=True)
+class Part:
+    """The analysis of one trace's instance keys, to be combined (see `analyze_part`)."""
+
+    outcomes: list[Outcome]
+    errors: list[ErrorStats]
+    unfinished: list[Run]  # runs that never ended, in start order
+    resource_runs: list[Run]  # runs with a resource key, in load order
+    ancestors: dict[str, frozenset[str]]  # of the resource runs
+    runs: int
+    failed: int
+    suppressed: int
+    benign: int
+    by_rule: Counter[str]
+    processes: list[Process]
+    files: list[str]
+    problems: list[str]
+    skipped_lines: int
+    missed_links: int  # parent runs of resource runs, named but not found in this trace
+    unmatched_ends: int  # END lines whose run is not in this trace
+
+
+def _nothing(_run_id: str) -> Run | None:
+    return None
 
 
 @dataclasses.dataclass(slots=True)
@@ -87,52 +171,93 @@ class _Key:
 
 
 class _Analysis:
-    def __init__(self, trace: Trace, suppressions: Suppressions, max_pairs: int) -> None:
-        self.trace = trace
+    def __init__(self, process_last_ns: dict[str, int], suppressions: Suppressions,
+                 max_pairs: int, lookup: Callable[[str], Run | None]) -> None:
+        self.process_last_ns = process_last_ns
         self.rules = suppressions
         self.max_pairs = max_pairs
-        self.ancestry = Ancestry(trace.run_by_id)
+        self.ancestry = Ancestry(lookup)
+        self.lane_starts: dict[str, list[int]] = {}
         self.suppressed = 0
         self.benign = 0
         self.by_rule: Counter[str] = Counter()
 
     # -- the whole --------------------------------------------------------------------------
-    def run(self) -> Report:
-        trace = self.trace
-        keys = [self._key(k, runs, resource=False)
-                for k, runs in trace.runs_by_instance(ordered=False).items()]
+    def part(self, trace: Trace) -> Part:
+        lanes = trace.runs_by_instance(ordered=False)
+        self.lane_starts = trace.lane_starts
+        keys = [self._key(k, runs, resource=False) for k, runs in lanes.items()]
         trace.lanes_sorted = True  # `_key` has put each lane in order
         instance_keys = {k.key: k for k in keys}
-        # One pass for the few runs that need more than their lane: failures and resources.
+        # The few runs that need more than their lane: failures and resources.
         flagged = trace.failed_or_resourced()
-        failed = [r for r in flagged if r.status == "error"]
-        keys += [self._key(k, runs, resource=True) for k, runs in _by_resource(flagged).items()]
+        failed = [r for r in flagged if r.status == semconv.STATUS_ERROR]
         for run in failed:
             instance_keys[run.instance_key].failed.append(run)
         overlapping: set[str] = set()  # failed runs that overlapped another on their instance
         for key in keys:
             self._overlaps(key)
-            if key.contention is not None and key.failed and not key.resource:
+            if key.contention is not None and key.failed:
                 ids = {r.run_id for r in key.failed}
                 overlapping.update(r.run_id for r in key.contention.overlapping
                                    if r.run_id in ids)
             if key.contention is None or not key.contention.drafts:
                 self._latent(key)
-            if key.unfinished and not key.resource:
+            if key.unfinished:
                 self._unfinished(key)
         errors = self._errors(keys, overlapping)
-        findings = self._number(keys)
-        summaries = [self._summary(key) for key in keys]
+        resource_runs = [r for r in flagged if r.resource_key is not None]
+        # Worked out here, where every run of this trace can be looked up; counting the links
+        # that lead out of it, which a part of a larger trace cannot follow.
+        linked = Ancestry(trace.run_by_id)
+        unfinished = sorted((r for k in keys for r in k.unfinished), key=_START)
+        outcomes = [self._outcome(key) for key in keys]
+        prefetch(chain(unfinished, (r for o in outcomes for f in o.findings for r in f.runs)))
+        return Part(
+            outcomes=outcomes,
+            errors=errors,
+            unfinished=unfinished,
+            resource_runs=resource_runs,
+            ancestors={r.run_id: linked.of(r) for r in resource_runs},
+            runs=len(trace.runs),
+            failed=len(failed),
+            suppressed=self.suppressed,
+            benign=self.benign,
+            by_rule=self.by_rule,
+            processes=trace.processes,
+            files=trace.files,
+            problems=trace.problems,
+            skipped_lines=trace.skipped_lines,
+            missed_links=linked.misses,
+            unmatched_ends=trace.unmatched_ends,
+        )
+
+    def combine(self, parts: Sequence[Part], trace: Trace) -> Report:
+        for part in parts:
+            self.ancestry.learn(part.ancestors)
+            self.suppressed += part.suppressed
+            self.benign += part.benign
+            self.by_rule.update(part.by_rule)
+        resource_runs = [r for part in parts for r in part.resource_runs]
+        keys = [self._key(k, runs, resource=True)
+                for k, runs in _by_resource(resource_runs).items()]
+        for key in keys:
+            self._overlaps(key)
+            if key.contention is None or not key.contention.drafts:
+                self._latent(key)
+        outcomes = [o for part in parts for o in part.outcomes]
+        outcomes += (self._outcome(key) for key in keys)
+        findings = _number(outcomes)
+        summaries = [_summary(o) for o in outcomes]
         summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
-        unfinished = tuple(sorted((r for k in keys if not k.resource for r in k.unfinished),
-                                  key=_START))
+        unfinished = tuple(sorted((r for part in parts for r in part.unfinished), key=_START))
         prefetch(chain(unfinished, (r for f in findings for r in f.runs)))  # what is shown
         return Report(
             trace=trace,
             findings=findings,
             instances=summaries,
-            summary=self._totals(keys, findings, unfinished, len(failed)),
-            errors=errors,
+            summary=self._totals(parts, outcomes, findings, unfinished, trace),
+            errors=[e for part in parts for e in part.errors],
             unfinished=unfinished,
             max_pairs=self.max_pairs,
             suppressions=tuple(r.text for r in self.rules.rules),
@@ -140,11 +265,13 @@ class _Analysis:
         )
 
     def _key(self, key: str, runs: list[Run], *, resource: bool) -> _Key:
-        starts = list(map(_START, runs)) if resource else self.trace.starts_of(key, runs)
+        starts = self.lane_starts.get(key) if not resource else None
+        if starts is None or len(starts) != len(runs):
+            starts = list(map(_START, runs))
         ends = list(map(_END, runs))
         unfinished: list[Run] = []
         if None in ends:
-            last = self.trace.process_last_ns
+            last = self.process_last_ns
             unfinished = [r for r, e in zip(runs, ends, strict=True) if e is None]
             # An unfinished run was still open at the last moment its process recorded, so its
             # half-open interval must include that moment: end = last + 1.
@@ -164,7 +291,7 @@ class _Analysis:
             starts = [starts[i] for i in order]
             ends = [ends[i] for i in order]
             if not resource:
-                self.trace.lane_starts[key] = starts
+                self.lane_starts[key] = starts
         return _Key(key, resource, runs, starts, ends, unfinished, quiet=quiet,
                     last_end=max(ends) if ends else None,
                     closest=(closest, gaps.index(closest)) if quiet and gaps else None)
@@ -297,7 +424,7 @@ class _Analysis:
         draft = OverlapDraft(kind=UNFINISHED, runs=tuple(runs[: self.max_pairs]), pairs=(),
                              pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
         subject = explain.subject(cls, label, key.key)
-        last = {p: self.trace.process_last_ns.get(p) for p in processes}
+        last = {p: self.process_last_ns.get(p) for p in processes}
         self._add(key, UNFINISHED, WARNING, draft, explanation, fix, cls, label, process,
                   details={"open_until_ns": last},
                   head=explain.headline(UNFINISHED, subject, count=len(runs)))
@@ -337,49 +464,34 @@ class _Analysis:
                                             total=len(failed)))
         return stats
 
-    # -- numbering and totals -----------------------------------------------------------------
-    def _number(self, keys: Sequence[_Key]) -> list[Finding]:
-        everything = [f for key in keys for f in key.findings]
-        everything.sort(key=_finding_order)
-        numbered = [dataclasses.replace(f, id=f"F{n}") for n, f in enumerate(everything, 1)]
-        by_key: dict[tuple[bool, str], list[Finding]] = {}
-        for f in numbered:
-            by_key.setdefault((f.key_kind == KEY_RESOURCE, f.instance_key), []).append(f)
-        for key in keys:
-            key.findings = by_key.get((key.resource, key.key), [])
-        return numbered
-
-    def _summary(self, key: _Key) -> InstanceSummary:
+    # -- outcomes and totals -------------------------------------------------------------------
+    def _outcome(self, key: _Key) -> Outcome:
         cls, label, process = _identity(key)
         contention = key.contention
-        findings = key.findings
         overlapped = contention is not None and bool(contention.drafts)
-        return InstanceSummary(
+        return Outcome(
             key=key.key,
+            resource=key.resource,
             cls=cls,
             label=label,
             process=process,
             runs=len(key.runs),
-            overlapping_pairs=contention.pair_count if contention else 0,
-            max_concurrency=contention.peak if overlapped else (1 if key.runs else 0),
-            kinds=tuple(sorted({f.kind for f in findings}, key=_KIND_ORDER.__getitem__)),
-            severity=worst(f.severity for f in findings),
-            is_resource=key.resource,
+            pair_count=contention.pair_count if contention else 0,
+            peak=contention.peak if contention and overlapped else (1 if key.runs else 0),
             episodes=contention.episodes if contention else 0,
             unfinished=len(key.unfinished),
             errors=len(key.failed),
             first_start_ns=key.starts[0] if key.starts else None,
             last_end_ns=key.last_end,
-            finding_ids=tuple(f.id for f in findings),
+            findings=key.findings,
         )
 
-    def _totals(self, keys: Sequence[_Key], findings: Sequence[Finding],
-                unfinished: Sequence[Run], failed: int) -> Summary:
-        trace = self.trace
+    def _totals(self, parts: Sequence[Part], outcomes: Sequence[Outcome],
+                findings: Sequence[Finding], unfinished: Sequence[Run], trace: Trace) -> Summary:
         return Summary(
-            runs=len(trace.runs),
-            instances=sum(1 for k in keys if not k.resource),
-            resources=sum(1 for k in keys if k.resource),
+            runs=sum(part.runs for part in parts),
+            instances=sum(1 for o in outcomes if not o.resource),
+            resources=sum(1 for o in outcomes if o.resource),
             processes=len({p.key for p in trace.processes} | {r.process_key for r in unfinished}),
             findings=len(findings),
             by_kind=dict(Counter(f.kind for f in findings)),
@@ -388,12 +500,49 @@ class _Analysis:
             benign=self.benign,
             skipped_lines=trace.skipped_lines,
             unfinished_runs=len(unfinished),
-            error_runs=failed,
+            error_runs=sum(part.failed for part in parts),
             # Resource keys count only pairs across instances, so nothing is counted twice.
-            overlapping_pairs=sum(k.contention.pair_count for k in keys if k.contention),
-            start_ns=min((k.starts[0] for k in keys if k.starts), default=None),
-            end_ns=max((k.last_end for k in keys if k.last_end is not None), default=None),
+            overlapping_pairs=sum(o.pair_count for o in outcomes),
+            start_ns=min((o.first_start_ns for o in outcomes if o.first_start_ns is not None),
+                         default=None),
+            end_ns=max((o.last_end_ns for o in outcomes if o.last_end_ns is not None),
+                       default=None),
         )
+
+
+def _number(outcomes: Sequence[Outcome]) -> list[Finding]:
+    """Every finding, most severe first, numbered F1, F2, ... (each outcome gets its own)."""
+    everything = [f for o in outcomes for f in o.findings]
+    everything.sort(key=_finding_order)
+    numbered = [dataclasses.replace(f, id=f"F{n}") for n, f in enumerate(everything, 1)]
+    by_key: dict[tuple[bool, str], list[Finding]] = {}
+    for f in numbered:
+        by_key.setdefault((f.key_kind == KEY_RESOURCE, f.instance_key), []).append(f)
+    for o in outcomes:
+        o.findings = by_key.get((o.resource, o.key), [])
+    return numbered
+
+
+def _summary(outcome: Outcome) -> InstanceSummary:
+    findings = outcome.findings
+    return InstanceSummary(
+        key=outcome.key,
+        cls=outcome.cls,
+        label=outcome.label,
+        process=outcome.process,
+        runs=outcome.runs,
+        overlapping_pairs=outcome.pair_count,
+        max_concurrency=outcome.peak,
+        kinds=tuple(sorted({f.kind for f in findings}, key=_KIND_ORDER.__getitem__)),
+        severity=worst(f.severity for f in findings),
+        is_resource=outcome.resource,
+        episodes=outcome.episodes,
+        unfinished=outcome.unfinished,
+        errors=outcome.errors,
+        first_start_ns=outcome.first_start_ns,
+        last_end_ns=outcome.last_end_ns,
+        finding_ids=tuple(f.id for f in findings),
+    )
 
 
 def _by_resource(runs: Sequence[Run]) -> dict[str, list[Run]]:

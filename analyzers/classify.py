@@ -40,6 +40,11 @@ class Ancestry:
     def __init__(self, lookup: Callable[[str], Run | None]) -> None:
         self._lookup = lookup
         self._cache: dict[str, frozenset[str]] = {}
+        self.misses = 0  # links to runs the lookup did not know
+
+    def learn(self, known: dict[str, frozenset[str]]) -> None:
+        """Ancestries worked out elsewhere (another part of the trace)."""
+        self._cache.update(known)
 
     def of(self, run: Run) -> frozenset[str]:
         if run.parent_run_id is None and run.task_created_by_run is None:
@@ -59,7 +64,9 @@ class Ancestry:
                 seen.update(known)
                 continue
             parent = self._lookup(link)
-            if parent is not None:
+            if parent is None:
+                self.misses += 1
+            else:
                 todo.append(parent.parent_run_id)
                 todo.append(parent.task_created_by_run)
         result = frozenset(seen)

@@ -2,9 +2,10 @@
 
 A lazy load (`load(..., details="lazy")`) leaves each run the `Origin` of its START line: a
 stretch of a few dozen lines of its file. The first time a report or a screen reads a run's
-class, task name or stack, `read_details` reads that stretch again, finds the line by the run's
-id and decodes it. A report shows a few hundred runs of a million, so this costs milliseconds
-where decoding every line's details up front costs a second.
+class, task name or stack, `read_details` reads that stretch again and finds the line by the
+run's id; a stretch asked for a third time is decoded whole, for the runs of it still to come.
+A report shows a few thousand runs of a million, so this costs milliseconds where decoding every
+line's details up front costs a second.
 
 If the file changed since it was loaded (replaced, truncated, deleted) and the line is not where
 it was, the run's details stay empty rather than wrong: nothing here raises.
@@ -21,7 +22,7 @@ from racetrace.tracer import semconv
 from .model import Origin, Run, RunDetails
 
 
-class _OtherLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_END):
+class _EndLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_END):
     pass
 
 
@@ -30,12 +31,26 @@ class _HeaderLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER):
 
 
 _line_decoder = msgspec.json.Decoder(RunDetails)
-_stretch_decoder = msgspec.json.Decoder(RunDetails | _OtherLine | _HeaderLine)
+_stretch_decoder = msgspec.json.Decoder(RunDetails | _EndLine | _HeaderLine)
 
-PREFETCH_MIN = 8  # runs in one stretch from which decoding it whole is cheaper than searching
-STRETCHES_KEPT = 32  # recently read stretches: a report reads runs that sit close together
-# Keyed by the Origin's id, kept alive beside its bytes so that the id cannot be reused.
-_stretches: OrderedDict[int, tuple[Origin, bytes]] = OrderedDict()
+SEARCHES_PER_STRETCH = 2  # runs looked up one by one before the stretch is decoded whole
+PREFETCH_MIN = 8  # runs of one stretch asked for at once from which it is decoded whole
+STRETCHES_KEPT = 32  # recently read stretches: what a report reads sits close together
+
+
+class _Stretch:
+    """A stretch read back from its file, and what was learnt of it."""
+
+    __slots__ = ("data", "decoded", "origin", "searches")
+
+    def __init__(self, origin: Origin, data: bytes) -> None:
+        self.origin = origin  # kept alive, so that its id (the cache key) is not reused
+        self.data = data
+        self.searches = 0
+        self.decoded: dict[str, RunDetails] | None = None
+
+
+_stretches: OrderedDict[int, _Stretch] = OrderedDict()
 
 
 def read_details(run: Run) -> RunDetails:
@@ -43,8 +58,12 @@ def read_details(run: Run) -> RunDetails:
     origin = run.origin
     if origin is None or origin.lo < 0:
         return RunDetails(run_id=run.run_id)
-    data = _stretch(origin)
-    found = _find(data, run.run_id) if data else None
+    stretch = _stretch(origin)
+    if stretch.decoded is None and stretch.searches < SEARCHES_PER_STRETCH:
+        stretch.searches += 1
+        found = _find(stretch.data, run.run_id)
+    else:
+        found = _decoded(stretch).get(run.run_id)
     return found if found is not None else RunDetails(run_id=run.run_id)
 
 
@@ -58,12 +77,27 @@ def prefetch(runs: Iterable[Run]) -> None:
             groups.setdefault(id(origin), (origin, []))[1].append(run)
     for origin, group in groups.values():
         if len(group) >= PREFETCH_MIN:
-            attach_details(group, _stretch(origin))
+            decoded = _decoded(_stretch(origin))
+            for run in group:
+                run.details = decoded.get(run.run_id) or RunDetails(run_id=run.run_id)
 
 
 def attach_details(runs: Sequence[Run], data: bytes | memoryview) -> None:
-    """Decode the details of `runs`, whose START lines are all in `data` (with others maybe),
-    and attach them."""
+    """Decode the details of `runs`, whose START lines are all in `data`, and attach them."""
+    details = _decode_stretch(data)
+    if len(details) == len(runs) and all(
+        d.run_id == r.run_id for d, r in zip(details, runs, strict=True)
+    ):
+        for run, detail in zip(runs, details, strict=True):
+            run.details = detail
+        return
+    by_id = {d.run_id: d for d in details}  # damage, or lines repeated: match by id
+    for run in runs:
+        run.details = by_id.get(run.run_id) or RunDetails(run_id=run.run_id)
+
+
+def _decode_stretch(data: bytes | memoryview) -> list[RunDetails]:
+    """The details of every START line in `data`, damaged lines skipped."""
     try:
         records = _stretch_decoder.decode_lines(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -73,16 +107,15 @@ def attach_details(runs: Sequence[Run], data: bytes | memoryview) -> None:
                 records.append(_stretch_decoder.decode(line))
             except (msgspec.DecodeError, msgspec.ValidationError):
                 continue
-    details = [r for r in records if r.__class__ is RunDetails]
-    if len(details) == len(runs) and all(
-        d.run_id == r.run_id for d, r in zip(details, runs, strict=True)
-    ):
-        for run, detail in zip(runs, details, strict=True):
-            run.details = detail
-        return
-    by_id = {d.run_id: d for d in details}
-    for run in runs:
-        run.details = by_id.get(run.run_id) or RunDetails(run_id=run.run_id)
+    return [r for r in records if r.__class__ is RunDetails]
+
+
+def _decoded(stretch: _Stretch) -> dict[str, RunDetails]:
+    if stretch.decoded is None:
+        stretch.decoded = {}
+        for details in _decode_stretch(stretch.data):
+            stretch.decoded.setdefault(details.run_id, details)
+    return stretch.decoded
 
 
 def _find(data: bytes, run_id: str) -> RunDetails | None:
@@ -104,19 +137,19 @@ def _find(data: bytes, run_id: str) -> RunDetails | None:
     return None
 
 
-def _stretch(origin: Origin) -> bytes:
+def _stretch(origin: Origin) -> _Stretch:
     key = id(origin)
-    cached = _stretches.get(key)
-    if cached is not None:
+    stretch = _stretches.get(key)
+    if stretch is not None:
         _stretches.move_to_end(key)
-        return cached[1]
+        return stretch
     try:
         with open(origin.path, "rb") as handle:
             handle.seek(origin.lo)
             data = handle.read(origin.hi - origin.lo)
     except OSError:
         data = b""
-    _stretches[key] = (origin, data)
+    stretch = _stretches[key] = _Stretch(origin, data)
     if len(_stretches) > STRETCHES_KEPT:
         _stretches.popitem(last=False)
-    return data
+    return stretch

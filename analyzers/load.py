@@ -69,7 +69,18 @@ def load(
     """Load every run from `paths`, sorted by start time. With `details="lazy"` each run's
     details (class, label, task name, stack, ...) are read from its file when first used:
     the fastest load when only a few runs will be shown (`racetrace report`)."""
-    files = trace_files(paths)
+    return load_files(trace_files(paths), key_attr=key_attr, on_progress=on_progress,
+                      details=details)
+
+
+def load_files(
+    files: list[tuple[Path, bool]],
+    *,
+    key_attr: str | None = None,
+    on_progress: ProgressCallback | None = None,
+    details: Literal["eager", "lazy"] = "eager",
+) -> Trace:
+    """`load` of the files `trace_files` listed."""
     total = sum(f.stat().st_size for f, _ in files)
     done = 0
     runs: list[Run] = []
@@ -109,10 +120,12 @@ def load(
             done += size
             if on_progress is not None:
                 on_progress(done, total)
+        unmatched = 0
         for end, source in orphans:
             run = index.get(end.run_id)
             if run is None or run.end_ns is not None:
                 skipped += 1
+                unmatched += 1
                 if len(problems) < 20:
                     what = "whose start is missing" if run is None else "that had already ended"
                     problems.append(f"{source}: end of run {end.run_id} {what}")
@@ -132,6 +145,7 @@ def load(
         lanes=loaded.lanes,
         lane_starts=loaded.lane_starts,
         notable=loaded.notable,
+        unmatched_ends=unmatched,
     )
 
 

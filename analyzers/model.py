@@ -303,6 +303,7 @@ class Trace(msgspec.Struct, gc=False):
     # where reading them later from a million runs would not be); dropped when a lane changes.
     lane_starts: dict[str, list[int]] = {}
     notable: list[Run] | None = None  # the runs that failed or have a resource key, if known
+    unmatched_ends: int = 0  # END lines that found no run to end (counted in skipped_lines)
 
     def run_by_id(self, run_id: str) -> Run | None:
         index = self.index

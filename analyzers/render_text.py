@@ -31,8 +31,8 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     """Print the whole report: findings (warnings and errors in full, info briefly unless
     `verbose`), then the SUMMARY line."""
     trace = report.trace
-    origin = trace.runs[0].start_ns if trace.runs else 0
-    if not trace.runs:
+    origin = report.summary.start_ns or 0
+    if not report.summary.runs:
         console.print(Text(f"racetrace: no runs in {clean(', '.join(trace.files)) or 'input'}"))
     briefs = 0
     for finding in report.findings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from typing import Any
 
@@ -60,16 +59,10 @@ def run(args: argparse.Namespace) -> int:
     except (FailOnError, SuppressionError) as exc:
         raise UsageError(str(exc)) from None
 
-    from racetrace.analyzers.analyze import analyze
+    from ._common import analyze_traces
 
-    from ._common import load_traces
-
-    # A report shows a few hundred runs at most: their details are read when shown.
-    trace = load_traces(args.paths, key_attr=args.key_attr, details="lazy")
-    # The trace lives until the process exits: take it out of the cyclic collector's sight, or
-    # each full collection would rescan every run (a second per million runs).
-    gc.freeze()
-    report = analyze(trace, suppressions=rules, max_pairs=args.max_pairs)
+    report = analyze_traces(args.paths, key_attr=args.key_attr, suppressions=rules,
+                            max_pairs=args.max_pairs)
     if args.json:
         _write_json(report, args.json)
     if args.json != "-":
