@@ -81,7 +81,7 @@ def load_files(
     details: Literal["eager", "lazy"] = "eager",
 ) -> Trace:
     """`load` of the files `trace_files` listed."""
-    total = sum(f.stat().st_size for f, _ in files)
+    total = sum(map(_size, (f for f, _ in files)))
     done = 0
     runs: list[Run] = []
     processes: list[Process] = []
@@ -150,6 +150,13 @@ def load_files(
 
 
 _start_of = attrgetter("start_ns")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:  # gone since it was listed
+        raise LoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
 @contextmanager
