@@ -13,6 +13,7 @@ it was, the run's details stay empty rather than wrong: nothing here raises.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
@@ -51,6 +52,7 @@ class _Stretch:
 
 
 _stretches: OrderedDict[int, _Stretch] = OrderedDict()
+_lock = threading.Lock()  # the timeline reads details on its UI thread and in its workers
 
 
 def read_details(run: Run) -> RunDetails:
@@ -58,12 +60,13 @@ def read_details(run: Run) -> RunDetails:
     origin = run.origin
     if origin is None or origin.lo < 0:
         return RunDetails(run_id=run.run_id)
-    stretch = _stretch(origin)
-    if stretch.decoded is None and stretch.searches < SEARCHES_PER_STRETCH:
-        stretch.searches += 1
-        found = _find(stretch.data, run.run_id)
-    else:
-        found = _decoded(stretch).get(run.run_id)
+    with _lock:
+        stretch = _stretch(origin)
+        if stretch.decoded is None and stretch.searches < SEARCHES_PER_STRETCH:
+            stretch.searches += 1
+            found = _find(stretch.data, run.run_id)
+        else:
+            found = _decoded(stretch).get(run.run_id)
     return found if found is not None else RunDetails(run_id=run.run_id)
 
 
@@ -77,7 +80,8 @@ def prefetch(runs: Iterable[Run]) -> None:
             groups.setdefault(id(origin), (origin, []))[1].append(run)
     for origin, group in groups.values():
         if len(group) >= PREFETCH_MIN:
-            decoded = _decoded(_stretch(origin))
+            with _lock:
+                decoded = _decoded(_stretch(origin))
             for run in group:
                 run.details = decoded.get(run.run_id) or RunDetails(run_id=run.run_id)
 

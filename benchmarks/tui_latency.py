@@ -153,7 +153,7 @@ def main() -> int:
             write_trace(directory, runs)
             size_mb = sum(f.stat().st_size for f in directory.iterdir()) / 1e6
             t = time.perf_counter()
-            trace = load([directory])
+            trace = load([directory], details="lazy")  # as the app loads
             load_s = time.perf_counter() - t
         results = asyncio.run(measure_app(trace, (width, height), args.repeats))
         print(f"\n{runs:,} runs ({size_mb:.0f} MB, {results['findings_count']} findings)")

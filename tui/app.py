@@ -141,7 +141,8 @@ class RacetraceApp(App[int]):
         trace, report = self._preloaded
         if trace is None:
             try:
-                trace = load(self.paths, on_progress=self._on_progress)
+                # Lanes need the details of one run each: the rest are read when shown.
+                trace = load(self.paths, on_progress=self._on_progress, details="lazy")
             except LoadError as exc:
                 self.post_message(LoadFailed(str(exc)))
                 return
