@@ -1,17 +1,16 @@
 """Decode one racetrace trace file (JSON lines: a header, then START and END records) into
 runs, as fast as Python allows: this is where a million-run load spends its time, most of it
-building Python objects. So:
+building Python objects and reaching them again in memory. So:
 
 - Records are decoded by msgspec a stretch of `CHUNK_BYTES` at a time, straight from the file's
   pages (the caller maps it); a stretch that fails (damage somewhere in it) is decoded again
   line by line, so only the damaged lines are lost, a last line cut short included.
 - A START line is decoded into the fields every run needs (`Run`); the rest (`RunDetails`) is
   decoded from the same stretch now (`details=True`) or later, on demand (`details.py`).
-- Every per-run step is a C-level pass (`map`, `compress`, `dict(zip(...))`), not a Python loop:
-  ENDs are matched to STARTs through one dict per file, unfinished runs meeting a shared
-  sentinel. Only lanes (runs by instance) are filled by a loop.
-- ENDs are matched through the runs still open, a small dict that stays in the CPU cache; the
-  index of every run id (`RunIndex`) is built only if something needs it.
+- Each stretch is taken in whole while its objects are still in the CPU cache, in C-level
+  passes (`map`, `compress`, `dict.update`) rather than Python loops where it can: ENDs are
+  matched through the runs still open (a small dict), runs filed in their lanes, parents noted.
+  The index of every run id (`RunIndex`) is built only if something needs it.
 """
 
 from __future__ import annotations
@@ -91,26 +90,41 @@ def decode_chunks(data: Any, damage: Damage) -> Iterator[tuple[int, int, list[An
     size = len(data)
     pos = 0
     decode_lines = _decoder.decode_lines
-    while pos < size:
-        cut = size
-        if pos + CHUNK_BYTES < size:
-            cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
-            if cut <= pos:  # a single line longer than a chunk
-                cut = data.find(b"\n", pos + CHUNK_BYTES) + 1 or size
-        if cut == size and data[size - 1:size] != b"\n":
-            # Possibly cut short by a writer killed mid-line: decode it line by line.
-            yield pos, cut, _decode_each(data[pos:cut], _line_number(view, pos), damage)
-        else:
-            try:
-                yield pos, cut, decode_lines(view[pos:cut])
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                yield pos, cut, _decode_each(data[pos:cut], _line_number(view, pos), damage)
-        pos = cut
-    view.release()
+    numbers = _LineNumbers(data)
+    try:
+        while pos < size:
+            cut = size
+            if pos + CHUNK_BYTES < size:
+                cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
+                if cut <= pos:  # a single line longer than a chunk
+                    cut = data.find(b"\n", pos + CHUNK_BYTES) + 1 or size
+            if cut == size and data[size - 1:size] != b"\n":
+                # Possibly cut short by a writer killed mid-line: decode it line by line.
+                yield pos, cut, _decode_each(data[pos:cut], numbers.at(pos), damage)
+            else:
+                try:
+                    yield pos, cut, decode_lines(view[pos:cut])
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    yield pos, cut, _decode_each(data[pos:cut], numbers.at(pos), damage)
+            pos = cut
+    finally:
+        view.release()  # or the caller could not unmap the file
 
 
-def _line_number(view: memoryview, pos: int) -> int:
-    return view[:pos].tobytes().count(b"\n") + 1
+class _LineNumbers:
+    """The line number at a byte offset, counted on from the last one asked for: only damaged
+    stretches need one, and a mapped file has no `count` of its own."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.pos = 0
+        self.number = 1
+
+    def at(self, pos: int) -> int:
+        for lo in range(self.pos, pos, 1 << 20):
+            self.number += self.data[lo:min(pos, lo + (1 << 20))].count(b"\n")
+        self.pos = pos
+        return self.number
 
 
 def _decode_each(data: bytes, first_number: int, damage: Damage) -> list[Any]:
@@ -145,8 +159,6 @@ _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
 _STATUS = attrgetter("status")
 _REASON = attrgetter("reason")
-# What an unfinished run meets where its END would be: the fields as they were.
-_NO_END = End(run_id="", end_ns=None, status=semconv.STATUS_UNFINISHED)  # type: ignore[arg-type]
 
 
 def load_lines(
@@ -242,7 +254,7 @@ class _FileLoad:
         size = len(opened)
         opened.update(zip(map(_RUN_ID, stretch), stretch, strict=True))
         if len(opened) - size != len(stretch):
-            stretch = self._first_of_each(stretch, size)
+            stretch = self._first_of_each(stretch)
         self.runs += stretch
         lanes = self.into.lanes
         lane_starts = self.into.lane_starts
@@ -271,7 +283,7 @@ class _FileLoad:
                 if parent is not None:
                     self.linked.setdefault(link, parent)  # type: ignore[arg-type]
 
-    def _first_of_each(self, stretch: list[Run], size: int) -> list[Run]:
+    def _first_of_each(self, stretch: list[Run]) -> list[Run]:
         """The rare path: a run id repeated while its run is open (a repeated line). The first
         START counts, but `update` has just let the later one win: undo that."""
         opened = self.open
@@ -316,8 +328,6 @@ class _FileLoad:
 def set_each(objects: Iterable[Any], name: str, values: Iterable[Any]) -> None:
     """`setattr(o, name, v)` for each pair, at C speed (a deque of size 0 drains the map)."""
     deque(map(setattr, objects, repeat(name), values), maxlen=0)
-
-
 
 
 def _without_duplicates(runs: list[Run], index: RunIndex, into: Loaded,

@@ -170,7 +170,10 @@ def _mapped(path: Path) -> Iterator[Any]:
     try:
         yield data
     finally:
-        data.close()
+        try:
+            data.close()
+        except BufferError:  # a view of it still alive: it is unmapped when that goes
+            pass
 
 
 def _looks_like_otlp(data: Any) -> bool:

@@ -88,20 +88,22 @@ class Origin(msgspec.Struct, gc=False):
 
 class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_START_KEYS,
           gc=False, kw_only=True):
+    # In the order the tracer writes them: msgspec matches each key first against the field
+    # after the last one it matched.
     run_id: str
     method: str
     start_ns: int
     instance_key: str
-    resource_key: str | None = None
-    stateful: bool | None = None
-    parent_run_id: str | None = None
-    task_key: str | None = None
-    task_created_by_run: str | None = None
-    thread_id: int | None = None
     pid: int = 0
     host: str = ""
+    thread_id: int | None = None
+    task_key: str | None = None
+    task_created_by_run: str | None = None
     file: str | None = None
     line: int | None = None
+    parent_run_id: str | None = None
+    resource_key: str | None = None
+    stateful: bool | None = None
     # The run may go on after its call returned (a streamed run ending with its background
     # task): the calling task is free to start other runs meanwhile.
     outlives_call: bool = False
