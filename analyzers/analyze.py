@@ -7,6 +7,10 @@ each key's overlaps into one finding per kind, listing every episode; add latent
 unfinished runs and errors that concentrate in overlaps; settle severities and suppressions;
 number the findings, most severe first.
 
+It comes in two halves: `analyze_part` does everything about instance keys (each belongs to one
+process), `combine` the resource keys (which span processes), the numbering and the totals.
+`analyze` is both on one trace; `parallel` runs the first half on two groups of files at once.
+
 Cost is dominated by touching a million run objects, not by the algorithms: each key's runs are
 read into integer columns once, by C-level `map`s, and everything else works on the columns.
 Python-level loops over every run are avoided. The cyclic garbage collector is paused throughout.
