@@ -13,6 +13,7 @@ it was, the run's details stay empty rather than wrong: nothing here raises.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -52,6 +53,8 @@ class _Stretch:
 
 
 _stretches: OrderedDict[int, _Stretch] = OrderedDict()
+FILES_KEPT_OPEN = 16
+_descriptors: OrderedDict[str, int] = OrderedDict()
 _lock = threading.Lock()  # the timeline reads details on its UI thread and in its workers
 
 
@@ -148,12 +151,22 @@ def _stretch(origin: Origin) -> _Stretch:
         _stretches.move_to_end(key)
         return stretch
     try:
-        with open(origin.path, "rb") as handle:
-            handle.seek(origin.lo)
-            data = handle.read(origin.hi - origin.lo)
+        data = os.pread(_descriptor(origin.path), origin.hi - origin.lo, origin.lo)
     except OSError:
         data = b""
     stretch = _stretches[key] = _Stretch(origin, data)
     if len(_stretches) > STRETCHES_KEPT:
         _stretches.popitem(last=False)
     return stretch
+
+
+def _descriptor(path: str) -> int:
+    """An open descriptor of `path`: a report reads from a few files thousands of times."""
+    fd = _descriptors.get(path)
+    if fd is None:
+        fd = _descriptors[path] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        if len(_descriptors) > FILES_KEPT_OPEN:
+            os.close(_descriptors.popitem(last=False)[1])
+    else:
+        _descriptors.move_to_end(path)
+    return fd
