@@ -15,6 +15,7 @@ thread running, and at least `MIN_BYTES` of racetrace files from distinct proces
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Iterable
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -112,7 +113,7 @@ def analyze_split(
     mine, theirs = groups
     read_end, write_end = os.pipe()
     child = os.fork()
-    if child == 0:  # pragma: no cover - the child's coverage is not collected
+    if child == 0:
         os.close(read_end)
         _child(theirs, suppressions, max_pairs, write_end)
     os.close(write_end)
@@ -122,7 +123,8 @@ def analyze_split(
             read_end = -1
             answer = pipe.read()
     except BaseException:
-        os.kill(child, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
         raise
     finally:
         if read_end != -1:
@@ -150,7 +152,8 @@ def _part_of(files: Files, suppressions: Suppressions | None, max_pairs: int,
 
 
 def _child(files: Files, suppressions: Suppressions | None, max_pairs: int,
-           write_end: int) -> None:  # pragma: no cover - runs in the forked child
+           write_end: int) -> NoReturn:
+    """The forked child's whole life: its part, or what went wrong, down the pipe."""
     answer: tuple[str, Any]
     try:
         answer = ("part", _part_of(files, suppressions, max_pairs, None))
