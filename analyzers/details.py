@@ -13,10 +13,11 @@ it was, the run's details stay empty rather than wrong: nothing here raises.
 
 from __future__ import annotations
 
-import os
+import atexit
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from typing import BinaryIO
 
 import msgspec
 from racetrace.tracer import semconv
@@ -54,7 +55,14 @@ class _Stretch:
 
 _stretches: OrderedDict[int, _Stretch] = OrderedDict()
 FILES_KEPT_OPEN = 16
-_descriptors: OrderedDict[str, int] = OrderedDict()
+_files: OrderedDict[str, BinaryIO] = OrderedDict()
+
+
+@atexit.register
+def _close_files() -> None:
+    while _files:
+        _files.popitem()[1].close()
+
 _lock = threading.Lock()  # the timeline reads details on its UI thread and in its workers
 
 
@@ -151,7 +159,9 @@ def _stretch(origin: Origin) -> _Stretch:
         _stretches.move_to_end(key)
         return stretch
     try:
-        data = os.pread(_descriptor(origin.path), origin.hi - origin.lo, origin.lo)
+        handle = _opened(origin.path)
+        handle.seek(origin.lo)
+        data = handle.read(origin.hi - origin.lo) or b""
     except OSError:
         data = b""
     stretch = _stretches[key] = _Stretch(origin, data)
@@ -160,13 +170,13 @@ def _stretch(origin: Origin) -> _Stretch:
     return stretch
 
 
-def _descriptor(path: str) -> int:
-    """An open descriptor of `path`: a report reads from a few files thousands of times."""
-    fd = _descriptors.get(path)
-    if fd is None:
-        fd = _descriptors[path] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        if len(_descriptors) > FILES_KEPT_OPEN:
-            os.close(_descriptors.popitem(last=False)[1])
+def _opened(path: str) -> BinaryIO:
+    """`path`, open (unbuffered): a report reads from a few files thousands of times."""
+    handle = _files.get(path)
+    if handle is None:
+        handle = _files[path] = open(path, "rb", buffering=0)
+        if len(_files) > FILES_KEPT_OPEN:
+            _files.popitem(last=False)[1].close()
     else:
-        _descriptors.move_to_end(path)
-    return fd
+        _files.move_to_end(path)
+    return handle
