@@ -48,11 +48,15 @@ def analyze_paths(
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
     min_bytes: int = MIN_BYTES,
+    jobs: int | None = None,
 ) -> Report:
     """Load and analyze `paths` (a `LoadError` for input that cannot be read), on two cores
-    when that pays (see the module docstring)."""
+    when that pays (see the module docstring). `jobs=1`: in this process only; `jobs=2`:
+    on two whenever the files and the machine allow, however small."""
     files = trace_files(paths)
-    groups = split(files, min_bytes=min_bytes)
+    groups = None
+    if jobs != 1:
+        groups = split(files, min_bytes=0 if jobs == 2 else min_bytes)
     if groups is not None:
         report = analyze_split(groups, suppressions, max_pairs, on_progress)
         if report is not None:

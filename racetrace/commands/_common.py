@@ -31,14 +31,14 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
 
 
 def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: Suppressions,
-                   max_pairs: int) -> Report:
+                   max_pairs: int, jobs: int | None = None) -> Report:
     """Load and analyze traces for `racetrace report`, on two cores where that pays, with the
     same errors, damage line and progress bar as `load_traces`."""
     from racetrace.analyzers.parallel import analyze_paths
 
     with _loading(quiet=False) as progress:
         report = analyze_paths(paths, key_attr=key_attr, on_progress=progress,
-                               suppressions=suppressions, max_pairs=max_pairs)
+                               suppressions=suppressions, max_pairs=max_pairs, jobs=jobs)
     report_damage(report.trace)
     skip_teardown()
     return report

@@ -39,6 +39,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--max-pairs", type=int, default=100, metavar="N",
                         help="overlapping pairs listed per finding (counts are always exact; "
                              "default 100)")
+    parser.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=None,
+                        help="1: analyze in this process only; 2: split the files of "
+                             "different processes between two processes whenever the machine "
+                             "allows (Linux, two CPUs). Default: 2 from 64 MB of traces")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="info findings in full, every listed run")
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -62,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from ._common import analyze_traces
 
     report = analyze_traces(args.paths, key_attr=args.key_attr, suppressions=rules,
-                            max_pairs=args.max_pairs)
+                            max_pairs=args.max_pairs, jobs=args.jobs)
     if args.json:
         _write_json(report, args.json)
     if args.json != "-":

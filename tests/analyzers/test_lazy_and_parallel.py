@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from racetrace.analyzers import details, lines
+from racetrace.analyzers import details, lines, parallel
 from racetrace.analyzers.analyze import analyze
 from racetrace.analyzers.load import LoadError, load, trace_files
 from racetrace.analyzers.parallel import analyze_paths, analyze_split, split
@@ -43,6 +43,12 @@ def busy_process(w: Any, *, seed: int, session: str | None = None) -> None:
         for n in range(3):
             w.run(700 + n * 3 + seed, 720 + n * 3 + seed, key=f"{pid}/chat{n}", task=f"c{n}",
                   resource=session)
+
+
+@pytest.fixture(autouse=True)
+def forkable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split even on a machine with one CPU: what is tested is the result, not the speed."""
+    monkeypatch.setattr(parallel, "_may_fork", lambda: True)
 
 
 @pytest.fixture
@@ -181,3 +187,16 @@ def test_a_file_gone_before_the_child_reads_it_is_one_load_error(processes: list
     gone.unlink()
     with pytest.raises(LoadError, match=f"{gone.name}: cannot read"):
         analyze_split(groups)
+
+
+def test_the_command_reports_the_same_on_one_or_two_processes(
+        cli: Callable[..., Any], processes: list[Path], tmp_path: Path) -> None:
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"report-{jobs}.json"
+        done = cli("report", str(processes[0].parent), "-j", jobs, "--json", str(out),
+                   "--fail-on", "overlap")
+        assert done.returncode == 66, done.stderr
+        outputs.append((done.stdout, out.read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert b'"cross-process"' in outputs[0][1]
