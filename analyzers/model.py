@@ -339,13 +339,6 @@ class Trace(msgspec.Struct, gc=False):
             self.lanes_sorted = True
         return lanes
 
-    def starts_of(self, key: str, lane: list[Run]) -> list[int]:
-        """The start times of `lane` (instance `key`'s), in its order (shared: do not mutate)."""
-        starts = self.lane_starts.get(key)
-        if starts is None or len(starts) != len(lane):
-            starts = list(map(_START, lane))
-        return starts
-
     def failed_or_resourced(self) -> list[Run]:
         """The runs that failed or carry a resource key (few), in no particular order."""
         if self.notable is None:
