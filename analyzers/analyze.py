@@ -69,9 +69,8 @@ def analyze(
 ) -> Report:
     """Find, classify and explain every overlap in `trace` (see the module docstring)."""
     rules = suppressions or Suppressions()
-    with gc_paused():
-        part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs)
-        return combine([part], suppressions=rules, max_pairs=max_pairs, trace=trace)
+    part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs)
+    return combine([part], suppressions=rules, max_pairs=max_pairs, trace=trace)
 
 
 def analyze_part(

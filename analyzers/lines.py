@@ -15,6 +15,7 @@ building Python objects and reaching them again in memory. So:
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +51,24 @@ class Loaded:
     lanes: dict[str, list[Run]] = field(default_factory=dict)
     lane_starts: dict[str, list[int]] = field(default_factory=dict)
     notable: list[Run] = field(default_factory=list)
+
+    def ended(self, run: Run) -> None:
+        """Note `run`, just ended, among the notable runs if it failed (one with a resource key
+        is there already, since it started)."""
+        if run.status == semconv.STATUS_ERROR and run.resource_key is None:
+            self.notable.append(run)
+
+
+_header_decoder = msgspec.json.Decoder(Header)
+
+
+def read_header(path: str | os.PathLike[str]) -> Header | None:
+    """The header of a trace file, or None (unreadable, or not starting with one)."""
+    try:
+        with open(path, "rb") as handle:
+            return _header_decoder.decode(handle.readline())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 class NotATrace(Exception):
@@ -198,8 +217,7 @@ def load_lines(
                 orphans.append((end, source))
                 continue
             finish(run, end)
-            if run.status == semconv.STATUS_ERROR and run.resource_key is None:
-                into.notable.append(run)
+            into.ended(run)
     if header is not None:
         process = Process(
             host=header.host, pid=header.pid, source=source, service=header.service,
@@ -321,8 +339,7 @@ class _FileLoad:
                                  map(ne, statuses, repeat(semconv.STATUS_OK))):
             run.error_type = end.error_type
             run.error_message = end.error_message
-            if run.status == semconv.STATUS_ERROR and run.resource_key is None:
-                self.into.notable.append(run)  # (one with a resource key is in already)
+            self.into.ended(run)
 
 
 def set_each(objects: Iterable[Any], name: str, values: Iterable[Any]) -> None:

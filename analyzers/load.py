@@ -131,8 +131,7 @@ def load_files(
                     problems.append(f"{source}: end of run {end.run_id} {what}")
                 continue
             finish(run, end)
-            if run.status == STATUS_ERROR and run.resource_key is None:
-                loaded.notable.append(run)
+            loaded.ended(run)
         runs.sort(key=_start_of)
     return Trace(
         runs=runs,

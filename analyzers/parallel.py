@@ -27,11 +27,9 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NoReturn
 
-import msgspec
-
 from .analyze import Part, analyze, analyze_part, combine
+from .lines import read_header
 from .load import LoadError, ProgressCallback, load_files, trace_files
-from .model import Header
 from .report import Report
 from .suppressions import Suppressions
 
@@ -80,7 +78,7 @@ def split(files: Files, *, min_bytes: int = MIN_BYTES) -> tuple[Files, Files] | 
         return None
     processes = set()
     for path, _ in files:
-        header = _header(path)
+        header = read_header(path)
         if header is None or (header.host, header.pid) in processes:
             return None
         processes.add((header.host, header.pid))
@@ -95,17 +93,6 @@ def _may_fork() -> bool:
     # Forking a process with other threads running can leave a lock held in the child.
     return (sys.platform.startswith("linux") and hasattr(os, "fork") and (cpus or 1) >= 2
             and threading.active_count() == 1)
-
-
-_header_decoder = msgspec.json.Decoder(Header)
-
-
-def _header(path: Path) -> Header | None:
-    try:
-        with open(path, "rb") as handle:
-            return _header_decoder.decode(handle.readline())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
 
 
 def analyze_split(

@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-import msgspec
-
-from racetrace.analyzers.model import End, Header, Origin, Process, Run
+from racetrace.analyzers.lines import read_header
+from racetrace.analyzers.model import End, Origin, Process, Run
 from racetrace.analyzers.tail import FileTail
 
-_decoder = msgspec.json.Decoder(Header | Run | End)
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
 SUFFIX = ".jsonl"
 
@@ -42,13 +40,8 @@ def is_trace_file(path: str) -> bool:
 
 
 def header_pid(path: str) -> int | None:
-    try:
-        with open(path, "rb") as f:
-            line = f.readline()
-        record = _decoder.decode(line)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    return record.pid if isinstance(record, Header) else None
+    header = read_header(path)
+    return header.pid if header is not None else None
 
 
 @dataclass
