@@ -48,6 +48,14 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     console.print(summary_line(report), highlight=False, soft_wrap=True)
 
 
+def render_brief(report: Report, console: Console) -> None:
+    """Each finding's headline and first sentence, then the SUMMARY line: what `racetrace run`
+    prints when the program exits (the whole report is `render`)."""
+    for finding in report.findings:
+        _brief(console, finding)
+    console.print(summary_line(report), highlight=False, soft_wrap=True)
+
+
 def render_to_string(report: Report, *, width: int = 100, verbose: bool = False,
                      color: bool = False) -> str:
     console = Console(width=width, record=True, force_terminal=color, color_system=None

@@ -13,7 +13,7 @@ from typing import NoReturn
 from racetrace._version import __version__
 
 # Order is the order of `racetrace --help`.
-COMMANDS = ("run", "runs", "report", "export", "tui", "demo")
+COMMANDS = ("run", "report", "runs", "sessions", "export", "tui", "demo")
 
 EXIT_USAGE = 2
 

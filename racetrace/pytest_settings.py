@@ -64,8 +64,9 @@ def settings_from_options(option: Any, invocation_dir: str) -> Settings:
     """Settings from pytest's parsed options (`config.option`)."""
     raw = getattr(option, "racetrace", None)
     mode = OFF if raw is None else mode_of(raw, f"--racetrace={raw}")
-    directory = (getattr(option, "racetrace_dir", None) or os.environ.get("RACETRACE_DIR")
-                 or "racetrace-traces")
+    # Under `racetrace run -- pytest` (or RACETRACE=1), the traced session's own folder.
+    directory = (getattr(option, "racetrace_dir", None) or os.environ.get("RACETRACE_SESSION_DIR")
+                 or os.environ.get("RACETRACE_DIR") or "racetrace-traces")
     report = getattr(option, "racetrace_report", None)
     return Settings(
         mode=mode,

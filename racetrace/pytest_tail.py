@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from racetrace.analyzers.lines import read_header
 from racetrace.analyzers.model import End, Origin, Process, Run
 from racetrace.analyzers.tail import FileTail
+from racetrace.tracer.session import is_session
 
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
 SUFFIX = ".jsonl"
@@ -130,6 +131,8 @@ def erase(directory: str, *, recursive: bool) -> None:
     if not os.path.isdir(directory):
         return
     for root, dirs, names in os.walk(directory):
+        # Sessions that `racetrace run` or RACETRACE=1 left here are not this test session's.
+        dirs[:] = [d for d in dirs if not is_session(os.path.join(root, d))]
         for name in names:
             path = os.path.join(root, name)
             if name.endswith(SUFFIX) and is_trace_file(path):

@@ -11,7 +11,7 @@ from racetrace.tracer import semconv
 
 from .pytest_tail import erase
 
-_VARIABLES = (semconv.ENV_ENABLE, semconv.ENV_TARGETS, semconv.ENV_DIR)
+_VARIABLES = (semconv.ENV_ENABLE, semconv.ENV_TARGETS, semconv.ENV_DIR, semconv.ENV_SESSION_DIR)
 
 
 class Tracing:
@@ -38,6 +38,8 @@ class Tracing:
         if not self.adopted or not _on(os.environ.get(semconv.ENV_ENABLE, "")):
             os.environ[semconv.ENV_ENABLE] = "1"  # every framework preset, as RACETRACE=1
         os.environ[semconv.ENV_DIR] = self.directory
+        # The test session's folder is the trace session: written flat, joined by every child.
+        os.environ[semconv.ENV_SESSION_DIR] = self.directory
         self._export_targets()
         attach.start(directory=self.directory)
         self.running = True

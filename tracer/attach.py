@@ -15,6 +15,7 @@ import os
 from . import semconv
 
 _started = False
+_created_session: str | None = None  # the session this process created (not joined)
 
 
 def startup() -> bool:
@@ -46,12 +47,21 @@ def start(
     from . import targets as target_registry
     from .config import Config
 
+    global _created_session
+    from . import session
+
     if directory is not None:
         os.environ[semconv.ENV_DIR] = os.path.abspath(directory)
     config = Config.from_env()
     # Children resolve a relative folder against their own working directory; pin it, so that
     # every process of the program writes to the same place.
     os.environ[semconv.ENV_DIR] = config.directory
+    if runtime.RECORDER is None:
+        handed = os.environ.get(semconv.ENV_SESSION_DIR)
+        folder = session.directory_for(config.directory, os.environ)
+        if folder != handed:
+            _created_session = folder
+        config = dataclasses.replace(config, directory=folder)
     if presets is not None:
         config = dataclasses.replace(config, presets=presets)
     runtime.install(config)
@@ -65,9 +75,13 @@ def start(
 
 def stop() -> None:
     """Stop recording and restore every patched method (mostly for tests and notebooks)."""
-    global _started
+    global _started, _created_session
     from . import runtime, targets
 
     targets.uninstrument_all()
     runtime.uninstall()
     _started = False
+    # The next start in this process is a new program run, not the one that created this.
+    if _created_session is not None and os.environ.get(semconv.ENV_SESSION_DIR) == _created_session:
+        del os.environ[semconv.ENV_SESSION_DIR]
+    _created_session = None

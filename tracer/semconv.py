@@ -58,6 +58,11 @@ ENV_DIR = "RACETRACE_DIR"
 ENV_VERBOSE = "RACETRACE_VERBOSE"
 ENV_CAPTURE_ARGS = "RACETRACE_CAPTURE_ARGS"
 ENV_SUPPRESSIONS = "RACETRACE_SUPPRESSIONS"
+ENV_SESSION = "RACETRACE_SESSION"  # the session's name under RACETRACE_DIR (default: time-pid)
+ENV_SESSION_DIR = "RACETRACE_SESSION_DIR"  # set for children: the folder they join
+ENV_KEEP = "RACETRACE_KEEP"  # how many sessions to keep (default 20)
 DEFAULT_DIR = "racetrace-traces"
+DEFAULT_KEEP = 20
+SESSION_MARKER = ".racetrace-session"
 
 OFF_VALUES = frozenset({"", "0", "false", "off", "no"})

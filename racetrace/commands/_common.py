@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from racetrace.cli import UsageError, skip_teardown
 
@@ -14,6 +15,62 @@ if TYPE_CHECKING:
     from racetrace.analyzers.model import Trace
     from racetrace.analyzers.report import Report
     from racetrace.analyzers.suppressions import Suppressions
+
+
+def default_root() -> str:
+    """Where traced programs write when nothing else is said: `$RACETRACE_DIR`."""
+    return os.environ.get("RACETRACE_DIR") or "racetrace-traces"
+
+
+def add_path_arguments(parser: Any) -> None:
+    """PATH... (default: the latest session) and --all, as report, runs, export and tui take
+    them."""
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="trace files, a session's folder, or a folder of sessions (its latest session is "
+             "read). Default: the latest session in $RACETRACE_DIR or ./racetrace-traces",
+    )
+    parser.add_argument(
+        "--all", dest="all_sessions", action="store_true",
+        help="read every session in a folder of sessions, not only the latest",
+    )
+
+
+def session_paths(paths: Sequence[str], *, all_sessions: bool = False,
+                  quiet: bool = False) -> list[str]:
+    """The paths a command reads: no PATH means the default folder; a folder that holds
+    sessions (and no trace file of its own) means its latest session, which is said on stderr,
+    unless `all_sessions`. Older flat folders are read as they are."""
+    from racetrace.tracer.session import is_session, sessions_in
+
+    chosen: list[str] = []
+    for path in paths or [default_root()]:
+        if all_sessions or not os.path.isdir(path) or is_session(path):
+            chosen.append(path)
+            continue
+        sessions = sessions_in(path)
+        if not sessions or _holds_trace_files(path):
+            chosen.append(path)
+            continue
+        latest = sessions[-1]
+        if not quiet and len(sessions) > 1:
+            from racetrace.analyzers.sanitize import clean
+
+            print(
+                f"racetrace: reading the latest of {len(sessions)} sessions, "
+                f"{clean(latest)} (--all for every one; `racetrace sessions` lists them)",
+                file=sys.stderr,
+            )
+        chosen.append(latest)
+    return chosen
+
+
+def _holds_trace_files(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.endswith(".jsonl") and e.is_file() for e in entries)
+    except OSError:
+        return False
 
 
 def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: bool = False,
@@ -97,3 +154,22 @@ class _Progress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def why_empty(trace: Trace, paths: Sequence[str]) -> str:
+    """One line on why a trace holds no run, for a gate that must not pass by accident."""
+    from racetrace.analyzers.sanitize import clean
+
+    where = clean(", ".join(paths))
+    if not trace.files:
+        return (f"no trace files in {where}: was tracing on? "
+                "(RACETRACE=1 python app.py, or racetrace run -- python app.py)")
+    if not trace.processes:
+        return f"no racetrace trace in {where}"
+    count = len(trace.processes)
+    unresolved = sorted({t for p in trace.processes for t in getattr(p, "unresolved", ())})
+    if unresolved:
+        return (f"{count} traced process{'es' if count != 1 else ''} recorded no run; targets "
+                f"that never resolved: {clean(', '.join(unresolved))}")
+    return (f"{count} traced process{'es' if count != 1 else ''} recorded no run: nothing "
+            "called a traced method (check RACETRACE_TARGETS, or the presets' frameworks)")

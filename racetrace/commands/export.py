@@ -9,6 +9,8 @@ from typing import Any
 
 from racetrace.cli import UsageError
 
+from ._common import add_path_arguments
+
 FORMATS = ("chrome", "otlp")
 
 
@@ -23,7 +25,7 @@ def add_parser(sub: Any) -> None:
             "(otel-tui --from-json-file, or a Collector's otlpjsonfile receiver)."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or directories")
+    add_path_arguments(parser)
     parser.add_argument("--format", "-f", choices=FORMATS, required=True)
     parser.add_argument("-o", "--output", metavar="FILE", default="-",
                         help="where to write (default: stdout)")
@@ -37,9 +39,10 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from racetrace.analyzers import exports
 
-    from ._common import load_traces
+    from ._common import load_traces, session_paths
 
-    trace = load_traces(args.paths, key_attr=args.key_attr)
+    paths = session_paths(args.paths, all_sessions=args.all_sessions)
+    trace = load_traces(paths, key_attr=args.key_attr)
     gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
     if args.format == "otlp":
         chunks = exports.otlp_lines(trace)

@@ -8,6 +8,8 @@ from typing import Any
 
 from racetrace.cli import UsageError
 
+from ._common import add_path_arguments
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
@@ -26,7 +28,7 @@ def add_parser(sub: Any) -> None:
             "ignore:GLOB, matched against the class or class.method."
         ),
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or directories")
+    add_path_arguments(parser)
     parser.add_argument("--json", metavar="FILE",
                         help="write the JSON report (racetrace.report/1) to FILE ('-': stdout)")
     parser.add_argument("--fail-on", action="append", metavar="SPEC", default=None,
@@ -43,6 +45,10 @@ def add_parser(sub: Any) -> None:
                         help="1: analyze in this process only; 2: split the files of "
                              "different processes between two processes whenever the machine "
                              "allows (Linux, two CPUs). Default: 2 from 64 MB of traces")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="with --fail-on, let input with no runs pass (exit 0); by "
+                             "default it is exit 2, so a gate on a misconfigured target or an "
+                             "empty folder cannot pass by accident")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="info findings in full, every listed run")
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -63,10 +69,13 @@ def run(args: argparse.Namespace) -> int:
     except (FailOnError, SuppressionError) as exc:
         raise UsageError(str(exc)) from None
 
-    from ._common import analyze_traces
+    from ._common import analyze_traces, session_paths, why_empty
 
-    report = analyze_traces(args.paths, key_attr=args.key_attr, suppressions=rules,
+    paths = session_paths(args.paths, all_sessions=args.all_sessions, quiet=args.quiet)
+    report = analyze_traces(paths, key_attr=args.key_attr, suppressions=rules,
                             max_pairs=args.max_pairs, jobs=args.jobs)
+    if fail_on and not report.summary.runs and not args.allow_empty:
+        raise UsageError(f"{why_empty(report.trace, paths)}; --allow-empty lets that pass")
     if args.json:
         _write_json(report, args.json)
     if args.json != "-":

@@ -1,25 +1,44 @@
-"""`racetrace run -- CMD`: run a command with tracing on, as RACETRACE=1 would."""
+"""`racetrace run -- CMD`: run a command with tracing on, then say what was found.
+
+Like `go run -race`: the command runs as it would (stdin, stdout and its exit status pass
+through), its processes write into a session of their own, and when it exits the findings of
+that session are summarized on stderr. With `--fail-on` the exit status says whether one matched.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import shutil
+import signal
+import subprocess
+import sys
 from typing import Any
 
 from racetrace.cli import UsageError
+
+# Signals meant for the command that reach only us (`kill PID`, a closed terminal) are passed
+# on; SIGINT and SIGQUIT from the terminal reach the command's process group directly.
+_FORWARDED = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2")
+    if hasattr(signal, name)
+)
+_IGNORED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGQUIT") if hasattr(signal, name))
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "run",
-        help="run a command with tracing on",
+        help="run a command with tracing on, then summarize what was found",
         description=(
-            "Set RACETRACE, RACETRACE_TARGETS and RACETRACE_DIR, then replace this process with "
-            "the command. Every Python process it starts (subprocesses, multiprocessing "
-            "workers) is traced too, each writing its own file."
+            "Set RACETRACE, RACETRACE_TARGETS and RACETRACE_DIR and run the command in a trace "
+            "session of its own. Every Python process it starts (subprocesses, multiprocessing "
+            "workers) is traced too, each writing its own file. When it exits, the findings' "
+            "summary is printed on stderr (the full report with -v). Exit status: the "
+            "command's own when it failed; else 66 when a finding matches --fail-on, 2 when "
+            "--fail-on is given and nothing was recorded (unless --allow-empty), or 0."
         ),
-        epilog="example: racetrace run --target myapp.agents:Agent.run -- python app.py",
+        epilog="example: racetrace run --target myapp.agents:Agent.run -- python -m myapp",
     )
     parser.add_argument(
         "--target", "-t", action="append", default=[], metavar="MODULE:QUALNAME",
@@ -31,8 +50,17 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument(
         "--dir", "-d", default=None, metavar="DIR",
-        help="where trace files go (default: $RACETRACE_DIR or ./racetrace-traces)",
+        help="where sessions go (default: $RACETRACE_DIR or ./racetrace-traces)",
     )
+    parser.add_argument("--fail-on", action="append", metavar="SPEC", default=None,
+                        help="exit 66 when a finding matches SPEC, as racetrace report does")
+    parser.add_argument("--allow-empty", action="store_true",
+                        help="with --fail-on, let a run that recorded nothing pass")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print the full report, not only the summary")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing after the command exits (the exit status still "
+                             "follows --fail-on)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     parser.set_defaults(handler=run)
 
@@ -53,6 +81,9 @@ def environment_for(
 
 
 def run(args: argparse.Namespace) -> int:
+    from racetrace.analyzers.failon import EXIT_FINDINGS, FailOn, FailOnError
+    from racetrace.tracer import semconv, session
+
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -61,6 +92,77 @@ def run(args: argparse.Namespace) -> int:
     executable = shutil.which(command[0])
     if executable is None:
         raise UsageError(f"run: command not found: {command[0]}")
+    try:
+        fail_on = FailOn.parse(args.fail_on)
+    except FailOnError as exc:
+        raise UsageError(str(exc)) from None
     env = environment_for(args.target, args.preset, args.dir, dict(os.environ))
-    os.execve(executable, command, env)
-    return 0  # not reached
+    root = env["RACETRACE_DIR"]
+    name = session.session_name(env.get(semconv.ENV_SESSION, ""))
+    try:
+        folder = session.create(root, name)
+    except OSError as exc:
+        raise UsageError(f"{root}: cannot create the trace folder: {exc.strerror or exc}") from None
+    session.prune(root, keep=session.keep_from(env.get(semconv.ENV_KEEP, "")), current=folder)
+    env[semconv.ENV_SESSION_DIR] = folder
+
+    status = _run_command(executable, command, env)
+    return _verdict(folder, status, fail_on, args, EXIT_FINDINGS)
+
+
+def _run_command(executable: str, command: list[str], env: dict[str, str]) -> int:
+    """Run the command to its end; its exit status as a shell gives it (128+N for signal N)."""
+    try:
+        child = subprocess.Popen(command, executable=executable, env=env)
+    except OSError as exc:
+        raise UsageError(f"run: cannot start {command[0]}: {exc.strerror or exc}") from None
+    previous: dict[int, Any] = {}
+    try:
+        for signum in _FORWARDED:
+            previous[signum] = signal.signal(signum, lambda n, _frame: child.send_signal(n))
+        for signum in _IGNORED:
+            previous[signum] = signal.signal(signum, signal.SIG_IGN)
+        code = child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
+
+
+def _verdict(folder: str, status: int, fail_on: Any, args: argparse.Namespace,
+             exit_findings: int) -> int:
+    from rich.console import Console
+
+    from racetrace.analyzers.render_text import render, render_brief
+    from racetrace.analyzers.sanitize import clean
+    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+
+    from ._common import analyze_traces, why_empty
+
+    try:
+        rules = Suppressions.from_env()
+    except SuppressionError as exc:
+        raise UsageError(str(exc)) from None
+    report = analyze_traces([folder], key_attr=None, suppressions=rules, max_pairs=100)
+    console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
+    where = clean(os.path.relpath(folder))
+    if not report.summary.runs:
+        reason = why_empty(report.trace, [where])
+        if status == 0 and fail_on and not args.allow_empty:
+            print(f"racetrace: {reason}; --allow-empty lets that pass", file=sys.stderr)
+            return 2
+        if not args.quiet:
+            print(f"racetrace: {reason}", file=sys.stderr)
+        return status
+    if not args.quiet:
+        if args.verbose:
+            render(report, console, verbose=True)
+        else:
+            render_brief(report, console)
+            if report.findings:
+                console.print(f"racetrace: the full report: racetrace report {where}")
+    if status != 0:
+        return status
+    if fail_on and fail_on.matching(report.findings):
+        return exit_findings
+    return 0

@@ -6,6 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from ._common import add_path_arguments
+
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
@@ -13,15 +15,15 @@ def add_parser(sub: Any) -> None:
         help="list the recorded runs",
         description="List every run in the traces, merged across processes, sorted by start.",
     )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or directories")
+    add_path_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON array of runs")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ._common import load_traces
+    from ._common import load_traces, session_paths
 
-    trace = load_traces(args.paths)
+    trace = load_traces(session_paths(args.paths, all_sessions=args.all_sessions))
     if args.json:
         import orjson
 

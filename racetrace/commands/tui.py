@@ -9,6 +9,8 @@ from typing import Any
 
 from racetrace.cli import UsageError
 
+from ._common import add_path_arguments, default_root, session_paths
+
 EXIT_INPUT = 2
 
 
@@ -23,10 +25,7 @@ def add_parser(sub: Any) -> None:
         ),
         epilog="example: racetrace tui racetrace-traces/ --follow",
     )
-    parser.add_argument(
-        "paths", nargs="*", metavar="PATH", default=None,
-        help="trace files or directories (default: $RACETRACE_DIR or ./racetrace-traces)",
-    )
+    add_path_arguments(parser)
     parser.add_argument(
         "--follow", "-f", action="store_true",
         help="keep reading while the traced program runs: new files, new lines, growing runs",
@@ -39,7 +38,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    paths = list(args.paths) or [os.environ.get("RACETRACE_DIR") or "racetrace-traces"]
+    if args.follow:  # a session that starts after this one does is to be seen too
+        paths = list(args.paths) or [default_root()]
+    else:
+        paths = session_paths(args.paths, all_sessions=args.all_sessions)
     _check_paths(paths, follow=args.follow)
     suppressions = read_suppressions(args.suppressions)
     if not sys.stdin.isatty() or not sys.stdout.isatty():

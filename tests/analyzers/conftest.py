@@ -38,7 +38,7 @@ def record(script: Path, directory: Path, *, cwd: Path | None = None) -> Path:
         args += ["-t", target]
     done = racetrace(*args, "--", sys.executable, str(script), cwd=cwd or script.parent)
     assert done.returncode == 0, done.stderr
-    assert list(directory.glob("*.jsonl")), f"no trace written: {done.stderr}"
+    assert list(directory.rglob("*.jsonl")), f"no trace written: {done.stderr}"
     return directory
 
 

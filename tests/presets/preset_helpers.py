@@ -146,7 +146,7 @@ def trace_lines(scenario: Scenario) -> list[dict[str, Any]]:
     """Every line of the scenario's trace files, raw (for attributes `runs` leaves out)."""
     return [
         json.loads(line)
-        for path in sorted(scenario.trace_dir.glob("*.jsonl"))
+        for path in sorted(scenario.trace_dir.rglob("*.jsonl"))
         for line in path.read_text().splitlines()
         if line.strip()
     ]
@@ -188,7 +188,7 @@ class InProcess:
     def lines(self) -> list[dict[str, Any]]:
         return [
             json.loads(line)
-            for path in sorted(self.directory.glob("*.jsonl"))
+            for path in sorted(self.directory.rglob("*.jsonl"))
             for line in path.read_text().splitlines()
             if line.strip()
         ]

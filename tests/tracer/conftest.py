@@ -69,7 +69,7 @@ class Finished:
     def files(self) -> list[Path]:
         if not self.trace_dir.exists():
             return []
-        return sorted(self.trace_dir.glob("*.jsonl"))
+        return sorted(self.trace_dir.rglob("*.jsonl"))
 
     def runs(self) -> list[Run]:
         return load_runs(self.trace_dir)
@@ -205,7 +205,7 @@ class Tracing:
         return load_runs(self.directory)
 
     def lines(self) -> list[dict[str, Any]]:
-        return [line for f in sorted(self.directory.glob("*.jsonl")) for line in read_lines(f)]
+        return [line for f in sorted(self.directory.rglob("*.jsonl")) for line in read_lines(f)]
 
 
 @pytest.fixture

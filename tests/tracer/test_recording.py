@@ -72,7 +72,7 @@ def test_stop_with_a_run_in_flight_leaves_it_unfinished_and_writes_no_more(
     racetrace.stop()
     release.set()
     thread.join(timeout=60)
-    assert len(list(tracing.directory.glob("*.jsonl"))) == 1  # no second file for a late END
+    assert len(list(tracing.directory.rglob("*.jsonl"))) == 1  # no second file for a late END
     assert [line["type"] for line in tracing.lines()] == ["header", "start"]
     [run] = tracing.runs()
     assert run.status == "unfinished"
