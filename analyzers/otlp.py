@@ -3,10 +3,17 @@
 trace and span ids, 64-bit integers as strings, enums as numbers).
 
 Our own spans carry `racetrace.instance.key`; spans from other instrumentations do not, so
-`key_attr` names the attribute that identifies the object they ran on (`gen_ai.agent.id`, say),
+`key_attr` names the attribute that identifies the object they ran on (`gen_ai.agent.name`, say),
 looked up on the span and then on its resource. Spans with neither are not runs and are left
-out, counted in one problem line. A foreign span's parent run is its nearest ancestor span
-that is a run, so re-entrance through intermediate spans is still seen.
+out, counted in one problem line. So are spans of a GenAI operation that is not a run on the
+agent (`create_agent`, `chat`, `execute_tool`, ...: per the GenAI semantic conventions a run is
+an `invoke_agent` or `invoke_workflow`), even when they carry the key. A foreign span's parent
+run is its nearest ancestor span that is a run, whatever the spans in between, so re-entrance
+through a tool span is still seen.
+
+Foreign spans carry no task or thread: the analysis then knows nothing of their flow of
+control, and claims re-entrance only from the parent chain. Their process is the resource's
+`process.pid` and `host.name` (else its `service.name`); pid 0 means unknown.
 """
 
 from __future__ import annotations
@@ -85,6 +92,10 @@ _decoder = msgspec.json.Decoder(_TracesData)
 
 _ERROR_CODES = {2, "2", "STATUS_CODE_ERROR"}
 _HEX = frozenset("0123456789abcdefABCDEF")
+# `gen_ai.operation.name` values that are a run on the agent (or workflow) object; the other
+# operations (create_agent, chat, execute_tool, embeddings, ...) are steps inside a run or
+# happen outside any run.
+RUN_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow"})
 _STATUSES = {s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
                             semconv.STATUS_UNFINISHED)}
 
@@ -178,12 +189,15 @@ def load_otlp_lines(
     parents = {_hex_id(span.spanId): _hex_id(span.parentSpanId) for _, span in parsed}
     runs: list[Run] = []
     keyless = 0
+    not_runs: dict[str, int] = {}
     for resource, span in parsed:
         run = _run(resource, span, key_attr, source)
-        if run is None:
+        if isinstance(run, Run):
+            runs.append(run)
+        elif run is None:
             keyless += 1
         else:
-            runs.append(run)
+            not_runs[run] = not_runs.get(run, 0) + 1
     run_ids = {r.run_id for r in runs}
     for run in runs:
         if run.parent_run_id is None and run.parent_span_id:
@@ -193,6 +207,12 @@ def load_otlp_lines(
             "pass --key-attr ATTR to pick the attribute that identifies their object")
         problems.append(f"{source}: {keyless} span{'s' if keyless != 1 else ''} without "
                         f"{semconv.INSTANCE_KEY} left out ({hint})")
+    if not_runs:
+        total = sum(not_runs.values())
+        operations = ", ".join(f"{n} {op}" for op, n in sorted(not_runs.items()))
+        problems.append(f"{source}: {total} span{'s' if total != 1 else ''} with the key left "
+                        f"out: not runs on the agent ({operations}); runs are "
+                        f"{' and '.join(sorted(RUN_OPERATIONS))} operations")
     return runs, _processes(runs, source), skipped, problems
 
 
@@ -206,11 +226,17 @@ def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> st
     return None
 
 
-def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: str) -> Run | None:
+def _run(
+    resource: dict[str, Any], span: _Span, key_attr: str | None, source: str
+) -> Run | str | None:
+    """The span as a run; None when it has no key, its operation name when that is not a run."""
     attrs = _attributes(span.attributes)
     key = attrs.get(semconv.INSTANCE_KEY)
+    operation = attrs.get(semconv.GEN_AI_OPERATION)
     if key is None and key_attr:
         key = attrs.get(key_attr, resource.get(key_attr))
+        if key is not None and operation is not None and operation not in RUN_OPERATIONS:
+            return str(operation)
     start = _ns(span.startTimeUnixNano)
     if key is None or start is None:
         return None
@@ -240,13 +266,18 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
     stack = attrs.get(semconv.STACK)
     parent_span = _hex_id(span.parentSpanId) or None
     label = attrs.get(semconv.INSTANCE_LABEL, attrs.get(semconv.GEN_AI_AGENT_NAME))
+    cls = attrs.get(semconv.INSTANCE_CLASS) or attrs.get("code.namespace")
+    if not cls and operation in RUN_OPERATIONS:
+        # `autogen agent`: the system and the kind of object, rather than the span's name.
+        system = attrs.get("gen_ai.system") or attrs.get("gen_ai.provider.name")
+        kind = "workflow" if operation == "invoke_workflow" else "agent"
+        cls = f"{system} {kind}" if system else kind
     return make_run(
         run_id=_hex_id(span.spanId),
         method=span.name,
         start_ns=start,
         instance_key=str(key),
-        instance_class=str(attrs.get(semconv.INSTANCE_CLASS) or attrs.get("code.namespace")
-                           or span.name),
+        instance_class=str(cls or span.name),
         instance_label=_str(label),
         instance_id=_int(attrs.get(semconv.INSTANCE_ID)),
         resource_key=_str(attrs.get(semconv.RESOURCE_KEY)),

@@ -15,13 +15,16 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH", help="trace files or directories")
     parser.add_argument("--json", action="store_true", help="print a JSON array of runs")
+    parser.add_argument("--key-attr", metavar="ATTR",
+                        help="span attribute that identifies the instance in other tools' OTLP "
+                             "spans (e.g. gen_ai.agent.name)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ._common import load_traces
 
-    trace = load_traces(args.paths)
+    trace = load_traces(args.paths, key_attr=args.key_attr)
     if args.json:
         import orjson
 
@@ -46,6 +49,9 @@ def _print_table(trace: Any) -> None:
     console = Console()
     if not trace.runs:
         console.print(Text(f"no runs in {', '.join(trace.files) or 'the given paths'}"))
+        for problem in trace.problems:  # other tools' spans left out: say why, and --key-attr
+            if "left out" in problem:
+                console.print(Text(clean(problem)))
         return
     origin = trace.runs[0].start_ns
     several_processes = len({r.process_key for r in trace.runs}) > 1
@@ -76,7 +82,7 @@ def _print_table(trace: Any) -> None:
             Text(clean(r.task_name or "-")),
         ]
         if several_processes:
-            cells.append(Text(str(r.pid)))
+            cells.append(Text(str(r.pid or "?")))
         cells.append(Text(clean(_short_path(r.callsite) or "-")))
         table.add_row(*cells)
     console.print(table)
