@@ -9,9 +9,16 @@ from __future__ import annotations
 
 
 def process_text(pid: int, host: str, service: str | None) -> str:
-    """`pid 123 on web-1`, or `service ag-demo, pid unknown` for a span without a pid."""
-    if pid:
-        return f"pid {pid} on {host or '?'}"
-    where = f"service {service}, pid unknown" if service else "pid unknown"
-    # Without host.name the OTLP reader files the process under its service name.
-    return f"{where} on {host}" if host and host != service else where
+    """`pid 123 on web-1`; for another tool's spans without a host or a pid,
+    `pid 123, service agents` or `pid unknown, service agents`."""
+    text = f"pid {pid}" if pid else "pid unknown"
+    # Without host.name the OTLP reader files the process under its service name: not a host.
+    if host and host != service:
+        text += f" on {host}"
+        if not pid and service:
+            text += f", service {service}"
+    elif service:
+        text += f", service {service}"
+    elif pid:
+        text += " on ?"
+    return text

@@ -222,7 +222,7 @@ def run_details(lane: Lane, index: int, report: Report | None) -> RenderableType
         thread.append(f"  {run.thread_id}", "dim")
     row("thread", thread)
     process = Text(clean(process_text(run.pid, run.host, run.service)))
-    if run.service and run.pid:  # without a pid, process_text names the service already
+    if run.service and run.host != run.service:  # else process_text names it already
         process.append(f"  service {clean(run.service)}", "dim")
     row("process", process)
     ids = Text(f"run {clean(run.run_id)}")
