@@ -7,9 +7,12 @@ Our own spans carry `racetrace.instance.key`; spans from other instrumentations 
 looked up on the span and then on its resource. Spans with neither are not runs and are left
 out, counted in one problem line. So are spans of a GenAI operation that is not a run on the
 agent (`create_agent`, `chat`, `execute_tool`, ...: per the GenAI semantic conventions a run is
-an `invoke_agent` or `invoke_workflow`), even when they carry the key. A foreign span's parent
-run is its nearest ancestor span that is a run, whatever the spans in between, so re-entrance
-through a tool span is still seen.
+an `invoke_agent` or `invoke_workflow`), even when they carry the key. Spans of no GenAI
+operation (or another one: LangSmith's `chain`) that carry the key are runs, unless they sit
+inside a run on the same key with no tool span between: a graph's node spans inherit its
+thread id, and are steps of the graph's run. A foreign span's parent run is its nearest
+ancestor span that is a run, whatever the spans in between, so re-entrance through a tool
+span is still seen.
 
 Foreign spans carry no task or thread: the analysis then knows nothing of their flow of
 control, and claims re-entrance only from the parent chain. Their process is the resource's
@@ -92,10 +95,13 @@ _decoder = msgspec.json.Decoder(_TracesData)
 
 _ERROR_CODES = {2, "2", "STATUS_CODE_ERROR"}
 _HEX = frozenset("0123456789abcdefABCDEF")
-# `gen_ai.operation.name` values that are a run on the agent (or workflow) object; the other
-# operations (create_agent, chat, execute_tool, embeddings, ...) are steps inside a run or
-# happen outside any run.
+# `gen_ai.operation.name` values (GenAI semantic conventions) that are a run on the agent (or
+# workflow) object, and those that are not: steps inside a run (a model call, a tool) or work
+# outside any run (creating the agent). Spans of these never become runs, whatever they carry.
 RUN_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow"})
+NOT_RUN_OPERATIONS = frozenset({"create_agent", "chat", "text_completion", "generate_content",
+                                "embeddings", "retrieval", "execute_tool"})
+_TOOL = "execute_tool"
 _STATUSES = {s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
                             semconv.STATUS_UNFINISHED)}
 
@@ -190,14 +196,26 @@ def load_otlp_lines(
     runs: list[Run] = []
     keyless = 0
     not_runs: dict[str, int] = {}
+    tools: set[str] = set()  # spans of tool calls: user code between two runs
+    unsure: list[Run] = []  # runs whose span has no run operation: maybe a step of another
     for resource, span in parsed:
-        run = _run(resource, span, key_attr, source)
+        operation = _str(_attribute(span, semconv.GEN_AI_OPERATION))
+        if operation == _TOOL:
+            tools.add(_hex_id(span.spanId))
+        run = _run(resource, span, key_attr, source, operation)
         if isinstance(run, Run):
             runs.append(run)
+            if operation not in RUN_OPERATIONS and _attribute(span, semconv.INSTANCE_KEY) is None:
+                unsure.append(run)
         elif run is None:
             keyless += 1
         else:
             not_runs[run] = not_runs.get(run, 0) + 1
+    steps = _steps(unsure, {r.run_id: r for r in runs}, parents, tools)
+    if steps:
+        runs = [r for r in runs if r.run_id not in steps]
+        problems.append(f"{source}: {len(steps)} span{'s' if len(steps) != 1 else ''} inside "
+                        f"a run on the same key taken as steps of that run, not runs")
     run_ids = {r.run_id for r in runs}
     for run in runs:
         if run.parent_run_id is None and run.parent_span_id:
@@ -211,9 +229,36 @@ def load_otlp_lines(
         total = sum(not_runs.values())
         operations = ", ".join(f"{n} {op}" for op, n in sorted(not_runs.items()))
         problems.append(f"{source}: {total} span{'s' if total != 1 else ''} with the key left "
-                        f"out: not runs on the agent ({operations}); runs are "
-                        f"{' and '.join(sorted(RUN_OPERATIONS))} operations")
+                        f"out: not runs on the agent ({operations})")
     return runs, _processes(runs, source), skipped, problems
+
+
+def _steps(
+    unsure: list[Run], runs: dict[str, Run], parents: dict[str, str], tools: set[str]
+) -> set[str]:
+    """The runs that are steps of an enclosing run: spans without a run operation (LangSmith's
+    `chain` spans, which all carry the graph's thread id) whose nearest enclosing run has the
+    same key, with no tool span between. A tool between is user code calling back in: a run.
+    Like racetrace's own delegation rule, without the frames: nested spans of one key are one
+    run unless a tool separates them."""
+    steps = set()
+    for run in unsure:
+        span_id, seen = parents.get(run.run_id, ""), 0
+        while span_id and span_id not in tools and seen < 1000:
+            outer = runs.get(span_id)
+            if outer is not None:
+                if outer.instance_key == run.instance_key:
+                    steps.add(run.run_id)
+                break
+            span_id, seen = parents.get(span_id, ""), seen + 1
+    return steps
+
+
+def _attribute(span: _Span, name: str) -> Any:
+    for kv in span.attributes:
+        if kv.key == name:
+            return value_of(kv.value)
+    return None
 
 
 def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> str | None:
@@ -227,16 +272,16 @@ def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> st
 
 
 def _run(
-    resource: dict[str, Any], span: _Span, key_attr: str | None, source: str
+    resource: dict[str, Any], span: _Span, key_attr: str | None, source: str,
+    operation: str | None,
 ) -> Run | str | None:
     """The span as a run; None when it has no key, its operation name when that is not a run."""
     attrs = _attributes(span.attributes)
     key = attrs.get(semconv.INSTANCE_KEY)
-    operation = attrs.get(semconv.GEN_AI_OPERATION)
     if key is None and key_attr:
         key = attrs.get(key_attr, resource.get(key_attr))
-        if key is not None and operation is not None and operation not in RUN_OPERATIONS:
-            return str(operation)
+        if key is not None and operation in NOT_RUN_OPERATIONS:
+            return operation
     start = _ns(span.startTimeUnixNano)
     if key is None or start is None:
         return None

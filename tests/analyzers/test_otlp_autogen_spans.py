@@ -1,4 +1,5 @@
-"""Other tools' spans: AutoGen's own OpenTelemetry GenAI spans, with no racetrace tracing.
+"""Other tools' spans: AutoGen's own OpenTelemetry GenAI spans, and LangGraph's through
+LangSmith's OpenTelemetry mode, with no racetrace tracing.
 
 A real AutoGen program (offline replay model client, a slow tool so that runs overlap) runs
 under a real SDK TracerProvider whose exporter writes OTLP JSON lines as the Collector's file
@@ -21,7 +22,8 @@ pytest.importorskip("autogen_agentchat")
 pytest.importorskip("autogen_ext.models.replay")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.common.trace_encoder")
 
-PROGRAM = Path(__file__).parent / "programs" / "autogen_otel_spans.py"
+PROGRAMS = Path(__file__).parent / "programs"
+PROGRAM = PROGRAMS / "autogen_otel_spans.py"
 BY_NAME = ("--key-attr", "gen_ai.agent.name")
 
 
@@ -140,3 +142,34 @@ def test_tui_with_key_attr_shows_the_runs_and_the_finding(spans, cli) -> None:
             assert lane.runs[index].run_id in app.report.findings[0].run_ids
 
     asyncio.run(check())
+
+
+def test_tui_command_takes_key_attr(spans, cli) -> None:
+    path, _ = spans["gather"]
+    done = cli("tui", str(path), *BY_NAME)  # no terminal here: the flag is read, then refused
+    assert done.returncode == 2
+    assert "tui needs a terminal" in done.stderr
+
+
+def test_langgraph_through_langsmith_otel_one_run_per_invoke_on_the_thread(
+        tmp_path: Path, cli) -> None:
+    """LangSmith's spans carry the thread id on the graph's span and on each node's: the node
+    spans are steps of the graph's run, and two invokes on one thread are concurrent."""
+    pytest.importorskip("langgraph")
+    pytest.importorskip("langsmith._internal.otel._otel_exporter")
+    out = tmp_path / "graph.json"
+    done = subprocess.run(
+        [sys.executable, str(PROGRAMS / "langgraph_langsmith_otel_spans.py"), str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.split()[-1])
+    data = report_json(cli, out, "--key-attr", "langsmith.metadata.thread_id")
+    assert data["summary"]["runs"] == 3  # three invokes; their three node spans are steps
+    (finding,) = data["findings"]
+    assert finding["kind"] == "concurrent"
+    assert finding["instance"]["key"] == "conv-1"
+    assert {r["method"] for r in finding["runs"]} == {"LangGraph"}
+    assert [p["pid"] for p in data["processes"]] == [pid]
+    assert any("3 spans inside a run on the same key taken as steps" in p
+               for p in data["problems"])

@@ -15,47 +15,18 @@ Prints this process's pid.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import sys
-from collections.abc import Sequence
 
 from autogen_agentchat.agents import AssistantAgent
 from autogen_core import FunctionCall
 from autogen_core.models import CreateResult, ModelInfo, RequestUsage
 from autogen_ext.models.replay import ReplayChatCompletionClient
-from google.protobuf.json_format import MessageToDict
+from collector_file import CollectorFileExporter
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import ProcessResourceDetector, Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-
-class CollectorFileExporter(SpanExporter):
-    """One OTLP/JSON line per exported batch, as the Collector's file exporter writes: the
-    protobuf JSON mapping of an ExportTraceServiceRequest, enums as numbers, 64-bit integers
-    as strings, and trace and span ids in hex (where OTLP/JSON departs from that mapping)."""
-
-    def __init__(self, path: str) -> None:
-        self._file = open(path, "a", encoding="utf-8")
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        request = MessageToDict(encode_spans(spans), use_integers_for_enums=True)
-        for resource_spans in request["resourceSpans"]:
-            for scope_spans in resource_spans["scopeSpans"]:
-                for span in scope_spans["spans"]:
-                    for field in ("traceId", "spanId", "parentSpanId"):
-                        if span.get(field):
-                            span[field] = base64.b64decode(span[field]).hex()
-        self._file.write(json.dumps(request) + "\n")
-        self._file.flush()
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        self._file.close()
-
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 FUNCTION_CALLING = ModelInfo(vision=False, function_calling=True, json_output=False,
                              family="unknown", structured_output=False)
