@@ -173,3 +173,13 @@ def test_langgraph_through_langsmith_otel_one_run_per_invoke_on_the_thread(
     assert [p["pid"] for p in data["processes"]] == [pid]
     assert any("3 spans inside a run on the same key taken as steps" in p
                for p in data["problems"])
+
+
+def test_tui_follow_reads_autogen_spans_with_key_attr(spans) -> None:
+    from racetrace.tui.follow import Follower
+
+    path, _ = spans["gather"]
+    follower = Follower([path], key_attr="gen_ai.agent.name")
+    assert follower.poll()
+    runs = follower.snapshot().runs
+    assert sorted(r.instance_key for r in runs) == ["helper", "helper", "other"]
