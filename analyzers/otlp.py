@@ -198,6 +198,7 @@ def load_otlp_lines(
     not_runs: dict[str, int] = {}
     tools: set[str] = set()  # spans of tool calls: user code between two runs
     unsure: list[Run] = []  # runs whose span has no run operation: maybe a step of another
+    offered: set[str] = set()  # what keyless invoke_agent spans carry: candidates for key_attr
     for resource, span in parsed:
         operation = _str(_attribute(span, semconv.GEN_AI_OPERATION))
         if operation == _TOOL:
@@ -209,6 +210,8 @@ def load_otlp_lines(
                 unsure.append(run)
         elif run is None:
             keyless += 1
+            if operation in RUN_OPERATIONS and len(offered) < 50:
+                offered.update(kv.key for kv in span.attributes)
         else:
             not_runs[run] = not_runs.get(run, 0) + 1
     steps = _steps(unsure, {r.run_id: r for r in runs}, parents, tools)
@@ -223,6 +226,9 @@ def load_otlp_lines(
     if keyless:
         hint = f"--key-attr {key_attr!r} is not on them" if key_attr else (
             "pass --key-attr ATTR to pick the attribute that identifies their object")
+        if offered:
+            hint += ("; their invoke_agent spans carry "
+                     + ", ".join(sorted(offered - {semconv.GEN_AI_OPERATION})[:12]))
         problems.append(f"{source}: {keyless} span{'s' if keyless != 1 else ''} without "
                         f"{semconv.INSTANCE_KEY} left out ({hint})")
     if not_runs:

@@ -35,6 +35,9 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     origin = report.summary.start_ns or 0
     if not report.summary.runs:
         console.print(Text(f"racetrace: no runs in {clean(', '.join(trace.files)) or 'input'}"))
+        for problem in trace.problems:  # other tools' spans left out: why, and --key-attr
+            if "left out" in problem:
+                console.print(Text(f"racetrace: {clean(problem)}"))
     briefs = 0
     for finding in report.findings:
         if finding.severity == INFO and not verbose:

@@ -101,6 +101,12 @@ def test_gen_ai_agent_id_is_not_on_a_solo_agents_runs(spans, cli) -> None:
     data = report_json(cli, path, "--key-attr", "gen_ai.agent.id")
     assert data["summary"]["runs"] == 0
     assert any("--key-attr 'gen_ai.agent.id' is not on them" in p for p in data["problems"])
+    # The text report says so, and names what AutoGen's invoke_agent spans do carry.
+    done = cli("report", str(path), "--key-attr", "gen_ai.agent.id")
+    assert done.returncode == 0, done.stderr
+    assert "no runs in" in done.stdout
+    assert "their invoke_agent spans carry" in done.stdout
+    assert "gen_ai.agent.name" in done.stdout
 
 
 def test_runs_lists_autogen_runs_with_key_attr(spans, cli) -> None:

@@ -35,7 +35,7 @@ FUNCTION_CALLING = ModelInfo(vision=False, function_calling=True, json_output=Fa
 def tool_call(call_id: str) -> CreateResult:
     return CreateResult(
         finish_reason="function_calls",
-        content=[FunctionCall(id=call_id, name="lookup", arguments='{"city": "Paris"}')],
+        content=[FunctionCall(id=call_id, name="slow_lookup", arguments='{"city": "Paris"}')],
         usage=RequestUsage(prompt_tokens=1, completion_tokens=1), cached=False)
 
 
