@@ -284,6 +284,7 @@ def _run(
     """The span as a run; None when it has no key, its operation name when that is not a run."""
     attrs = _attributes(span.attributes)
     key = attrs.get(semconv.INSTANCE_KEY)
+    ours = key is not None
     if key is None and key_attr:
         key = attrs.get(key_attr, resource.get(key_attr))
         if key is not None and operation in NOT_RUN_OPERATIONS:
@@ -341,7 +342,9 @@ def _run(
         task_key=_str(attrs.get(semconv.TASK_KEY)),
         task_created_at=_str(attrs.get(semconv.TASK_CREATED_AT)),
         task_created_by_run=_str(attrs.get(semconv.TASK_CREATED_BY_RUN)),
-        thread_id=_int(attrs.get(semconv.THREAD_ID)),
+        # Another tool's thread.id says nothing of asyncio tasks: runs on one thread may be
+        # independent tasks, so it is no evidence of nesting (the name is still shown).
+        thread_id=_int(attrs.get(semconv.THREAD_ID)) if ours else None,
         thread_name=_str(attrs.get(semconv.THREAD_NAME)),
         pid=_int(get(semconv.PROCESS_PID)) or 0,
         host=str(get(semconv.HOST_NAME) or resource.get(semconv.SERVICE_NAME) or ""),

@@ -189,3 +189,24 @@ def test_tui_follow_reads_autogen_spans_with_key_attr(spans) -> None:
     assert follower.poll()
     runs = follower.snapshot().runs
     assert sorted(r.instance_key for r in runs) == ["helper", "helper", "other"]
+
+
+def test_another_tools_thread_id_is_no_evidence_of_nesting(tmp_path: Path, cli) -> None:
+    """Two agent runs of one asyncio thread, from an instrumentation that records thread.id:
+    one thread runs many tasks, so without a parent link they are concurrent."""
+    def span(span_id: str, start: int, end: int) -> dict:
+        return {"traceId": span_id * 2, "spanId": span_id, "name": "invoke_agent helper",
+                "startTimeUnixNano": str(start), "endTimeUnixNano": str(end),
+                "attributes": [
+                    {"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}},
+                    {"key": "gen_ai.agent.name", "value": {"stringValue": "helper"}},
+                    {"key": "thread.id", "value": {"intValue": "140001"}},
+                    {"key": "thread.name", "value": {"stringValue": "MainThread"}}]}
+    t0 = 1_780_000_000_000_000_000
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [
+        span("00000000000000a1", t0, t0 + 100_000_000),
+        span("00000000000000a2", t0 + 10_000_000, t0 + 50_000_000)]}]}]}) + "\n")
+    data = report_json(cli, path, *BY_NAME)
+    assert [f["kind"] for f in data["findings"]] == ["concurrent"]
+    assert {r["thread"]["name"] for r in data["findings"][0]["runs"]} == {"MainThread"}
