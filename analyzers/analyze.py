@@ -396,6 +396,8 @@ class _Analysis:
         if first is not None and all(map(eq, map(_TASK, runs), repeat(first))):
             return
         sample = runs[:CONTEXTS_COUNTED]
+        if any(r.task_key is None and r.thread_id is None for r in sample):
+            return  # other tools' spans: no task or thread says the users were independent
         tasks = set(map(_TASK, sample))
         contexts = tasks if None not in tasks else {context_of(r) for r in sample}
         if len(contexts) < 2:

@@ -4,7 +4,8 @@
   parent-run chain (OpenTelemetry context) and, where context did not propagate, through the
   run that created the later run's asyncio task; also when both ran in the same asyncio task (or,
   outside asyncio, on the same thread): one task can only run one call stack, so the later run
-  is nested in the earlier one.
+  is nested in the earlier one. Runs whose trace recorded neither task nor thread (other tools'
+  OTLP spans) are re-entrant only through the parent chain.
 - cross-process: the runs came from two processes (a resource key shared across processes).
 - periodic: both runs came from one call site whose runs start at a regular interval (a timer
   whose job outlasts its period).
@@ -75,9 +76,13 @@ class Ancestry:
 
 
 def context_of(run: Run) -> tuple[str, object]:
-    """The flow of control a run ran in: its asyncio task, or else its thread."""
+    """The flow of control a run ran in: its asyncio task, or else its thread. A run with
+    neither (another tool's span) shares its context with no other run: "same context" is
+    evidence of re-entrance only when the trace recorded the context."""
     if run.task_key is not None:
         return ("task", run.task_key)
+    if run.thread_id is None:
+        return ("unknown", run.run_id)
     return ("thread", (run.host, run.pid, run.thread_id))
 
 

@@ -3,10 +3,20 @@
 trace and span ids, 64-bit integers as strings, enums as numbers).
 
 Our own spans carry `racetrace.instance.key`; spans from other instrumentations do not, so
-`key_attr` names the attribute that identifies the object they ran on (`gen_ai.agent.id`, say),
+`key_attr` names the attribute that identifies the object they ran on (`gen_ai.agent.name`, say),
 looked up on the span and then on its resource. Spans with neither are not runs and are left
-out, counted in one problem line. A foreign span's parent run is its nearest ancestor span
-that is a run, so re-entrance through intermediate spans is still seen.
+out, counted in one problem line. So are spans of a GenAI operation that is not a run on the
+agent (`create_agent`, `chat`, `execute_tool`, ...: per the GenAI semantic conventions a run is
+an `invoke_agent` or `invoke_workflow`), even when they carry the key. Spans of no GenAI
+operation (or another one: LangSmith's `chain`) that carry the key are runs, unless they sit
+inside a run on the same key with no tool span between: a graph's node spans inherit its
+thread id, and are steps of the graph's run. A foreign span's parent run is its nearest
+ancestor span that is a run, whatever the spans in between, so re-entrance through a tool
+span is still seen.
+
+Foreign spans carry no task or thread: the analysis then knows nothing of their flow of
+control, and claims re-entrance only from the parent chain. Their process is the resource's
+`process.pid` and `host.name` (else its `service.name`); pid 0 means unknown.
 """
 
 from __future__ import annotations
@@ -85,6 +95,13 @@ _decoder = msgspec.json.Decoder(_TracesData)
 
 _ERROR_CODES = {2, "2", "STATUS_CODE_ERROR"}
 _HEX = frozenset("0123456789abcdefABCDEF")
+# `gen_ai.operation.name` values (GenAI semantic conventions) that are a run on the agent (or
+# workflow) object, and those that are not: steps inside a run (a model call, a tool) or work
+# outside any run (creating the agent). Spans of these never become runs, whatever they carry.
+RUN_OPERATIONS = frozenset({"invoke_agent", "invoke_workflow"})
+NOT_RUN_OPERATIONS = frozenset({"create_agent", "chat", "text_completion", "generate_content",
+                                "embeddings", "retrieval", "execute_tool"})
+_TOOL = "execute_tool"
 _STATUSES = {s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
                             semconv.STATUS_UNFINISHED)}
 
@@ -178,12 +195,30 @@ def load_otlp_lines(
     parents = {_hex_id(span.spanId): _hex_id(span.parentSpanId) for _, span in parsed}
     runs: list[Run] = []
     keyless = 0
+    not_runs: dict[str, int] = {}
+    tools: set[str] = set()  # spans of tool calls: user code between two runs
+    unsure: list[Run] = []  # runs whose span has no run operation: maybe a step of another
+    offered: set[str] = set()  # what keyless invoke_agent spans carry: candidates for key_attr
     for resource, span in parsed:
-        run = _run(resource, span, key_attr, source)
-        if run is None:
-            keyless += 1
-        else:
+        operation = _str(_attribute(span, semconv.GEN_AI_OPERATION))
+        if operation == _TOOL:
+            tools.add(_hex_id(span.spanId))
+        run = _run(resource, span, key_attr, source, operation)
+        if isinstance(run, Run):
             runs.append(run)
+            if operation not in RUN_OPERATIONS and _attribute(span, semconv.INSTANCE_KEY) is None:
+                unsure.append(run)
+        elif run is None:
+            keyless += 1
+            if operation in RUN_OPERATIONS and len(offered) < 50:
+                offered.update(kv.key for kv in span.attributes)
+        else:
+            not_runs[run] = not_runs.get(run, 0) + 1
+    steps = _steps(unsure, {r.run_id: r for r in runs}, parents, tools)
+    if steps:
+        runs = [r for r in runs if r.run_id not in steps]
+        problems.append(f"{source}: {len(steps)} span{'s' if len(steps) != 1 else ''} inside "
+                        f"a run on the same key taken as steps of that run, not runs")
     run_ids = {r.run_id for r in runs}
     for run in runs:
         if run.parent_run_id is None and run.parent_span_id:
@@ -191,9 +226,45 @@ def load_otlp_lines(
     if keyless:
         hint = f"--key-attr {key_attr!r} is not on them" if key_attr else (
             "pass --key-attr ATTR to pick the attribute that identifies their object")
+        if offered:
+            hint += ("; their invoke_agent spans carry "
+                     + ", ".join(sorted(offered - {semconv.GEN_AI_OPERATION})[:12]))
         problems.append(f"{source}: {keyless} span{'s' if keyless != 1 else ''} without "
                         f"{semconv.INSTANCE_KEY} left out ({hint})")
+    if not_runs:
+        total = sum(not_runs.values())
+        operations = ", ".join(f"{n} {op}" for op, n in sorted(not_runs.items()))
+        problems.append(f"{source}: {total} span{'s' if total != 1 else ''} with the key left "
+                        f"out: not runs on the agent ({operations})")
     return runs, _processes(runs, source), skipped, problems
+
+
+def _steps(
+    unsure: list[Run], runs: dict[str, Run], parents: dict[str, str], tools: set[str]
+) -> set[str]:
+    """The runs that are steps of an enclosing run: spans without a run operation (LangSmith's
+    `chain` spans, which all carry the graph's thread id) whose nearest enclosing run has the
+    same key, with no tool span between. A tool between is user code calling back in: a run.
+    Like racetrace's own delegation rule, without the frames: nested spans of one key are one
+    run unless a tool separates them."""
+    steps = set()
+    for run in unsure:
+        span_id, seen = parents.get(run.run_id, ""), 0
+        while span_id and span_id not in tools and seen < 1000:
+            outer = runs.get(span_id)
+            if outer is not None:
+                if outer.instance_key == run.instance_key:
+                    steps.add(run.run_id)
+                break
+            span_id, seen = parents.get(span_id, ""), seen + 1
+    return steps
+
+
+def _attribute(span: _Span, name: str) -> Any:
+    for kv in span.attributes:
+        if kv.key == name:
+            return value_of(kv.value)
+    return None
 
 
 def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> str | None:
@@ -206,11 +277,18 @@ def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> st
     return None
 
 
-def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: str) -> Run | None:
+def _run(
+    resource: dict[str, Any], span: _Span, key_attr: str | None, source: str,
+    operation: str | None,
+) -> Run | str | None:
+    """The span as a run; None when it has no key, its operation name when that is not a run."""
     attrs = _attributes(span.attributes)
     key = attrs.get(semconv.INSTANCE_KEY)
+    ours = key is not None
     if key is None and key_attr:
         key = attrs.get(key_attr, resource.get(key_attr))
+        if key is not None and operation in NOT_RUN_OPERATIONS:
+            return operation
     start = _ns(span.startTimeUnixNano)
     if key is None or start is None:
         return None
@@ -240,13 +318,18 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
     stack = attrs.get(semconv.STACK)
     parent_span = _hex_id(span.parentSpanId) or None
     label = attrs.get(semconv.INSTANCE_LABEL, attrs.get(semconv.GEN_AI_AGENT_NAME))
+    cls = attrs.get(semconv.INSTANCE_CLASS) or attrs.get("code.namespace")
+    if not cls and operation in RUN_OPERATIONS:
+        # `autogen agent`: the system and the kind of object, rather than the span's name.
+        system = attrs.get("gen_ai.system") or attrs.get("gen_ai.provider.name")
+        kind = "workflow" if operation == "invoke_workflow" else "agent"
+        cls = f"{system} {kind}" if system else kind
     return make_run(
         run_id=_hex_id(span.spanId),
         method=span.name,
         start_ns=start,
         instance_key=str(key),
-        instance_class=str(attrs.get(semconv.INSTANCE_CLASS) or attrs.get("code.namespace")
-                           or span.name),
+        instance_class=str(cls or span.name),
         instance_label=_str(label),
         instance_id=_int(attrs.get(semconv.INSTANCE_ID)),
         resource_key=_str(attrs.get(semconv.RESOURCE_KEY)),
@@ -259,7 +342,9 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
         task_key=_str(attrs.get(semconv.TASK_KEY)),
         task_created_at=_str(attrs.get(semconv.TASK_CREATED_AT)),
         task_created_by_run=_str(attrs.get(semconv.TASK_CREATED_BY_RUN)),
-        thread_id=_int(attrs.get(semconv.THREAD_ID)),
+        # Another tool's thread.id says nothing of asyncio tasks: runs on one thread may be
+        # independent tasks, so it is no evidence of nesting (the name is still shown).
+        thread_id=_int(attrs.get(semconv.THREAD_ID)) if ours else None,
         thread_name=_str(attrs.get(semconv.THREAD_NAME)),
         pid=_int(get(semconv.PROCESS_PID)) or 0,
         host=str(get(semconv.HOST_NAME) or resource.get(semconv.SERVICE_NAME) or ""),

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from .model import Run, Trace
+from .procname import process_text
 from .report import ERROR, INFO, KINDS, OVERLAP_KINDS, SEVERITIES, WARNING, Finding, Report
 from .sanitize import clean
 from .timefmt import format_duration
@@ -34,6 +35,9 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     origin = report.summary.start_ns or 0
     if not report.summary.runs:
         console.print(Text(f"racetrace: no runs in {clean(', '.join(trace.files)) or 'input'}"))
+        for problem in trace.problems:  # other tools' spans left out: why, and --key-attr
+            if "left out" in problem:
+                console.print(Text(f"racetrace: {clean(problem)}"))
     briefs = 0
     for finding in report.findings:
         if finding.severity == INFO and not verbose:
@@ -147,7 +151,7 @@ def _run_lines(trace: Trace, run: Run, number: int, total: int, origin: int,
         where.append(task)
     if run.thread_name or run.thread_id is not None:
         where.append(f"thread {clean(run.thread_name or '?')} ({run.thread_id})")
-    where.append(f"pid {run.pid} on {clean(run.host) or '?'}")
+    where.append(clean(process_text(run.pid, run.host, run.service)))
     lines.append(Text("    in " + ", ".join(where)))
     if run.callsite:
         fn = f" in {clean(run.function)}" if run.function else ""

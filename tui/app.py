@@ -71,6 +71,7 @@ class RacetraceApp(App[int]):
         trace: Trace | None = None,
         report: Report | None = None,
         poll_interval: float = 0.4,
+        key_attr: str | None = None,
     ) -> None:
         super().__init__()
         self.paths = [str(p) for p in paths]
@@ -78,6 +79,7 @@ class RacetraceApp(App[int]):
         self.suppressions = suppressions
         self.source = source if source is not None else ", ".join(self.paths) or "trace"
         self.poll_interval = poll_interval
+        self.key_attr = key_attr  # the identity attribute of other tools' OTLP spans
         self._preloaded = (trace, report)
         self.trace: Trace | None = None
         self.report: Report | None = None
@@ -142,7 +144,8 @@ class RacetraceApp(App[int]):
         if trace is None:
             try:
                 # Lanes need the details of one run each: the rest are read when shown.
-                trace = load(self.paths, on_progress=self._on_progress, details="lazy")
+                trace = load(self.paths, key_attr=self.key_attr, on_progress=self._on_progress,
+                             details="lazy")
             except LoadError as exc:
                 self.post_message(LoadFailed(str(exc)))
                 return
@@ -164,7 +167,7 @@ class RacetraceApp(App[int]):
         from .follow import Follower
 
         worker = get_current_worker()
-        follower = Follower(self.paths)
+        follower = Follower(self.paths, key_attr=self.key_attr)
         trace: Trace | None = None
         while not worker.is_cancelled:
             started = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from racetrace.analyzers.procname import process_text
 from racetrace.analyzers.timefmt import format_duration
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
@@ -108,7 +109,7 @@ def run_line(lane: Lane, index: int, origin_ns: int) -> Text:
     if run.thread_name:
         text.append("  thread ", "dim")
         text.append(clean(run.thread_name))
-    text.append(f"  pid {run.pid}", "dim")
+    text.append(f"  pid {run.pid or '?'}", "dim")
     text.append(f"  +{format_duration(start)}")
     if run.end_ns is None:
         text.append(f" → open ({format_duration(end - start)} so far)")
@@ -220,8 +221,8 @@ def run_details(lane: Lane, index: int, report: Report | None) -> RenderableType
     if run.thread_id is not None:
         thread.append(f"  {run.thread_id}", "dim")
     row("thread", thread)
-    process = Text(f"pid {run.pid} on {clean(run.host) or '?'}")
-    if run.service:
+    process = Text(clean(process_text(run.pid, run.host, run.service)))
+    if run.service and run.host != run.service:  # else process_text names it already
         process.append(f"  service {clean(run.service)}", "dim")
     row("process", process)
     ids = Text(f"run {clean(run.run_id)}")

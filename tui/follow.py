@@ -45,8 +45,11 @@ class _FileState:
 class Follower:
     """Incremental reader of trace files; `poll()` then `snapshot()`."""
 
-    def __init__(self, paths: Sequence[str | os.PathLike[str]]) -> None:
+    def __init__(
+        self, paths: Sequence[str | os.PathLike[str]], *, key_attr: str | None = None
+    ) -> None:
         self.paths = list(paths)
+        self.key_attr = key_attr
         self._files: dict[Path, _FileState] = {}
         self._hostnames = {socket.gethostname(), socket.gethostname().split(".")[0]}
 
@@ -72,7 +75,7 @@ class Follower:
             if state.foreign is not None and size == state.tail.offset:
                 return False
             state.tail.offset = size
-            state.foreign = load([state.path])
+            state.foreign = load([state.path], key_attr=self.key_attr)
             return True
         records = state.tail.read()
         if state.tail.restarted:  # truncated or replaced: what was read before is gone

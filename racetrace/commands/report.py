@@ -37,7 +37,7 @@ def add_parser(sub: Any) -> None:
                         help="suppressions file (default: $RACETRACE_SUPPRESSIONS)")
     parser.add_argument("--key-attr", metavar="ATTR",
                         help="span attribute that identifies the instance in foreign OTLP spans "
-                             "(e.g. gen_ai.agent.id)")
+                             "(e.g. gen_ai.agent.name for AutoGen)")
     parser.add_argument("--max-pairs", type=int, default=100, metavar="N",
                         help="overlapping pairs listed per finding (counts are always exact; "
                              "default 100)")

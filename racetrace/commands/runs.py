@@ -34,7 +34,8 @@ def add_parser(sub: Any) -> None:
                         help="only runs that overlapped another run on their instance or "
                              "resource key")
     parser.add_argument("--key-attr", metavar="ATTR",
-                        help="span attribute that identifies the instance in foreign OTLP spans")
+                        help="span attribute that identifies the instance in other tools' OTLP "
+                             "spans (e.g. gen_ai.agent.name)")
     parser.set_defaults(handler=run)
 
 
@@ -119,6 +120,9 @@ def _print_table(trace: Any, runs: Sequence[Any], overlaps: dict[str, int],
             out.write(f"no runs match (of {len(trace.runs)})\n")
         else:
             out.write(clean(f"no runs in {', '.join(trace.files) or 'the input'}") + "\n")
+            for problem in trace.problems:  # other tools' spans left out: why, and --key-attr
+                if "left out" in problem:
+                    out.write(clean(problem) + "\n")
         return
     origin = trace.runs[0].start_ns
     several_processes = len({r.process_key for r in runs}) > 1
@@ -138,7 +142,7 @@ def _print_table(trace: Any, runs: Sequence[Any], overlaps: dict[str, int],
             # The key's last part (its serial in its process) tells same-named objects apart.
             "instance": f"{instance} #{r.instance_key.rsplit('/', 1)[-1]}",
             "task": r.task_name or "-",
-            "pid": str(r.pid),
+            "pid": str(r.pid or "?"),
             "callsite": _short_path(r.callsite) or "-",
         }
         # What a trace holds is data: escapes become visible, never reach the terminal.

@@ -34,6 +34,9 @@ def add_parser(sub: Any) -> None:
         "--suppressions", metavar="FILE", default=None,
         help="suppression rules for the analysis (default: $RACETRACE_SUPPRESSIONS)",
     )
+    parser.add_argument("--key-attr", metavar="ATTR",
+                        help="span attribute that identifies the instance in other tools' OTLP "
+                             "spans (e.g. gen_ai.agent.name)")
     parser.set_defaults(handler=run)
 
 
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             "tui needs a terminal; for a report on stdout use: racetrace report "
             + " ".join(paths)
         )
-    return open_timeline(paths, follow=args.follow, suppressions=suppressions)
+    return open_timeline(paths, follow=args.follow, suppressions=suppressions,
+                         key_attr=args.key_attr)
 
 
 def read_suppressions(path: str | None) -> Any:
@@ -65,12 +69,14 @@ def read_suppressions(path: str | None) -> Any:
 def open_timeline(
     paths: list[str], *, follow: bool = False, suppressions: Any = None,
     source: str | None = None, trace: Any = None, report: Any = None,
+    key_attr: str | None = None,
 ) -> int:
     """Run the app until the user quits; a load failure becomes one stderr line and exit 2."""
     from racetrace.tui.app import RacetraceApp
 
     app = RacetraceApp(
-        paths, follow=follow, suppressions=suppressions, source=source, trace=trace, report=report
+        paths, follow=follow, suppressions=suppressions, source=source, trace=trace,
+        report=report, key_attr=key_attr,
     )
     app.run()
     if app.failure is not None:
