@@ -7,8 +7,9 @@ import argparse
 import importlib
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from racetrace._version import __version__
 
@@ -33,8 +34,27 @@ def skip_teardown() -> None:
     _skip_teardown = True
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's wrapping, except at hyphens: `racetrace-traces/` and `--fail-on` stay whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        text = self._whitespace_matcher.sub(" ", text).strip()
+        return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        text = self._whitespace_matcher.sub(" ", text).strip()
+        return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False, break_long_words=False)
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="racetrace",
         description=(
             "Find runs that overlap on one object in concurrent Python programs: record every "
@@ -43,12 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "Tracing needs no code change: RACETRACE=1 python app.py (or racetrace run -- "
-            "python app.py) writes ./racetrace-traces/; then racetrace report "
-            "racetrace-traces/."
+            "python app.py) writes a session folder under ./racetrace-traces/; then "
+            "racetrace report (or tui, runs, export) reads the latest session."
         ),
     )
     parser.add_argument("--version", action="version", version=f"racetrace {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"racetrace.commands.{name}")

@@ -116,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"demo: no sample named {name!r}; choose one of {', '.join(names)}, or all"
             )
+    for name in chosen:
+        _check_framework(name)
     targets = targets_of(directory)
     if args.keep:
         out = Path(args.keep)
@@ -130,6 +132,34 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
+
+
+# Framework samples, by name prefix: the module they need and the extra that installs it.
+_FRAMEWORKS = {
+    "autogen_": ("autogen_agentchat", "autogen", "AutoGen AgentChat"),
+    "langgraph_": ("langgraph", "langgraph", "LangGraph"),
+    "langchain_": ("langchain_core", "langchain", "LangChain Core"),
+    "openai_agents_": ("agents", "openai-agents", "the OpenAI Agents SDK"),
+}
+
+
+def _check_framework(name: str) -> None:
+    """A framework sample whose framework is missing: say which extra installs it."""
+    import importlib.util
+
+    for prefix, (module, extra, title) in _FRAMEWORKS.items():
+        if not name.startswith(prefix):
+            continue
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise UsageError(
+                f"demo: samples/{name}.py needs {title}, which is not installed in this Python; "
+                f"from the racetrace checkout: pip install '.[{extra}]' (or "
+                f"'.[frameworks]' for every framework sample)"
+            )
 
 
 def _run_samples(directory: Path, names: list[str], targets: list[str], out: Path) -> None:
@@ -196,8 +226,9 @@ def _print_text_report(report: Any) -> None:
 
     from racetrace.analyzers import render_text
 
-    # Not a terminal: Rich would wrap at 80 columns; use the width `racetrace report` files get.
-    render_text.render(report, Console(highlight=False, width=100))
+    # Not a terminal: each line whole (as `racetrace report` prints into a file), never wrapped
+    # at an imaginary width.
+    render_text.render(report, Console(highlight=False, soft_wrap=True))
 
 
 def _print_summary(report: Any) -> None:

@@ -44,7 +44,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=None,
                         help="1: analyze in this process only; 2: split the files of "
                              "different processes between two processes whenever the machine "
-                             "allows (Linux, two CPUs). Default: 2 from 64 MB of traces")
+                             "allows (Linux, two CPUs). Default: two processes once the traces "
+                             "reach 64 MB, one below that")
     parser.add_argument("--allow-empty", action="store_true",
                         help="with --fail-on, let input with no runs pass (exit 0); by "
                              "default it is exit 2, so a gate on a misconfigured target or an "

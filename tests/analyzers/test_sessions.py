@@ -201,3 +201,34 @@ def test_a_gate_on_nothing_recorded_does_not_pass(tmp_path: Path, command: str) 
         allowed = racetrace("run", "-d", str(root), "--fail-on", "overlap", "--allow-empty",
                             "--", sys.executable, "-c", "pass")
         assert allowed.returncode == 0
+
+
+def test_help_never_breaks_a_word_at_its_hyphen() -> None:
+    done = racetrace("--help", env={"COLUMNS": "60"})
+    assert done.returncode == 0
+    assert "./racetrace-traces/" in done.stdout
+    report = racetrace("report", "--help", env={"COLUMNS": "60"})
+    assert "--allow-empty" in report.stdout and "--fail-on" in report.stdout
+    assert not any(line.rstrip().endswith("-") for line in report.stdout.splitlines()
+                   if not line.strip().startswith("-"))
+
+
+def test_demo_of_a_framework_that_is_missing_names_the_extra(tmp_path: Path) -> None:
+    # The framework is installed here: hide it, as on a machine without it.
+    program = textwrap.dedent("""
+        import sys
+
+        class Hide:
+            def find_spec(self, name, path=None, target=None):
+                if name.partition(".")[0] == "autogen_agentchat":
+                    raise ModuleNotFoundError(name)
+
+        sys.meta_path.insert(0, Hide())
+        from racetrace.cli import main
+        sys.exit(main(["demo", "--sample", "autogen_shared_agent", "--no-tui"]))
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
+                          timeout=120, env=plain_env(), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("racetrace: demo: samples/autogen_shared_agent.py needs AutoGen")
+    assert "pip install '.[autogen]'" in done.stderr
