@@ -126,8 +126,9 @@ def run_line(lane: Lane, index: int, origin_ns: int) -> Text:
     return text
 
 
-def finding_line(finding: Finding, origin_ns: int) -> Text:
-    """One entry of the findings list, in aligned columns, cut (not wrapped) when narrow."""
+def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> Text:
+    """One entry of the findings list, in aligned columns, cut (not wrapped) when narrow;
+    `narrow` (an 80-column terminal) leaves out the instance key, which the lane shows."""
     text = Text(no_wrap=True, overflow="ellipsis")
     severity = finding.severity
     badge = SEVERITY_BADGE.get(severity, " ")
@@ -137,10 +138,12 @@ def finding_line(finding: Finding, origin_ns: int) -> Text:
         name = "resource"
     else:
         name = finding.instance_label or finding.instance_class.rsplit(".", 1)[-1]
-    name = shorten(clean(name), 18)
-    text.append(name + " " * (19 - cell_len(name)))
-    key = shorten(clean(finding.instance_key), 20, keep="middle")
-    text.append(key + " " * (21 - cell_len(key)), "dim")
+    room = 13 if narrow else 18
+    name = shorten(clean(name), room)
+    text.append(name + " " * (room + 1 - cell_len(name)))
+    if not narrow:
+        key = shorten(clean(finding.instance_key), 20, keep="middle")
+        text.append(key + " " * (21 - cell_len(key)), "dim")
     count = finding.run_count or len(finding.runs)
     detail = plural(count, "run")
     if finding.max_concurrency > 1:
@@ -153,6 +156,20 @@ def finding_line(finding: Finding, origin_ns: int) -> Text:
         text.append(f"at +{format_duration(start - origin_ns):<9}", "dim")
     if finding.overlap_ns:
         text.append(f" overlap {format_duration(finding.overlap_ns)}", "red")
+    return text
+
+
+def legend_line(source: str) -> Text:
+    """The status line of a picture of the timeline: what each mark means, without colour."""
+    text = Text(" ", no_wrap=True, overflow="ellipsis")
+    for mark, meaning in (
+        ("▏", "a run starts"), ("╱╱", "overlap"), ("✗", "failed"), ("⊘", "cancelled"),
+        ("╌»", "never ended"), ("‼ ! i", "a lane's worst finding: error, warning, info"),
+    ):
+        text.append(mark, "bold")
+        text.append(f" {meaning}   ", "dim")
+    text.append("explore: ", "dim")
+    text.append(f"racetrace tui {clean(source)}")
     return text
 
 
