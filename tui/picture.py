@@ -47,7 +47,8 @@ body {{{{
 </style>
 </head>
 <body>
-    <pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace;line-height:1.2"><code style="font-family:inherit">{{code}}</code></pre>
+    <pre style="font-family:Menlo,'DejaVu Sans Mono',consolas,'Courier New',monospace;
+                line-height:1.2"><code style="font-family:inherit">{{code}}</code></pre>
 </body>
 </html>
 """

@@ -582,7 +582,9 @@ class Timeline(ScrollView, can_focus=True):
             segments.append(_pad(room - used, base))
             return segments
         if line == 1:
-            text = lane_where(lane, room)
+            name, cls = lane_title(lane)
+            beside = cell_len(shorten(name, room)) + 2 + cell_len(cls) <= room
+            text = lane_where(lane, room, "" if beside else cls)
         elif line == 2:
             count = len(lane.runs)
             text = f"{count:,} run{'s' if count != 1 else ''}"
@@ -603,11 +605,17 @@ def lane_title(lane: Lane) -> tuple[str, str]:
     return cls or clean(lane.key), ""
 
 
-def lane_where(lane: Lane, width: int) -> str:
-    """A lane's second line: which key (and later, where the instance was created)."""
+def lane_where(lane: Lane, width: int, cls: str = "") -> str:
+    """A lane's second line: which key (and later, where the instance was created), after the
+    class when the class did not fit beside the label."""
     if lane.is_resource:
         return shorten(f"resource key · {plural(lane.instance_count, 'instance')}", width)
-    text = shorten(clean(lane.key), width, keep="middle")
+    key = clean(lane.key)
+    if cls:
+        room = width - cell_len(cls) - 1
+        text = shorten(f"{cls} {shorten(key, max(room, 8), keep='middle')}", width)
+    else:
+        text = shorten(key, width, keep="middle")
     # Where the instance was created joins here once lanes carry it (issue 12, part 6).
     created = getattr(lane, "created_at", None)
     if created and cell_len(text) + 2 + cell_len(clean(created)) <= width:
