@@ -107,6 +107,7 @@ def _rows_needed(app: RacetraceApp, report: Report | None) -> int:
         timeline.only_findings = True
         lane_rows = timeline.lane_layout.total_rows
     findings = len(report.findings) if report is not None and report.findings else 1
+    findings = max(findings, 2)  # the list's min-height: 4 rows with its border
     return (CHROME_ROWS + min(max(lane_rows, 1), MAX_LANE_ROWS)
             + min(findings, MAX_FINDING_ROWS))
 
