@@ -48,7 +48,9 @@ class RacetraceApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "finding(1)", "Finding", key_display="n/N"),
         Binding("N", "finding(-1)", "Previous finding", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
+        # Priority: handled as the app reads it, before the keys typed after it are handed to
+        # whichever widget has the focus (see `action_filter`).
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
         Binding("o", "only_findings", "Only findings", show=False),
         Binding("e", "export", "Export", show=False),
         Binding("f", "focus_findings", "Findings list", show=False),
@@ -402,11 +404,17 @@ class RacetraceApp(App[int]):
         )
         self.findings_list.mark(index)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            # A `/` typed into the filter box, or into a dialog, is just a `/`.
+            return self.screen is self.screen_stack[0] and self.focused is not self.filter_input
+        return True
+
     def action_filter(self) -> None:
         self.filtering = True
         # Focus now, not after the next refresh (`focus()` waits for it): the keys typed right
-        # after `/` are already queued behind this one and must reach the filter box, and an
-        # enter among them must submit the filter, not open the timeline's run details.
+        # after `/` are queued behind it and go to whatever has the focus when the app reads
+        # them; an enter among them must submit the filter, not open a run's details.
         self.screen.set_focus(self.filter_input)
 
     @on(Input.Changed, "#filter")

@@ -132,7 +132,9 @@ def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> T
     text = Text(no_wrap=True, overflow="ellipsis")
     severity = finding.severity
     badge = SEVERITY_BADGE.get(severity, " ")
-    text.append(f"{badge} {severity:<8}", SEVERITY_STYLE.get(severity, ""))
+    # Narrow, the badge alone tells the severity (‼ error, ! warning, i info).
+    head = f"{badge} " if narrow else f"{badge} {severity:<8}"
+    text.append(head, SEVERITY_STYLE.get(severity, ""))
     text.append(f"{finding.kind:<14}", "bold")
     if getattr(finding, "key_kind", "instance") == "resource":
         name = "resource"
@@ -153,7 +155,8 @@ def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> T
     if start is None and finding.runs:
         start = finding.runs[0].start_ns
     if start is not None:
-        text.append(f"at +{format_duration(start - origin_ns):<9}", "dim")
+        at = "+" if narrow else "at +"
+        text.append(f"{at}{format_duration(start - origin_ns):<9}", "dim")
     if finding.overlap_ns:
         text.append(f" overlap {format_duration(finding.overlap_ns)}", "red")
     return text

@@ -139,8 +139,11 @@ class Timeline(ScrollView, can_focus=True):
 
     @property
     def gutter_width(self) -> int:
-        """Wide enough for the lanes' names (label, class, key), within a third of the screen."""
-        cap = max(MIN_GUTTER, min(MAX_GUTTER, self.size.width // 3))
+        """Wide enough for the lanes' names (label, class, key): up to a third of a narrow
+        screen, two fifths of a wide one."""
+        width = self.size.width
+        share = width // 3 if width < 120 else width * 2 // 5
+        cap = max(MIN_GUTTER, min(MAX_GUTTER, share))
         return min(max(self._names_width, MIN_GUTTER), cap)
 
     @property
