@@ -150,7 +150,7 @@ def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> T
     detail = plural(count, "run")
     if finding.max_concurrency > 1:
         detail += f", {finding.max_concurrency} at once"
-    text.append(f"{detail:<20}")
+    text.append(f"{detail:<17} " if narrow else f"{detail:<20}")
     start = finding.overlap_start_ns
     if start is None and finding.runs:
         start = finding.runs[0].start_ns
