@@ -257,7 +257,7 @@ class RacetraceApp(App[int]):
             Text.assemble(
                 ("racetrace: ", "bold red"),
                 clean(message.reason),
-                "\n\nPress q to quit.",
+                "" if self.picture else "\n\nPress q to quit.",
             )
         )
 
@@ -276,7 +276,8 @@ class RacetraceApp(App[int]):
             text = Text.assemble(
                 ("No trace files", "bold"),
                 f" in {where} (looked for *.jsonl and *.json).\n\n",
-                "Record some with: racetrace run -- python app.py\nPress q to quit.",
+                "Record some with: racetrace run -- python app.py\n",
+                "" if self.picture else "Press q to quit.",
             )
         else:
             text = Text.assemble(
@@ -291,7 +292,8 @@ class RacetraceApp(App[int]):
                     f"{plural(trace.skipped_lines, 'damaged line')} skipped (first: {first})\n",
                     "yellow",
                 )
-            text.append("Press q to quit.")
+            if not self.picture:
+                text.append("Press q to quit.")
         self._show_message(text)
 
     def _show_message(self, text: Text) -> None:

@@ -162,9 +162,13 @@ def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> T
     return text
 
 
-def legend_line(source: str) -> Text:
-    """The status line of a picture of the timeline: what each mark means, without colour."""
+def legend_line(source: str, hidden: int = 0) -> Text:
+    """The status line of a picture of the timeline: what each mark means, without colour,
+    and how many lanes did not fit (`hidden`)."""
     text = Text(" ", no_wrap=True, overflow="ellipsis")
+    if hidden:
+        text.append(f"{plural(hidden, 'more lane')} not shown", "bold")
+        text.append("   ")
     for mark, meaning in (
         ("▏", "a run starts"), ("╱╱", "overlap"), ("✗", "failed"), ("⊘", "cancelled"),
         ("╌»", "never ended"), ("‼ ! i", "a lane's worst finding: error, warning, info"),

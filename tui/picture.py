@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Literal
 
 from rich.console import Console
@@ -101,11 +102,18 @@ async def _settle(pilot: object) -> None:
 
 def _rows_needed(app: RacetraceApp, report: Report | None) -> int:
     """Every lane (up to a limit) and every finding (the same), and the screen around them."""
+    from .describe import legend_line
+
     timeline = app.timeline
     lane_rows = timeline.lane_layout.total_rows
     if lane_rows > MAX_LANE_ROWS and report is not None and report.findings:
         timeline.only_findings = True
         lane_rows = timeline.lane_layout.total_rows
+    if lane_rows > MAX_LANE_ROWS:
+        layout = timeline.lane_layout
+        shown = bisect_right(layout.first_rows, MAX_LANE_ROWS - 1)
+        app.status_bar.update(legend_line(app.source, hidden=len(layout.lanes) - shown))
+        timeline.styles.max_height = MAX_LANE_ROWS  # the rest of the screen is the findings'
     findings = len(report.findings) if report is not None and report.findings else 1
     findings = max(findings, 2)  # the list's min-height: 4 rows with its border
     return (CHROME_ROWS + min(max(lane_rows, 1), MAX_LANE_ROWS)

@@ -184,3 +184,20 @@ def test_an_unwritable_output_is_one_line(gather_trace: Path, tmp_path: Path) ->
     done = _export(gather_trace, "svg", tmp_path / "missing" / "out.svg")
     assert done.returncode == 2
     assert done.stderr.startswith("racetrace: ") and done.stderr.count("\n") == 1
+
+
+def test_a_picture_of_too_many_lanes_says_how_many_it_left_out(tmp_path: Path) -> None:
+    from racetrace.analyzers.analyze import analyze
+    from racetrace.analyzers.load import load
+    from racetrace.tui.picture import MAX_LANE_ROWS, render
+    from tui_helpers import write_many_lanes
+
+    lanes = MAX_LANE_ROWS // 2 + 50  # two rows a lane
+    write_many_lanes(tmp_path / "many.jsonl", lanes)
+    trace = load([tmp_path])
+    out = tmp_path / "many.svg"
+    out.write_text(render(trace, analyze(trace), source="many", fmt="svg"), encoding="utf-8")
+    text = svg_text(out)
+    assert "agent-000" in text and f"agent-{lanes - 1:03d}" not in text
+    assert "50 more lanes not shown" in text
+    assert "No findings" in text  # the findings still have their place below
