@@ -482,8 +482,13 @@ class RacetraceApp(App[int]):
 
         if self.report is None:
             return "no report to write"
+        report = self.report.to_json()
+        # The trace files as paths that still hold wherever the report goes (they were read
+        # relative to where the TUI started, which need not be the report's folder).
+        if isinstance(report.get("files"), list):
+            report["files"] = [os.path.abspath(f) for f in report["files"]]
         try:
-            data = orjson.dumps(self.report.to_json(), option=orjson.OPT_INDENT_2)
+            data = orjson.dumps(report, option=orjson.OPT_INDENT_2)
         except (TypeError, orjson.JSONEncodeError) as exc:
             return f"cannot encode the report: {_one_line(exc)}"
         try:

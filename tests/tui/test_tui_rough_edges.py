@@ -5,6 +5,7 @@ room, an 80x24 terminal, where `e` writes, and the status line and header agreei
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -223,7 +224,7 @@ async def test_e_writes_the_report_beside_the_traces(shop: Path, tmp_path: Path,
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    app = make_app(traces)
+    app = make_app(os.path.relpath(traces, elsewhere))  # as typed: relative to where it runs
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("e")
@@ -233,7 +234,11 @@ async def test_e_writes_the_report_beside_the_traces(shop: Path, tmp_path: Path,
         assert field.value == str(expected)
         await pilot.press("enter")
         await pilot.pause(0.2)
-        assert json.loads(expected.read_text())["schema"].startswith("racetrace.report/")
+        written = json.loads(expected.read_text())
+        assert written["schema"].startswith("racetrace.report/")
+        # Its trace files still name the traces from where the report lies.
+        assert written["files"] and all(Path(f).is_absolute() and Path(f).is_file()
+                                        for f in written["files"])
         assert not list(elsewhere.iterdir())
         assert not (traces / "racetrace-report.json").exists()  # not taken for a trace file
         toasts = [w for w in app.screen.walk_children() if isinstance(w, Toast)]
