@@ -83,7 +83,9 @@ class RacetraceApp(App[int]):
         self.suppressions = suppressions
         self.source = source if source is not None else ", ".join(self.paths) or "trace"
         self.poll_interval = poll_interval
-        self.picture = picture  # drawn for `racetrace export --format svg|html`, not used
+        # Drawn headless for `racetrace export --format svg|html` (tui.picture): no one to press
+        # keys, so no selection, no footer, and the legend on the status line.
+        self.picture = picture
         self._preloaded = (trace, report)
         self.trace: Trace | None = None
         self.report: Report | None = None

@@ -60,10 +60,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ._common import load_traces
 
-    if args.format in PICTURES:
-        return _picture(args)
     trace = load_traces(args.paths, key_attr=args.key_attr)
     gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
+    if args.format in PICTURES:
+        return _picture(args, trace)
     if args.format == "otlp":
         chunks = exports.otlp_lines(trace)
     else:
@@ -79,18 +79,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _picture(args: argparse.Namespace) -> int:
+def _picture(args: argparse.Namespace, trace: Any) -> int:
+    """The timeline as the TUI draws it (`racetrace.tui.picture`), with the analysis' findings."""
     from racetrace.analyzers.analyze import analyze
     from racetrace.tui.picture import render
 
-    from ._common import load_traces
     from .tui import read_suppressions
 
     suppressions = read_suppressions(None)
-    trace = load_traces(args.paths, key_attr=args.key_attr, details="lazy")
     report = None if args.no_findings or not trace.runs else analyze(
         trace, suppressions=suppressions)
-    text = render(trace, report, source=" ".join(args.paths), fmt=args.format, width=args.width)
+    source = " ".join(args.paths or ()) or (
+        os.path.dirname(trace.files[0]) if trace.files else "racetrace-traces")
+    text = render(trace, report, source=source, fmt=args.format, width=args.width)
     _write(iter([text.encode()]), args.output)
     return 0
 
