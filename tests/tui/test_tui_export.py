@@ -201,3 +201,20 @@ def test_a_picture_of_too_many_lanes_says_how_many_it_left_out(tmp_path: Path) -
     assert "agent-000" in text and f"agent-{lanes - 1:03d}" not in text
     assert "50 more lanes not shown" in text
     assert "No findings" in text  # the findings still have their place below
+
+
+def test_a_picture_can_be_drawn_from_inside_a_running_event_loop(shop: Path) -> None:
+    """As from an async test's hook: the app gets a loop of its own, on its own thread."""
+    import asyncio
+
+    from racetrace.analyzers.analyze import analyze
+    from racetrace.analyzers.load import load
+    from racetrace.tui.picture import render
+
+    trace = load([shop])
+
+    async def draw() -> str:
+        return render(trace, analyze(trace), source="shop", fmt="html")
+
+    page = asyncio.run(draw())
+    assert "assistant" in html.unescape(re.sub(r"<[^>]+>", "", page))
