@@ -50,8 +50,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which findings fail a test, as racetrace report --fail-on (default: overlap)",
     )
     group.addoption(
-        "--racetrace-report", metavar="FILE", default=None,
-        help="write the session's JSON report (racetrace.report/1) to FILE",
+        "--racetrace-report", metavar="PATH", default=None,
+        help="write the session's JSON report (racetrace.report/1) to PATH; when PATH is a "
+             "folder (ends in /), the report goes there as racetrace-report.json, and the "
+             "timeline of each test racetrace fails beside it, as <test id>.svg",
     )
     group.addoption(
         "--racetrace-dir", metavar="DIR", default=None,

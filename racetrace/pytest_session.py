@@ -206,14 +206,32 @@ class RacetraceSession:
         count = len(verdict.findings)
         line = verdict.summary if count == 1 else f"{count} findings: {verdict.summary}"
         failing = settings.mode == FAIL
+        text = verdict.text
+        if failing:
+            text += self._picture(item.nodeid, report.when or "call", analysis, verdict.findings)
         if failing and report.passed:
             report.outcome = "failed"
             report.longrepr = RacetraceFailure(  # type: ignore[assignment]
-                verdict.text, f"racetrace: {line}", item.nodeid)
+                text, f"racetrace: {line}", item.nodeid)
         else:
-            report.sections.append((SECTION, verdict.text))
+            report.sections.append((SECTION, text))
         verb = "failed" if failing else "warned"
         report.user_properties.append((SECTION, f"{verb} ({report.when}): {line}"))
+
+    def _picture(self, nodeid: str, when: str, analysis: Any, findings: Any) -> str:
+        """The failing test's timeline beside the report, when the report names a folder: a
+        line for the failure's text saying where, or nothing."""
+        from .pytest_picture import names_folder, write_picture
+
+        folder = self.settings.report
+        if folder is None or not names_folder(folder):
+            return ""
+        try:
+            path = write_picture(folder, nodeid, when, analysis, findings)
+        except Exception as exc:  # the picture is a courtesy: the verdict stands without it
+            self._problem(f"cannot draw the timeline of {nodeid}: {type(exc).__name__}: {exc}")
+            return ""
+        return f"\nracetrace: the timeline: {path}"
 
     def _suppressions(self, extra: tuple[str, ...]) -> Any:
         if not extra:
@@ -280,8 +298,11 @@ class RacetraceSession:
         else:
             paths = []
         assert self.settings.report is not None
-        write_report(paths, self.settings.report, suppressions=self.suppressions)
-        self.report_written = self.settings.report
+        from .pytest_picture import report_path
+
+        target = report_path(self.settings.report)
+        write_report(paths, target, suppressions=self.suppressions)
+        self.report_written = target
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.role == WORKER:

@@ -27,7 +27,7 @@ from textual.widgets import Footer, Input, Label, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from .analysis import analyze_trace
-from .describe import header_text, plural, run_details, run_line
+from .describe import header_text, legend_line, plural, run_details, run_line
 from .findings_list import FindingsList
 from .lanes import Lanes, apply_report, build_lanes
 from .messages import LoadFailed, LoadProgress, TraceAnalyzed, TraceLoaded, TraceUpdated
@@ -48,13 +48,17 @@ class RacetraceApp(App[int]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "finding(1)", "Finding", key_display="n/N"),
         Binding("N", "finding(-1)", "Previous finding", show=False),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("o", "only_findings", "Only findings"),
-        Binding("e", "export", "Export"),
+        # Priority: handled as the app reads it, before the keys typed after it are handed to
+        # whichever widget has the focus (see `action_filter`).
+        Binding("slash", "filter", "Filter", key_display="/", priority=True),
+        Binding("o", "only_findings", "Only findings", show=False),
+        Binding("e", "export", "Export", show=False),
         Binding("f", "focus_findings", "Findings list", show=False),
         Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("escape", "escape", "Back", show=False),
         Binding("q", "quit", "Quit"),
+        # As in htop and py-spy top; above the filter box's own ctrl+c (copy).
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     loading: var[bool] = var(True)
@@ -72,6 +76,7 @@ class RacetraceApp(App[int]):
         report: Report | None = None,
         poll_interval: float = 0.4,
         key_attr: str | None = None,
+        picture: bool = False,
     ) -> None:
         super().__init__()
         self.paths = [str(p) for p in paths]
@@ -80,6 +85,9 @@ class RacetraceApp(App[int]):
         self.source = source if source is not None else ", ".join(self.paths) or "trace"
         self.poll_interval = poll_interval
         self.key_attr = key_attr  # the identity attribute of other tools' OTLP spans
+        # Drawn headless for `racetrace export --format svg|html` (tui.picture): no one to press
+        # keys, so no selection, no footer, and the legend on the status line.
+        self.picture = picture
         self._preloaded = (trace, report)
         self.trace: Trace | None = None
         self.report: Report | None = None
@@ -100,6 +108,7 @@ class RacetraceApp(App[int]):
         self.message_box = Static(id="message")
         self.progress = ProgressBar(id="progress", show_eta=False)
         self.loading_label = Label(Text("Reading traces…"), id="loading-label")
+        self.footer = Footer()
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -115,12 +124,14 @@ class RacetraceApp(App[int]):
             yield self.loading_label
             yield self.progress
         yield self.message_box
-        yield Footer()
+        yield self.footer
 
     def on_mount(self) -> None:
         self._update_header()
         self.findings_list.show_note("analyzing…")
-        self.timeline.focus()
+        self.set_class(self.picture, "-picture")
+        if not self.picture:
+            self.timeline.focus()
         if self.follow:
             self._follow()
         else:
@@ -223,6 +234,9 @@ class RacetraceApp(App[int]):
             self.timeline.set_model(self.lanes, keep_place=True)
         self._show_findings()
         self._update_header()
+        if self.picture:
+            self.timeline.clear_selection()
+            self.status_bar.update(legend_line(self.source))
         _freeze_heap()
 
     def on_trace_updated(self, message: TraceUpdated) -> None:
@@ -248,7 +262,7 @@ class RacetraceApp(App[int]):
             Text.assemble(
                 ("racetrace: ", "bold red"),
                 clean(message.reason),
-                "\n\nPress q to quit.",
+                "" if self.picture else "\n\nPress q to quit.",
             )
         )
 
@@ -267,7 +281,8 @@ class RacetraceApp(App[int]):
             text = Text.assemble(
                 ("No trace files", "bold"),
                 f" in {where} (looked for *.jsonl and *.json).\n\n",
-                "Record some with: racetrace run -- python app.py\nPress q to quit.",
+                "Record some with: racetrace run -- python app.py\n",
+                "" if self.picture else "Press q to quit.",
             )
         else:
             text = Text.assemble(
@@ -282,7 +297,8 @@ class RacetraceApp(App[int]):
                     f"{plural(trace.skipped_lines, 'damaged line')} skipped (first: {first})\n",
                     "yellow",
                 )
-            text.append("Press q to quit.")
+            if not self.picture:
+                text.append("Press q to quit.")
         self._show_message(text)
 
     def _show_message(self, text: Text) -> None:
@@ -315,18 +331,26 @@ class RacetraceApp(App[int]):
 
     def on_timeline_selection_changed(self, message: Timeline.SelectionChanged) -> None:
         status = self.status_bar
+        if self.picture:
+            return  # the status line holds the legend
         if message.lane is None or message.index is None or self.lanes is None:
             status.update(Text(" no lane matches the filter" if self.timeline.text_filter else ""))
             return
         line = run_line(message.lane, message.index, self.lanes.origin_ns)
         related = self.timeline.related
-        if related is not None and self.finding_index is not None and self.report is not None:
+        # "finding 2/5" only while the selected run is in that finding's lane.
+        if (related is not None and related[0] == message.lane.id
+                and self.finding_index is not None and self.report is not None):
             which = f" finding {self.finding_index + 1}/{len(self.report.findings)} ·"
             line = Text(which, "bold", no_wrap=True, overflow="ellipsis") + line
         status.update(line)
 
     def on_timeline_view_changed(self, message: Timeline.ViewChanged) -> None:
         self.ruler.refresh()
+
+    def on_resize(self) -> None:
+        # The footer's keys fit an 80-column terminal; `?` lists the rest.
+        self.footer.compact = self.size.width < 120
 
     def on_timeline_details_requested(self, message: Timeline.DetailsRequested) -> None:
         if self.lanes is None:
@@ -387,9 +411,18 @@ class RacetraceApp(App[int]):
         )
         self.findings_list.mark(index)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "filter":
+            # A `/` typed into the filter box, or into a dialog, is just a `/`.
+            return self.screen is self.screen_stack[0] and self.focused is not self.filter_input
+        return True
+
     def action_filter(self) -> None:
         self.filtering = True
-        self.filter_input.focus()
+        # Focus now, not after the next refresh (`focus()` waits for it): the keys typed right
+        # after `/` are queued behind it and go to whatever has the focus when the app reads
+        # them; an enter among them must submit the filter, not open a run's details.
+        self.screen.set_focus(self.filter_input)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -438,7 +471,15 @@ class RacetraceApp(App[int]):
                 markup=False,
             )
             return
-        self.push_screen(ExportScreen(DEFAULT_REPORT_NAME, self.write_report))
+        self.push_screen(ExportScreen(self.default_report_path(), self.write_report))
+
+    def default_report_path(self) -> str:
+        """Beside the traces shown (not inside their folder, where the next load would take
+        the report for a trace file; not wherever the TUI was started)."""
+        if not self.paths:
+            return os.path.abspath(DEFAULT_REPORT_NAME)
+        first = os.path.abspath(self.paths[0])
+        return os.path.join(os.path.dirname(first.rstrip(os.sep)) or os.sep, DEFAULT_REPORT_NAME)
 
     def write_report(self, path: str) -> str | None:
         """Write the JSON report to `path`; a one-line error, or None when written."""
@@ -446,8 +487,13 @@ class RacetraceApp(App[int]):
 
         if self.report is None:
             return "no report to write"
+        report = self.report.to_json()
+        # The trace files as paths that still hold wherever the report goes (they were read
+        # relative to where the TUI started, which need not be the report's folder).
+        if isinstance(report.get("files"), list):
+            report["files"] = [os.path.abspath(f) for f in report["files"]]
         try:
-            data = orjson.dumps(self.report.to_json(), option=orjson.OPT_INDENT_2)
+            data = orjson.dumps(report, option=orjson.OPT_INDENT_2)
         except (TypeError, orjson.JSONEncodeError) as exc:
             return f"cannot encode the report: {_one_line(exc)}"
         try:

@@ -127,33 +127,57 @@ def run_line(lane: Lane, index: int, origin_ns: int) -> Text:
     return text
 
 
-def finding_line(finding: Finding, origin_ns: int) -> Text:
-    """One entry of the findings list, in aligned columns, cut (not wrapped) when narrow."""
+def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> Text:
+    """One entry of the findings list, in aligned columns, cut (not wrapped) when narrow;
+    `narrow` (an 80-column terminal) leaves out the instance key, which the lane shows."""
     text = Text(no_wrap=True, overflow="ellipsis")
     severity = finding.severity
     badge = SEVERITY_BADGE.get(severity, " ")
-    text.append(f"{badge} {severity:<8}", SEVERITY_STYLE.get(severity, ""))
+    # Narrow, the badge alone tells the severity (‼ error, ! warning, i info).
+    head = f"{badge} " if narrow else f"{badge} {severity:<8}"
+    text.append(head, SEVERITY_STYLE.get(severity, ""))
     text.append(f"{finding.kind:<14}", "bold")
     if getattr(finding, "key_kind", "instance") == "resource":
         name = "resource"
     else:
         name = finding.instance_label or finding.instance_class.rsplit(".", 1)[-1]
-    name = shorten(clean(name), 18)
-    text.append(name + " " * (19 - cell_len(name)))
-    key = shorten(clean(finding.instance_key), 20, keep="middle")
-    text.append(key + " " * (21 - cell_len(key)), "dim")
+    room = 13 if narrow else 18
+    name = shorten(clean(name), room)
+    text.append(name + " " * (room + 1 - cell_len(name)))
+    if not narrow:
+        key = shorten(clean(finding.instance_key), 20, keep="middle")
+        text.append(key + " " * (21 - cell_len(key)), "dim")
     count = finding.run_count or len(finding.runs)
     detail = plural(count, "run")
     if finding.max_concurrency > 1:
         detail += f", {finding.max_concurrency} at once"
-    text.append(f"{detail:<20}")
+    text.append(f"{detail:<17} " if narrow else f"{detail:<20}")
     start = finding.overlap_start_ns
     if start is None and finding.runs:
         start = finding.runs[0].start_ns
     if start is not None:
-        text.append(f"at +{format_duration(start - origin_ns):<9}", "dim")
+        at = "+" if narrow else "at +"
+        text.append(f"{at}{format_duration(start - origin_ns):<9}", "dim")
     if finding.overlap_ns:
         text.append(f" overlap {format_duration(finding.overlap_ns)}", "red")
+    return text
+
+
+def legend_line(source: str, hidden: int = 0) -> Text:
+    """The status line of a picture of the timeline: what each mark means, without colour,
+    and how many lanes did not fit (`hidden`)."""
+    text = Text(" ", no_wrap=True, overflow="ellipsis")
+    if hidden:
+        text.append(f"{plural(hidden, 'more lane')} not shown", "bold")
+        text.append("   ")
+    for mark, meaning in (
+        ("▏", "a run starts"), ("╱╱", "overlap"), ("✗", "failed"), ("⊘", "cancelled"),
+        ("╌»", "never ended"), ("‼ ! i", "a lane's worst finding: error, warning, info"),
+    ):
+        text.append(mark, "bold")
+        text.append(f" {meaning}   ", "dim")
+    text.append("explore: ", "dim")
+    text.append(f"racetrace tui {clean(source)}")
     return text
 
 

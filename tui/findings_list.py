@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from racetrace.analyzers.report import Finding
 
 
+NARROW = 110  # columns below which a finding's line leaves out the instance key
+
+
 class FindingsList(OptionList):
     class FindingChosen(Message):
         def __init__(self, index: int) -> None:
@@ -29,17 +32,31 @@ class FindingsList(OptionList):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.count = 0
+        self._shown: tuple[Sequence[Finding], int] | None = None
+        self._narrow = False
 
     def show(self, findings: Sequence[Finding], origin_ns: int) -> None:
         self.count = len(findings)
+        self._shown = (findings, origin_ns)
+        highlighted = self.highlighted
         self.set_options(
-            Option(finding_line(finding, origin_ns), id=f"f{i}")
+            Option(finding_line(finding, origin_ns, narrow=self._narrow), id=f"f{i}")
             for i, finding in enumerate(findings)
         )
+        if highlighted is not None and highlighted < self.count:
+            self.highlighted = highlighted
         self.border_title = f"Findings ({len(findings)})" if findings else "Findings"
+
+    def on_resize(self) -> None:
+        narrow = self.size.width < NARROW
+        if narrow != self._narrow:
+            self._narrow = narrow
+            if self._shown is not None and self.count:
+                self.show(*self._shown)
 
     def show_note(self, note: str, style: str = "dim") -> None:
         self.count = 0
+        self._shown = None
         self.set_options([Option(Text(note, style), disabled=True)])
         self.border_title = "Findings"
 

@@ -33,10 +33,10 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("f", "focus the findings list (enter there jumps)"),
     ("/", "filter lanes by class, label, key or method"),
     ("o", "only instances with findings (again: all)"),
-    ("e", "write the JSON report (asks where)"),
+    ("e", "write the JSON report (asks where: beside the traces)"),
     ("escape", "clear the filter, leave a dialog"),
     ("?", "this help"),
-    ("q", "quit"),
+    ("q / ctrl+c", "quit"),
 )
 MOUSE: tuple[tuple[str, str], ...] = (
     ("click", "select the run under the pointer (double click: details)"),

@@ -35,6 +35,9 @@ from .textsafe import clean, shorten
 
 EMPTY_ROW = SubRow()  # the lines of a lane below its last sub-row (the gutter needs two)
 SEVERITY_BADGE = {"error": "‼", "warning": "!", "info": "i"}
+MIN_GUTTER = 18
+MAX_GUTTER = 64
+NAMES_MEASURED = 5_000  # lanes whose names size the gutter: enough to see, cheap for 100k lanes
 PAN_FRACTION = 1 / 8  # of the visible width, per left/right press
 ZOOM_STEP = 2.0
 
@@ -55,10 +58,10 @@ class Timeline(ScrollView, can_focus=True):
         Binding("shift+right,L", "pan(8)", "Pan a screen", show=False),
         Binding("plus,equals_sign", "zoom(2)", "Zoom", key_display="+-"),
         Binding("minus,underscore", "zoom(0.5)", "Zoom out", show=False),
-        Binding("0", "fit", "Fit"),
+        Binding("0", "fit", "Fit", show=False),
         Binding("up,k", "lane(-1)", "Lane", key_display="↑↓"),
         Binding("down,j", "lane(1)", "Lane", show=False),
-        Binding("tab", "run(1)", "Run", key_display="tab"),
+        Binding("tab", "run(1)", "Run", key_display="tab", show=False),
         Binding("shift+tab", "run(-1)", "Previous run", show=False),
         Binding("pageup", "lane_page(-1)", "Page up", show=False),
         Binding("pagedown", "lane_page(1)", "Page down", show=False),
@@ -125,6 +128,7 @@ class Timeline(ScrollView, can_focus=True):
         self.related: tuple[str, frozenset[str]] | None = None  # a finding's lane and runs
         self.cursor_ns: float | None = None
         self._autofit = True  # the user has not zoomed or panned since "fit all"
+        self._names_width = 0  # columns the lanes' names need (see `gutter_width`)
         self._bars_width = 0
         self._generation = 0
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(2048)
@@ -135,7 +139,12 @@ class Timeline(ScrollView, can_focus=True):
 
     @property
     def gutter_width(self) -> int:
-        return min(34, max(18, self.size.width // 5))
+        """Wide enough for the lanes' names (label, class, key): up to a third of a narrow
+        screen, two fifths of a wide one."""
+        width = self.size.width
+        share = width // 3 if width < 120 else width * 2 // 5
+        cap = max(MIN_GUTTER, min(MAX_GUTTER, share))
+        return min(max(self._names_width, MIN_GUTTER), cap)
 
     @property
     def bars_width(self) -> int:
@@ -147,7 +156,7 @@ class Timeline(ScrollView, can_focus=True):
         return self.gutter_width + 1
 
     def _max_ns_per_cell(self) -> float:
-        return max(self.model.span_ns, viewport.MIN_SPAN_NS) / max(self.bars_width, 1) * 4
+        return viewport.fit(self.model.span_ns, self.bars_width).ns_per_cell
 
     # -- data -------------------------------------------------------------------------------
 
@@ -155,6 +164,9 @@ class Timeline(ScrollView, can_focus=True):
         """Show `model`; with `keep_place`, keep the view and the selected run where possible."""
         previous = self.selected_run_id()
         self.model = model
+        self._names_width = max(
+            (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
+        )
         self._relayout()
         if keep_place and not self._autofit:
             self._changed(view_moved=False)
@@ -264,7 +276,33 @@ class Timeline(ScrollView, can_focus=True):
     def _clamped(self, view: viewport.View) -> viewport.View:
         return viewport.clamp(view, self.model.span_ns, self.bars_width)
 
+    def clear_selection(self) -> None:
+        """No selected run and no cursor (a picture of the timeline shows neither)."""
+        self.selection = None
+        self.related = None
+        self.cursor_ns = None
+        self._changed()
+
+    def _keep_cursor_on_screen(self) -> None:
+        """A cursor the view moved away from comes back: to the selected run where it shows,
+        else to the middle, so the ruler's cursor label always names a time on screen."""
+        if self.cursor_ns is None:
+            return
+        width = self.bars_width
+        left, right = self.view.start_ns, self.view.end_ns(width)
+        if left <= self.cursor_ns < right:
+            return
+        lane, index = self.selected()
+        if lane is not None and index is not None:
+            start, end = max(lane.start_of(index), left), min(lane.end_of(index), right)
+            if start < right and end >= left:
+                self.cursor_ns = (start + max(end, start)) / 2
+                return
+        self.cursor_ns = self.view.t_of(width / 2)
+
     def _changed(self, view_moved: bool = True) -> None:
+        if view_moved:
+            self._keep_cursor_on_screen()
         self._generation += 1
         self._highlights = self._compute_highlights()
         self.refresh()
@@ -522,6 +560,7 @@ class Timeline(ScrollView, can_focus=True):
         base = self._style("gutter-selected" if selected else ("gutter-alt" if alt else "gutter"))
         label_style = base + self._style("label", partial=True)
         detail_style = base + self._style("detail", partial=True)
+        room = width - 3
         if line == 0:
             marker = "▶" if selected else " "
             badge = SEVERITY_BADGE.get(lane.severity or "", " ")
@@ -530,33 +569,70 @@ class Timeline(ScrollView, can_focus=True):
                 if lane.severity
                 else base
             )
-            name = clean(lane.label) if lane.label else clean(lane.short_class or lane.key)
-            text = shorten(name, width - 4)
-            return [
+            name, cls = lane_title(lane)
+            name = shorten(name, room)
+            segments = [
                 Segment(marker, base),
                 Segment(badge, badge_style),
                 Segment(" ", base),
-                Segment(text, label_style),
-                Segment(" " * (width - 3 - cell_len(text)), base),
+                Segment(name, label_style),
             ]
+            used = cell_len(name)
+            # The class goes beside the label when it fits whole; the label never gives way.
+            if cls and used + 2 + cell_len(cls) <= room:
+                segments.append(Segment("  " + cls, detail_style))
+                used += 2 + cell_len(cls)
+            segments.append(_pad(room - used, base))
+            return segments
         if line == 1:
-            if lane.is_resource:
-                text = f"resource key · {plural(lane.instance_count, 'instance')}"
-            else:
-                cls = clean(lane.short_class)
-                room = width - 4 - cell_len(cls) - 1
-                key = shorten(clean(lane.key), max(room, 8), keep="middle")
-                text = f"{cls} {key}" if cls else key
-            text = shorten(text, width - 3)
-            return [Segment("   " + text, detail_style), _pad(width - 3 - cell_len(text), base)]
-        if line == 2:
+            name, cls = lane_title(lane)
+            beside = cell_len(shorten(name, room)) + 2 + cell_len(cls) <= room
+            text = lane_where(lane, room, "" if beside else cls)
+        elif line == 2:
             count = len(lane.runs)
             text = f"{count:,} run{'s' if count != 1 else ''}"
             if lane.max_concurrency > 1:
                 text += f" · {lane.max_concurrency} at once"
-            text = shorten(text, width - 3)
-            return [Segment("   " + text, detail_style), _pad(width - 3 - cell_len(text), base)]
-        return [Segment(" " * width, base)]
+            text = shorten(text, room)
+        else:
+            return [Segment(" " * width, base)]
+        return [Segment("   " + text, detail_style), _pad(room - cell_len(text), base)]
+
+
+def lane_title(lane: Lane) -> tuple[str, str]:
+    """A lane's name (its label, else its class) and its class when that says more."""
+    cls = "" if lane.is_resource else clean(lane.short_class)
+    if lane.label:
+        name = clean(lane.label)
+        return name, cls if cls and cls != name else ""
+    return cls or clean(lane.key), ""
+
+
+def lane_where(lane: Lane, width: int, cls: str = "") -> str:
+    """A lane's second line: which key (and later, where the instance was created), after the
+    class when the class did not fit beside the label."""
+    if lane.is_resource:
+        return shorten(f"resource key · {plural(lane.instance_count, 'instance')}", width)
+    key = clean(lane.key)
+    if cls:
+        room = width - cell_len(cls) - 1
+        text = shorten(f"{cls} {shorten(key, max(room, 8), keep='middle')}", width)
+    else:
+        text = shorten(key, width, keep="middle")
+    # Where the instance was created joins here once lanes carry it (issue 12, part 6).
+    created = getattr(lane, "created_at", None)
+    if created and cell_len(text) + 2 + cell_len(clean(created)) <= width:
+        text += "  " + clean(created)
+    return text
+
+
+def lane_names_width(lane: Lane) -> int:
+    """Columns a lane's gutter needs to show its name, class and key whole."""
+    name, cls = lane_title(lane)
+    title = cell_len(name) + (2 + cell_len(cls) if cls else 0)
+    where = len(lane.key) if not lane.is_resource else 30
+    runs = len(f"{len(lane.runs):,} runs · {lane.max_concurrency:,} at once")
+    return 3 + max(title, where, runs) + 1
 
 
 def _pad(count: int, style: Style) -> Segment:

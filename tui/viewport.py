@@ -34,10 +34,10 @@ class View:
 
 
 def fit(span_ns: int, width: int) -> View:
-    """A view that shows `[0, span_ns]` across `width` columns, with one column to spare."""
+    """A view that shows exactly `[0, span_ns]` across `width` columns, so that the ruler's
+    "across" and the header's span are one number."""
     span = max(span_ns, MIN_SPAN_NS)
-    width = max(width - 1, 1)
-    return View(0.0, max(span / width, MIN_NS_PER_CELL))
+    return View(0.0, max(span / max(width, 1), MIN_NS_PER_CELL))
 
 
 def fit_range(start_ns: float, end_ns: float, width: int, margin: float = 0.1) -> View:
@@ -63,12 +63,14 @@ def pan(view: View, cells: float) -> View:
 
 
 def clamp(view: View, span_ns: int, width: int) -> View:
-    """Keep some of the trace on screen: the view may run past either end by half a screen."""
-    visible = view.ns_per_cell * width
-    low = -visible / 2
-    high = max(span_ns, 0) - visible / 2
-    start = min(max(view.start_ns, low), max(high, low))
-    return View(start, view.ns_per_cell)
+    """Keep the view inside the trace: never before its start (no negative times), never past
+    its end, and never wider than the whole trace (zooming out stops at "fit")."""
+    widest = fit(span_ns, width).ns_per_cell
+    npc = min(view.ns_per_cell, widest)
+    visible = npc * width
+    high = max(max(span_ns, MIN_SPAN_NS) - visible, 0.0)
+    start = min(max(view.start_ns, 0.0), high)
+    return View(start, npc)
 
 
 def centre_on(view: View, start_ns: float, end_ns: float, width: int) -> View:
