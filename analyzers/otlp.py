@@ -250,6 +250,7 @@ def _run(resource: dict[str, Any], span: _Span, key_attr: str | None, source: st
         instance_label=_str(label),
         instance_id=_int(attrs.get(semconv.INSTANCE_ID)),
         resource_key=_str(attrs.get(semconv.RESOURCE_KEY)),
+        fan_out_of=_str(attrs.get(semconv.FAN_OUT_OF)),
         stateful=attrs.get(semconv.STATEFUL) if isinstance(attrs.get(semconv.STATEFUL), bool)
         else None,
         trace_id=_hex_id(span.traceId) or None,

@@ -542,6 +542,8 @@ class Timeline(ScrollView, can_focus=True):
         if line == 1:
             if lane.is_resource:
                 text = f"resource key · {plural(lane.instance_count, 'instance')}"
+                if lane.fan_outs:
+                    text += f" · {lane.fan_outs} fan-out"
             else:
                 cls = clean(lane.short_class)
                 room = width - 4 - cell_len(cls) - 1
