@@ -56,8 +56,10 @@ def file_kind(filename: str) -> int:
     return kind
 
 
-def is_installed_library(path: str) -> bool:
-    return f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path
+def is_install_root(path: str) -> bool:
+    """Whether a `sys.path` entry is where distributions are installed (`.../site-packages`),
+    not a folder inside one (a script's own folder, when the script is installed too)."""
+    return os.path.basename(os.path.normpath(path)) in ("site-packages", "dist-packages")
 
 
 class Owner:
@@ -151,9 +153,11 @@ def package_locations(patterns: tuple[str, ...]) -> tuple[str, ...]:
                 if not spec.submodule_search_locations and spec.origin:
                     add(spec.origin)
             continue
-        # Patterns only among installed libraries: a user's `langchain_demo/` is not LangChain.
+        # Patterns only among the top-level names of installed distributions: a user's
+        # `langchain_demo/` is not LangChain, nor is `langgraph_app.py` beside an installed
+        # script that Python put first on the path.
         for entry in sys.path:
-            if not is_installed_library(os.path.abspath(entry or ".") + os.sep):
+            if not is_install_root(os.path.abspath(entry or ".")):
                 continue
             try:
                 names = os.listdir(entry or ".")

@@ -94,7 +94,7 @@ def test_sync_batch_under_the_langgraph_preset_alone_fans_out_on_threads(
     graph = compiled(bump)
     print(graph.batch([{"n": 1}, {"n": 2}], [on("s1"), on("s1")]))
     """, env={"RACETRACE": "langgraph"}).check()
-    batch, fan_outs = _batch_and_fan_outs(done.runs(), "Pregel.batch")
+    _, fan_outs = _batch_and_fan_outs(done.runs(), "Pregel.batch")
     assert len(fan_outs) == 2 and {r["thread"]["id"] for r in fan_outs} != {None}
     (finding,) = overlap_findings(done)
     assert (finding["key_kind"], finding["instance"]["key"]) == ("resource", "langgraph/thread/s1")
@@ -108,7 +108,7 @@ def test_abatch_on_distinct_threads_records_fan_outs_and_finds_nothing(
     graph = compiled(abump)
     asyncio.run(graph.abatch([{"n": 1}, {"n": 2}, {"n": 3}], [on("a"), on("b"), on("c")]))
     """).check()
-    batch, fan_outs = _batch_and_fan_outs(done.runs(), ".abatch")
+    _, fan_outs = _batch_and_fan_outs(done.runs(), ".abatch")
     assert len(fan_outs) == 3
     assert done.findings() == []
 
