@@ -41,14 +41,18 @@ _args_repr.maxother = 80
 class ActiveRun:
     """A run that has started; `ended` flips once, whoever ends it."""
 
-    __slots__ = ("ended", "generation", "instance_id", "resource_key", "span")
+    __slots__ = ("callsite", "ended", "generation", "instance_id", "resource_key", "span",
+                 "stack")
 
     def __init__(self, span: trace.Span, instance_id: int, generation: int,
-                 resource_key: str | None = None) -> None:
+                 pending: PendingRun | None = None) -> None:
         self.span = span
         self.instance_id = instance_id
         self.generation = generation
-        self.resource_key = resource_key
+        # What a fan-out run of this one reports as its call site: the user's batch call.
+        self.resource_key = pending.resource_key if pending is not None else None
+        self.callsite = pending.callsite if pending is not None else None
+        self.stack = pending.stack if pending is not None else []
         self.ended = False
 
 
@@ -167,10 +171,15 @@ class Recorder:
             and called_by_owner(caller, target.owner)
         ):
             return None  # the framework's own plumbing inside a run: part of that run
-        site = callsite_frame(caller, target.owner, instance)
         captured = None
         if self.config.capture_args:
             captured = _args_repr.repr((args, kwargs))
+        if fan_out_of is not None:
+            # Called by the batch's own plumbing (often in a task or a pool thread of its
+            # own): the user's line is the batch call's.
+            return PendingRun(target, instance, fan_out_of.callsite, fan_out_of.stack,
+                              captured, resource_key, fan_out_of)
+        site = callsite_frame(caller, target.owner, instance)
         # The line is read now: by the time a coroutine starts, its caller has moved on.
         callsite = (site.f_code, site.f_lineno) if site is not None else None
         return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key,
@@ -234,7 +243,7 @@ class Recorder:
         if pending.args is not None:
             attributes["racetrace.args"] = pending.args
         span = self.spans.start(target.span_name, attributes, start_ns)
-        return ActiveRun(span, id(instance), self.generation, pending.resource_key)
+        return ActiveRun(span, id(instance), self.generation, pending)
 
     def _add_task(self, attributes: dict[str, Any]) -> None:
         asyncio = sys.modules.get("asyncio")

@@ -55,6 +55,9 @@ def _batch_and_fan_outs(runs: list[dict], method: str) -> tuple[dict, list[dict]
     fan_outs = [r for r in runs if r["fan_out_of"] is not None]
     assert {r["fan_out_of"] for r in fan_outs} == {batch["run_id"]}
     assert all(r["instance_key"] == batch["instance_key"] for r in fan_outs)
+    # Called from the batch's plumbing; the user's line is the batch call.
+    assert batch["callsite"].rsplit("/", 1)[-1].startswith("main.py:")
+    assert {r["callsite"] for r in fan_outs} == {batch["callsite"]}
     return batch, fan_outs
 
 
