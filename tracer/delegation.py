@@ -85,6 +85,7 @@ def is_delegation(frame: FrameType | None, instance: object, owner: Owner) -> bo
 
 
 _MAX_ATTRIBUTES = 512
+_SELF = frozenset({"self", "cls"})
 
 
 def installed_methods(instance: object) -> dict[int, CodeType]:
@@ -98,6 +99,13 @@ def installed_methods(instance: object) -> dict[int, CodeType]:
     classes = [vars(c) for c in mro if c is not object]
     for namespace in classes:
         for value in list(namespace.values())[:_MAX_ATTRIBUTES]:
+            if type(value) is FunctionType:
+                code = value.__code__
+                if (code.co_argcount and code.co_varnames[0] in _SELF
+                        and getattr(value, "__wrapped__", None) is None):
+                    continue  # a plain method: its frames show the instance as `self`
+            elif not callable(value) and not isinstance(value, staticmethod | classmethod):
+                continue
             _collect(value, found, 0)
     if not isinstance(instance, type):
         try:
@@ -105,8 +113,14 @@ def installed_methods(instance: object) -> dict[int, CodeType]:
         except TypeError:  # __slots__ only: nothing can be installed on the instance
             own = {}
         for name, value in list(own.items())[:_MAX_ATTRIBUTES]:
-            if isinstance(name, str) and any(_is_method(c.get(name)) for c in classes):
-                _collect(value, found, 0)
+            if not isinstance(name, str) or not callable(value):
+                continue
+            for namespace in classes:  # the class attribute it shadows, found as Python does
+                shadowed = namespace.get(name)
+                if shadowed is not None:
+                    if _is_method(shadowed):
+                        _collect(value, found, 0)
+                    break
     return found
 
 
@@ -126,11 +140,9 @@ def _collect(value: Any, found: dict[int, CodeType], depth: int) -> None:
     if isinstance(value, FunctionType):
         code = value.__code__
         found[id(code)] = code
-        extra = value.__dict__
-        for name in ("__wrapped__", "mock"):
-            inner = extra.get(name)
-            if inner is not None:
-                _collect(inner, found, depth + 1)
+        # getattr, not `__dict__`: that would build a dict for every plain function.
+        _collect(getattr(value, "__wrapped__", None), found, depth + 1)
+        _collect(getattr(value, "mock", None), found, depth + 1)
     elif isinstance(value, MethodType | staticmethod | classmethod):
         _collect(value.__func__, found, depth + 1)
     elif isinstance(value, functools.partial):
