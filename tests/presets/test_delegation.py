@@ -58,7 +58,7 @@ def _warnings(done) -> list[dict]:
 
 def test_a_spy_installed_under_the_methods_name_is_that_method(scenarios: Scenarios) -> None:
     done = _program(scenarios, """
-        import asyncio
+        import asyncio, functools
         from unittest import mock
         from agent import Agent
 
@@ -79,12 +79,21 @@ def test_a_spy_installed_under_the_methods_name_is_that_method(scenarios: Scenar
             with mock.patch.object(Agent, "run_stream", autospec=True,
                                    side_effect=Agent.run_stream):
                 await agent.run("autospec")
+            # What pytest-mock's `mocker.spy(agent, "run_stream")` installs on the instance.
+            method = agent.run_stream
+
+            @functools.wraps(method)
+            def wrapper(*args, **kwargs):
+                return method(*args, **kwargs)
+
+            with mock.patch.object(agent, "run_stream", side_effect=wrapper, autospec=True):
+                await agent.run("mocker.spy")
             print(len(calls), len(agent.history))
 
         asyncio.run(main())
     """)
-    assert done.stdout.split() == ["1", "6"]
-    assert done.methods() == ["Agent.run"] * 3  # run_stream is each run's own delegation
+    assert done.stdout.split() == ["1", "8"]
+    assert done.methods() == ["Agent.run"] * 4  # run_stream is each run's own delegation
     assert done.findings() == []
 
 
