@@ -129,4 +129,3 @@ def test_the_timeline_shows_fan_outs_on_their_thread_only(scenarios: Scenarios) 
     assert (thread.key, len(thread.runs), thread.fan_outs) == ("langgraph/thread/t1", 2, 2)
     (graph,) = [lane for lane in lanes if lane.runs[0].method.endswith(".abatch")]
     assert len(graph.runs) == 1  # the batch run; its inputs are part of it on the graph
-
