@@ -16,9 +16,10 @@ AGENT = """
     import asyncio
 
     class Agent:
+        on_reply = None  # a callback slot, set by the user: not a method of the class
+
         def __init__(self):
             self.history = []
-            self.on_reply = None  # a callback slot, set by the user
 
         async def run(self, task):
             replies = []
