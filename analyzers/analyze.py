@@ -189,14 +189,17 @@ class _Analysis:
     def part(self, trace: Trace) -> Part:
         lanes = trace.runs_by_instance(ordered=False)
         self.lane_starts = trace.lane_starts
-        keys = [self._key(k, runs, resource=False) for k, runs in lanes.items()]
-        trace.lanes_sorted = True  # `_key` has put each lane in order
-        instance_keys = {k.key: k for k in keys}
         # The few runs that need more than their lane: failures and resources.
         flagged = trace.failed_or_resourced()
+        keys = [self._key(k, runs, resource=False)
+                for k, runs in _without_fan_outs(lanes, flagged, trace.lane_starts).items()]
+        trace.lanes_sorted = True  # `_key` has put each lane in order
+        instance_keys = {k.key: k for k in keys}
         failed = [r for r in flagged if r.status == semconv.STATUS_ERROR]
         for run in failed:
-            instance_keys[run.instance_key].failed.append(run)
+            owner = instance_keys.get(run.instance_key)  # none: a lane of fan-out runs only
+            if owner is not None:
+                owner.failed.append(run)
         overlapping: set[str] = set()  # failed runs that overlapped another on their instance
         for key in keys:
             self._overlaps(key)
@@ -548,6 +551,29 @@ def _summary(outcome: Outcome) -> InstanceSummary:
         last_end_ns=outcome.last_end_ns,
         finding_ids=tuple(f.id for f in findings),
     )
+
+
+def _without_fan_outs(lanes: dict[str, list[Run]], flagged: Sequence[Run],
+                      lane_starts: dict[str, list[int]]) -> dict[str, list[Run]]:
+    """The instance lanes without the runs a batch call fanned out on resource keys of their
+    own: on the object they are part of the batch run (delegation), on their resource they
+    are runs. Fan-out runs carry a resource key, so they are among the few flagged runs."""
+    fanned = {r.instance_key for r in flagged if r.fan_out_of is not None}
+    if not fanned:
+        return lanes
+    kept = dict(lanes)
+    for key in fanned:
+        lane = lanes.get(key)
+        if lane is None:
+            continue
+        lane.sort(key=_START)  # the shared lane stays in order, as `_key` leaves the others
+        lane_starts.pop(key, None)
+        runs = [r for r in lane if r.fan_out_of is None]
+        if runs:
+            kept[key] = runs
+        else:
+            del kept[key]
+    return kept
 
 
 def _by_resource(runs: Sequence[Run]) -> dict[str, list[Run]]:

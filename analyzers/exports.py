@@ -55,6 +55,7 @@ def run_attributes(run: Run) -> dict[str, Any]:
         semconv.RESOURCE_KEY: run.resource_key,
         semconv.STATEFUL: run.stateful,
         semconv.PARENT_RUN: run.parent_run_id,
+        semconv.FAN_OUT_OF: run.fan_out_of,
         semconv.TASK_NAME: run.task_name,
         semconv.TASK_KEY: run.task_key,
         semconv.TASK_CREATED_AT: run.task_created_at,

@@ -29,6 +29,7 @@ _START_KEYS = {
     "resource_key": semconv.RESOURCE_KEY,
     "stateful": semconv.STATEFUL,
     "parent_run_id": semconv.PARENT_RUN,
+    "fan_out_of": semconv.FAN_OUT_OF,
     "task_key": semconv.TASK_KEY,
     "task_created_by_run": semconv.TASK_CREATED_BY_RUN,
     "thread_id": semconv.THREAD_ID,
@@ -102,6 +103,9 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     file: str | None = None
     line: int | None = None
     parent_run_id: str | None = None
+    # A run a batch call fanned out on a resource key of its own (the batch run's id): a run
+    # on the resource only; on the object it is part of the batch run.
+    fan_out_of: str | None = None
     resource_key: str | None = None
     stateful: bool | None = None
     # The run may go on after its call returned (a streamed run ending with its background
@@ -209,6 +213,7 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
             "instance_label": self.instance_label,
             "instance_id": self.instance_id,
             "resource_key": self.resource_key,
+            "fan_out_of": self.fan_out_of,
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "duration_ns": None if self.end_ns is None else self.end_ns - self.start_ns,

@@ -333,6 +333,7 @@ def _run(
         instance_label=_str(label),
         instance_id=_int(attrs.get(semconv.INSTANCE_ID)),
         resource_key=_str(attrs.get(semconv.RESOURCE_KEY)),
+        fan_out_of=_str(attrs.get(semconv.FAN_OUT_OF)),
         stateful=attrs.get(semconv.STATEFUL) if isinstance(attrs.get(semconv.STATEFUL), bool)
         else None,
         trace_id=_hex_id(span.traceId) or None,

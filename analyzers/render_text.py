@@ -156,6 +156,9 @@ def _run_lines(trace: Trace, run: Run, number: int, total: int, origin: int,
     if run.callsite:
         fn = f" in {clean(run.function)}" if run.function else ""
         lines.append(Text(f"    called from {clean(run.callsite)}{fn}"))
+    if run.fan_out_of:
+        lines.append(Text(f"    fan-out of run {clean(run.fan_out_of)} (one batch call on the "
+                          "instance; a run of its own on the resource)", style="cyan"))
     for link, what in ((run.parent_run_id, "inside run"),
                        (run.task_created_by_run, "in a task created by run")):
         if link and link in ids:

@@ -4,32 +4,18 @@ install modes; uninstalling removes the .pth. These build real installs in fresh
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _run(*args: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(a) for a in args], capture_output=True, text=True, timeout=600, **kwargs
-    )
-
-
-def _site_packages(python: Path) -> Path:
-    out = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    return Path(out.stdout.strip())
+from venvs import REPO, create, run, site_packages
 
 
 @pytest.fixture(scope="module")
 def fresh_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    env_dir = tmp_path_factory.mktemp("venv")
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    return env_dir / "bin" / "python"
+    # Its own venv, not the shared `installed_venv` (tests/venvs.py): these tests install and
+    # uninstall racetrace, which the tests sharing that one must not see mid-run.
+    return create(tmp_path_factory.mktemp("venv"))
 
 
 @pytest.mark.parametrize("editable", [False, True], ids=["wheel", "editable"])
@@ -37,15 +23,15 @@ def test_install_puts_pth_at_site_packages_root_and_squats_no_generic_names(
     fresh_python: Path, editable: bool
 ) -> None:
     install = ["-e", str(REPO)] if editable else [str(REPO)]
-    result = _run(fresh_python, "-m", "pip", "install", "--quiet", "--no-deps", *install)
+    result = run(fresh_python, "-m", "pip", "install", "--quiet", "--no-deps", *install)
     assert result.returncode == 0, result.stderr[-2000:]
     try:
-        site = _site_packages(fresh_python)
+        site = site_packages(fresh_python)
         pth = site / "racetrace.pth"
         assert pth.is_file()
         assert pth.read_text() == (REPO / "racetrace.pth").read_text()
         # Run outside the checkout, so the repo's folders are not importable by accident.
-        probe = _run(
+        probe = run(
             fresh_python, "-c",
             "import racetrace.tracer, racetrace.analyzers, racetrace.tui, racetrace.samples\n"
             "import importlib.util as u\n"
@@ -55,7 +41,7 @@ def test_install_puts_pth_at_site_packages_root_and_squats_no_generic_names(
         assert probe.returncode == 0, probe.stderr
         assert probe.stdout.strip() == "[]"
     finally:
-        result = _run(fresh_python, "-m", "pip", "uninstall", "--yes", "racetrace")
+        result = run(fresh_python, "-m", "pip", "uninstall", "--yes", "racetrace")
     assert result.returncode == 0, result.stderr
     assert not (site / "racetrace.pth").exists()
 
@@ -64,7 +50,7 @@ def test_pth_with_racetrace_on_but_package_gone_does_not_break_python(tmp_path: 
     # A stale .pth (package uninstalled by hand) must never stop the interpreter.
     (tmp_path / "racetrace.pth").write_text((REPO / "racetrace.pth").read_text())
     code = f"import site; site.addsitedir({str(tmp_path)!r}); print('alive')"
-    result = _run(
+    result = run(
         sys.executable, "-S", "-c", code, env={**os.environ, "RACETRACE": "1"}, cwd=tmp_path
     )
     # -S: no site-packages, so `racetrace` is not importable; the guard swallows that.

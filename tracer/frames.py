@@ -56,35 +56,29 @@ def file_kind(filename: str) -> int:
     return kind
 
 
-def is_installed_library(path: str) -> bool:
-    return f"{os.sep}site-packages{os.sep}" in path or f"{os.sep}dist-packages{os.sep}" in path
+def is_install_root(path: str) -> bool:
+    """Whether a `sys.path` entry is where distributions are installed (`.../site-packages`),
+    not a folder inside one (a script's own folder, when the script is installed too)."""
+    return os.path.basename(os.path.normpath(path)) in ("site-packages", "dist-packages")
 
 
 class Owner:
-    """The code that owns a traced method: its frames are not the user's.
+    """The code that owns a traced method, for the call site: its frames are not the user's.
 
-    For a method of an installed library (site-packages) that is the whole top-level package,
-    so that `autogen_agentchat`'s internals calling each other are one library; a framework
-    preset widens it to the framework's family of packages (`Owner.of_family`), so that
-    `autogen_agentchat` calling into `autogen_core` is still the library. For the user's
-    own code it is only the class bodies of the module that defines the method: a callback in
-    the user's `main.py` that calls `agent.run()` is the user's line, even when it lives in the
-    same package, and so are the module-level functions and statements of a one-file program
-    that defines its agent class beside its `main()` and callbacks.
+    A framework preset's owner is its family of packages (`Owner.of_family`), wherever they are
+    installed, so that `autogen_agentchat` calling into `autogen_core` is still the library;
+    its code also delegates (`delegates`): it may stand between two calls on one instance that
+    make one run. A target named by the user (`RACETRACE_TARGETS`) has no family: its owner is
+    the class bodies of the module that defines the method, for the call site only. A callback
+    in the user's `main.py` that calls `agent.run()` is the user's line, even in the same
+    package, and whether that package sits in a checkout or in site-packages does not matter.
     """
 
-    def __init__(
-        self, module_file: str | None, package_dir: str | None,
-        package_dirs: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, module_file: str | None, package_dirs: tuple[str, ...] = ()) -> None:
         self._files: frozenset[str] = frozenset()
         self._prefixes: tuple[str, ...] = tuple(package_dirs)
         if module_file:
-            path = os.path.abspath(module_file)
-            if package_dir and is_installed_library(path):
-                self._prefixes += (os.path.abspath(package_dir) + os.sep,)
-            else:
-                self._files = frozenset({path, module_file})
+            self._files = frozenset({os.path.abspath(module_file), module_file})
         self._cache: dict[str, bool] = {}
         # Keyed by id(): hashing a code object hashes its bytecode and constants, microseconds
         # for a big function. The value holds the code, so its id cannot be reused meanwhile.
@@ -92,28 +86,29 @@ class Owner:
 
     @classmethod
     def of_module(cls, module: object) -> Owner:
-        module_file = getattr(module, "__file__", None)
-        top = getattr(module, "__name__", "").partition(".")[0]
-        package = sys.modules.get(top)
-        package_file = getattr(package, "__file__", None)
-        package_dir = os.path.dirname(package_file) if package_file else None
-        if package_dir and package is not module and not (package_file or "").endswith(
-            "__init__.py"
-        ):
-            package_dir = None
-        return cls(module_file, package_dir)
+        return cls(getattr(module, "__file__", None))
 
     @classmethod
     def of_family(cls, patterns: tuple[str, ...]) -> Owner:
         """The whole code of several top-level packages, named or matched by a `*` pattern
         (`langchain*`): a framework split into distributions is one library."""
-        return cls(None, None, package_locations(patterns))
+        return cls(None, package_locations(patterns))
+
+    @property
+    def is_family(self) -> bool:
+        return bool(self._prefixes)
 
     def owns(self, code: CodeType) -> bool:
         entry = self._code_cache.get(id(code))
         if entry is None:
             entry = self._code_cache[id(code)] = (code, self._owns(code))
         return entry[1]
+
+    def delegates(self, code: CodeType) -> bool:
+        """Whether code may stand between two calls on one instance that are one run: the
+        framework family's code; nothing of a user's module (its own methods delegate as
+        methods bound to the instance, not as the module's code)."""
+        return bool(self._prefixes) and self.owns(code)
 
     def _owns(self, code: CodeType) -> bool:
         filename = code.co_filename
@@ -158,9 +153,11 @@ def package_locations(patterns: tuple[str, ...]) -> tuple[str, ...]:
                 if not spec.submodule_search_locations and spec.origin:
                     add(spec.origin)
             continue
-        # Patterns only among installed libraries: a user's `langchain_demo/` is not LangChain.
+        # Patterns only among the top-level names of installed distributions: a user's
+        # `langchain_demo/` is not LangChain, nor is `langgraph_app.py` beside an installed
+        # script that Python put first on the path.
         for entry in sys.path:
-            if not is_installed_library(os.path.abspath(entry or ".") + os.sep):
+            if not is_install_root(os.path.abspath(entry or ".")):
                 continue
             try:
                 names = os.listdir(entry or ".")
@@ -204,13 +201,13 @@ def callsite_frame(
     while frame is not None and depth < 64:
         code = frame.f_code
         kind = file_kind(code.co_filename)
-        if kind == STDLIB and _is_task_boundary(code):
+        if kind == STDLIB and is_task_boundary(code):
             break
         if kind != INTERNAL:
             if owner.owns(code):
                 if library is None:
                     library = frame
-            elif kind == OTHER and _first_argument(frame, code) is not instance:
+            elif kind == OTHER and first_argument(frame, code) is not instance:
                 return frame
             elif fallback is None:
                 fallback = frame
@@ -239,7 +236,7 @@ def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
         code = frame.f_code
         entry = _code_kinds.get(id(code))
         if entry is None:
-            kind = _TASK_BOUNDARY if _is_task_boundary(code) else file_kind(code.co_filename)
+            kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
             entry = _code_kinds[id(code)] = (code, kind)
         kind = entry[1]
         if kind == OTHER:
@@ -265,7 +262,7 @@ def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
 _METHOD_FIRST_ARGUMENTS = frozenset({"self", "cls"})
 
 
-def _first_argument(frame: FrameType, code: CodeType) -> object:
+def first_argument(frame: FrameType, code: CodeType) -> object:
     # Reading f_locals builds a dict of the frame's locals: only for frames that look like
     # methods, which are the only ones whose first argument can be the instance.
     if code.co_argcount == 0 or code.co_varnames[0] not in _METHOD_FIRST_ARGUMENTS:
@@ -274,32 +271,6 @@ def _first_argument(frame: FrameType, code: CodeType) -> object:
         return frame.f_locals.get(code.co_varnames[0])
     except Exception:
         return None
-
-
-def is_delegation(frame: FrameType | None, instance: object, owner: Owner) -> bool:
-    """Whether a call comes from the running run's own code rather than from the user's.
-
-    Called only when the innermost active run in this context is on the same instance. Walks
-    outward from the caller: reaching racetrace's wrapper means only the instance's own methods,
-    its library and the standard library stood between the two calls (`run()` delegating to
-    `run_stream()`, `super().run()`), which is one run. Any other frame (a callback, a tool, the
-    user's loop) makes it a separate, re-entrant run. A stack that ends without either (a task
-    or executor thread started by the run) counts as delegation only if no user frame was seen;
-    a task's stack ends at the event loop's callback dispatch (below it are the frames that
-    started the loop, not those that created the task).
-    """
-    depth = 0
-    while frame is not None and depth < 128:
-        code = frame.f_code
-        kind = file_kind(code.co_filename)
-        if kind == INTERNAL or (kind == STDLIB and _is_task_boundary(code)):
-            return True
-        if kind == OTHER and not owner.owns(code):
-            if _first_argument(frame, code) is not instance:
-                return False
-        frame = frame.f_back
-        depth += 1
-    return True
 
 
 def called_by_owner(frame: FrameType | None, owner: Owner) -> bool:
@@ -312,7 +283,7 @@ def called_by_owner(frame: FrameType | None, owner: Owner) -> bool:
         kind = file_kind(code.co_filename)
         if kind == OTHER:
             return owner.owns(code)
-        if kind == STDLIB and _is_task_boundary(code):
+        if kind == STDLIB and is_task_boundary(code):
             return False
         frame = frame.f_back
         depth += 1
@@ -322,7 +293,7 @@ def called_by_owner(frame: FrameType | None, owner: Owner) -> bool:
 _task_boundary: list[CodeType] = []
 
 
-def _is_task_boundary(code: CodeType) -> bool:
+def is_task_boundary(code: CodeType) -> bool:
     """Whether code is `asyncio.events.Handle._run`, where the event loop steps a task."""
     if not _task_boundary:
         events = sys.modules.get("asyncio.events")

@@ -23,8 +23,9 @@ from racetrace._version import __version__
 
 from . import semconv, taskorigin
 from .config import Config
+from .delegation import is_delegation
 from .errors import forget_after_fork, internal_error, say
-from .frames import called_by_owner, callsite_frame, is_delegation, short_stack
+from .frames import called_by_owner, callsite_frame, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, label_of, new_registry
 from .sink import JsonLinesSink, run_id_of
 from .span import LeanSpanFactory, SdkSpanFactory
@@ -40,19 +41,25 @@ _args_repr.maxother = 80
 class ActiveRun:
     """A run that has started; `ended` flips once, whoever ends it."""
 
-    __slots__ = ("ended", "generation", "instance_id", "span")
+    __slots__ = ("callsite", "ended", "generation", "instance_id", "resource_key", "span",
+                 "stack")
 
-    def __init__(self, span: trace.Span, instance_id: int, generation: int) -> None:
+    def __init__(self, span: trace.Span, instance_id: int, generation: int,
+                 pending: PendingRun | None = None) -> None:
         self.span = span
         self.instance_id = instance_id
         self.generation = generation
+        # What a fan-out run of this one reports as its call site: the user's batch call.
+        self.resource_key = pending.resource_key if pending is not None else None
+        self.callsite = pending.callsite if pending is not None else None
+        self.stack = pending.stack if pending is not None else []
         self.ended = False
 
 
 class PendingRun:
     """What is known at call time, on the caller's stack, before the run starts."""
 
-    __slots__ = ("args", "callsite", "instance", "resource_key", "stack", "target")
+    __slots__ = ("args", "callsite", "fan_out_of", "instance", "resource_key", "stack", "target")
 
     def __init__(
         self,
@@ -62,8 +69,10 @@ class PendingRun:
         stack: list[str],
         args: str | None,
         resource_key: str | None,
+        fan_out_of: ActiveRun | None = None,
     ) -> None:
         self.target = target
+        self.fan_out_of = fan_out_of
         self.instance = instance
         self.callsite = callsite
         self.stack = stack
@@ -133,8 +142,19 @@ class Recorder:
                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
         """None when this call is the running run delegating to itself (one run, not two), or,
         for a target that traces only the calls users make (`framework_calls` off), when the
-        framework calls it from its own code on an object that holds no resource."""
+        framework calls it from its own code on an object that holds no resource.
+
+        Delegation merges runs on one object only: a delegated call that carries a resource
+        key the running run does not (a batch call's per-input `ainvoke` on its own
+        conversation thread) is a run of its own on that key, a fan-out of the running run."""
+        resource_key = None
+        if target.resource_of is not None:
+            try:
+                resource_key = target.resource_of(instance, args, kwargs)
+            except Exception as exc:
+                internal_error(f"finding the resource key of {target.span_name}", exc)
         current = _current_run.get()
+        fan_out_of = None
         if (
             current is not None
             and not current.ended
@@ -142,26 +162,28 @@ class Recorder:
             and current.generation == self.generation
             and is_delegation(caller, instance, target.owner)
         ):
-            return None
-        resource_key = None
-        if target.resource_of is not None:
-            try:
-                resource_key = target.resource_of(instance, args, kwargs)
-            except Exception as exc:
-                internal_error(f"finding the resource key of {target.span_name}", exc)
+            if resource_key is None or resource_key == current.resource_key:
+                return None
+            fan_out_of = current
         if (
             not target.framework_calls
             and resource_key is None
             and called_by_owner(caller, target.owner)
         ):
             return None  # the framework's own plumbing inside a run: part of that run
-        site = callsite_frame(caller, target.owner, instance)
         captured = None
         if self.config.capture_args:
             captured = _args_repr.repr((args, kwargs))
+        if fan_out_of is not None:
+            # Called by the batch's own plumbing (often in a task or a pool thread of its
+            # own): the user's line is the batch call's.
+            return PendingRun(target, instance, fan_out_of.callsite, fan_out_of.stack,
+                              captured, resource_key, fan_out_of)
+        site = callsite_frame(caller, target.owner, instance)
         # The line is read now: by the time a coroutine starts, its caller has moved on.
         callsite = (site.f_code, site.f_lineno) if site is not None else None
-        return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key)
+        return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key,
+                          fan_out_of)
 
     # -- run start -------------------------------------------------------------------------
     def begin(self, pending: PendingRun | None) -> ActiveRun | None:
@@ -205,6 +227,8 @@ class Recorder:
         parent = _current_run.get()
         if parent is not None and parent.generation == self.generation:
             attributes[_PARENT_RUN] = run_id_of(parent.span)
+        if pending.fan_out_of is not None:
+            attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
         attributes[_THREAD_NAME] = threading.current_thread().name
         self._add_task(attributes)
@@ -219,7 +243,7 @@ class Recorder:
         if pending.args is not None:
             attributes["racetrace.args"] = pending.args
         span = self.spans.start(target.span_name, attributes, start_ns)
-        return ActiveRun(span, id(instance), self.generation)
+        return ActiveRun(span, id(instance), self.generation, pending)
 
     def _add_task(self, attributes: dict[str, Any]) -> None:
         asyncio = sys.modules.get("asyncio")

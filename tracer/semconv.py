@@ -15,6 +15,9 @@ STATEFUL = "racetrace.stateful"
 # runtime's message loop): after the call returns, the calling task goes on with other work.
 OUTLIVES_CALL = "racetrace.outlives_call"
 PARENT_RUN = "racetrace.parent_run"
+# A run that a batch call on the same instance fanned out on a resource key of its own (the
+# outer run's id): one run with the outer on the object, a run of its own on the resource.
+FAN_OUT_OF = "racetrace.fan_out_of"
 TASK_NAME = "racetrace.task.name"
 TASK_KEY = "racetrace.task.id"
 TASK_CREATED_AT = "racetrace.task.created_at"

@@ -54,9 +54,10 @@ class Target:
     resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None] | None = None
     stateful: bool | None = None
     gen_ai_agent: bool = False
-    owner: Owner = field(default_factory=lambda: Owner(None, None))
+    owner: Owner = field(default_factory=lambda: Owner(None))
     # Top-level packages that are one library for the call site and delegation (a framework
-    # split into distributions); empty: the package of the target's module.
+    # split into distributions); empty: no family (a target the user named): the module's
+    # class bodies for the call site, and only the instance's own methods delegate.
     family: tuple[str, ...] = ()
     # Also trace the method in every subclass that overrides it, present and future, except
     # classes of modules under `exclude` (another preset's, or a framework's own plumbing).

@@ -205,6 +205,9 @@ def run_details(lane: Lane, index: int, report: Report | None) -> RenderableType
     row("instance", instance)
     if run.resource_key:
         row("resource", run.resource_key)
+    if run.fan_out_of:
+        row("fan-out of", Text(f"run {clean(run.fan_out_of)}: one batch call on the instance, "
+                               "a run of its own on the resource"))
     when = Text(f"+{format_duration(start)} → ")
     if run.end_ns is None:
         when.append(f"still open at +{format_duration(end)}", "magenta")

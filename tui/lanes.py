@@ -63,6 +63,8 @@ class Lane:
     findings: list[Finding] = field(default_factory=list)
     severity: str | None = None
     max_concurrency: int = 1
+    # Runs a batch call fanned out on this resource key (part of the batch run on its object).
+    fan_outs: int = 0
     index: dict[str, int] = field(default_factory=dict)  # run_id -> position in `runs`
 
     @property
@@ -143,10 +145,13 @@ def _build_lanes(trace: Trace, report: Report | None) -> Lanes:
     by_instance: dict[str, list[Run]] = {}
     by_resource: dict[str, list[Run]] = {}
     for run in runs:  # already in start order: each group stays sorted
-        group = by_instance.get(run.instance_key)
-        if group is None:
-            by_instance[run.instance_key] = group = []
-        group.append(run)
+        # A batch call's fan-out run is part of the batch run on the object: shown on its
+        # resource lane only, as the analysis counts it.
+        if run.fan_out_of is None:
+            group = by_instance.get(run.instance_key)
+            if group is None:
+                by_instance[run.instance_key] = group = []
+            group.append(run)
         if run.resource_key is not None:
             by_resource.setdefault(run.resource_key, []).append(run)
     last_ns_of = trace.last_ns_of
@@ -273,4 +278,6 @@ def _build_lane(
         max_concurrency=peak,
     )
     lane.index = {run.run_id: i for i, run in enumerate(lane.runs)}
+    if is_resource:
+        lane.fan_outs = sum(1 for run in runs if run.fan_out_of is not None)
     return lane

@@ -612,7 +612,10 @@ def lane_where(lane: Lane, width: int, cls: str = "") -> str:
     """A lane's second line: which key (and later, where the instance was created), after the
     class when the class did not fit beside the label."""
     if lane.is_resource:
-        return shorten(f"resource key · {plural(lane.instance_count, 'instance')}", width)
+        text = f"resource key · {plural(lane.instance_count, 'instance')}"
+        if lane.fan_outs:
+            text += f" · {lane.fan_outs} fan-out"
+        return shorten(text, width)
     key = clean(lane.key)
     if cls:
         room = width - cell_len(cls) - 1

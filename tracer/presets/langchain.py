@@ -5,11 +5,14 @@ Runnables (chat models, prompts, chains, tools, retrievers) are stateless: their
 what they are given, so overlapping runs on one are expected (`batch` fans out on one instance by
 design) and reported as info. The defaults delegate on the same instance (`ainvoke` runs `invoke`
 in an executor thread with the context copied, `astream` awaits `ainvoke`, `batch` maps `invoke`
-over a thread pool): each is one run. Concrete classes override these methods, so every override
-is covered, present and future. A run is a call the user's code makes: the calls a runnable
-makes on others (a chain on its steps, a history wrapper on its inner chain) are the plumbing
-of that run, not runs of their own. LangGraph's own runnables (nodes, channel writers, the
-graphs) are left to the langgraph preset.
+over a thread pool): each is one run, unless a per-input call carries a resource key the batch
+run does not (a compiled graph's inputs on their threads): that is a fan-out run on its key.
+A `RunnableWithMessageHistory`'s `batch` hands the whole batch to its inner chain instead,
+whose per-input calls carry no key: its sessions are not seen per input. Concrete classes
+override these methods, so every override is covered, present and future. A run is a call the
+user's code makes: the calls a runnable makes on others (a chain on its steps, a history wrapper
+on its inner chain) are the plumbing of that run, not runs of their own. LangGraph's own
+runnables (nodes, channel writers, the graphs) are left to the langgraph preset.
 
 The conversation of a `RunnableWithMessageHistory` is its chat history, named by the
 configurable fields of `history_factory_config` (`session_id` by default): that is the run's

@@ -1,5 +1,5 @@
-"""LangGraph: a compiled graph's `invoke`, `ainvoke`, `stream`, `astream`, `astream_events`
-(defined on `Pregel`, or inherited by it from LangChain's `Runnable`).
+"""LangGraph: a compiled graph's `invoke`, `ainvoke`, `stream`, `astream`, `astream_events`,
+`batch` and `abatch` (defined on `Pregel`, or inherited by it from LangChain's `Runnable`).
 
 The graph object is stateless (one compiled graph serves every request); the conversation is
 the checkpointer's thread, so the run's resource key is `config["configurable"]["thread_id"]`:
@@ -8,7 +8,10 @@ wins), also from two graph objects or two processes sharing a checkpointer. A su
 the graph runs itself is part of the parent's run; one that a node's code invokes is a run of
 its own, in its parent's thread under a namespace of its own: it gets no key.
 `invoke` iterates `stream`, `ainvoke` and `astream_events` iterate `astream` on the same
-graph: one run each.
+graph: one run each. `batch` and `abatch` are one run on the graph, but each input's
+`invoke`/`ainvoke` carries its own config: one naming a thread is a run of its own on that
+thread (a fan-out of the batch run), so two inputs on one thread show as the lost update
+they are.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .langchain import FAMILY, STREAM_BUILDERS
 from .spec import EntryPoint, Preset, get_argument
 
 PREGEL = "langgraph.pregel"
-METHODS = ("invoke", "ainvoke", "stream", "astream", "astream_events")
+METHODS = ("invoke", "ainvoke", "stream", "astream", "astream_events", "batch", "abatch")
 
 
 def thread_of(graph: object, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
