@@ -164,16 +164,17 @@ class Recorder:
         return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key)
 
     # -- run start -------------------------------------------------------------------------
-    def begin(self, pending: PendingRun | None) -> ActiveRun | None:
+    def begin(self, pending: PendingRun | None, *, sync: bool = False) -> ActiveRun | None:
+        """`sync`: the run is a plain call that holds its thread until it returns."""
         if pending is None:
             return None
         try:
-            return self._begin(pending)
+            return self._begin(pending, sync)
         except Exception as exc:
             internal_error("starting a run", exc)
             return None
 
-    def _begin(self, pending: PendingRun) -> ActiveRun:
+    def _begin(self, pending: PendingRun, sync: bool = False) -> ActiveRun:
         start_ns = time.time_ns()
         target = pending.target
         instance = pending.instance
@@ -207,7 +208,7 @@ class Recorder:
             attributes[_PARENT_RUN] = run_id_of(parent.span)
         attributes[_THREAD_ID] = threading.get_ident()
         attributes[_THREAD_NAME] = threading.current_thread().name
-        self._add_task(attributes)
+        self._add_task(attributes, sync, target.runs_loop)
         site = pending.callsite
         if site is not None:
             code, line = site
@@ -221,7 +222,8 @@ class Recorder:
         span = self.spans.start(target.span_name, attributes, start_ns)
         return ActiveRun(span, id(instance), self.generation)
 
-    def _add_task(self, attributes: dict[str, Any]) -> None:
+    def _add_task(self, attributes: dict[str, Any], sync: bool = False,
+                  runs_loop: bool = False) -> None:
         asyncio = sys.modules.get("asyncio")
         if asyncio is None:
             return
@@ -230,6 +232,11 @@ class Recorder:
         loop = asyncio._get_running_loop()
         if loop is None:
             return
+        if sync:
+            # A plain call on the loop's own thread: the loop waits until it returns.
+            attributes[semconv.LOOP_RUNNING] = True
+            if runs_loop:
+                attributes[semconv.LOOP_OWN] = True
         task = asyncio.current_task(loop)
         if task is None:
             return

@@ -132,7 +132,7 @@ def _run_sync(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    run = recorder.begin(pending)
+    run = recorder.begin(pending, sync=True)
     tokens = activate(run)
     try:
         result = wrapped(*args, **kwargs)
