@@ -21,7 +21,8 @@ def add_parser(sub: Any) -> None:
         epilog=(
             "--fail-on terms (comma-separated or repeated): overlap (any overlap kind at "
             "warning or above), a severity (error, warning, info: that or worse), a kind "
-            "(concurrent, reentrant, periodic, cross-process, latent, unfinished, errors), "
+            "(concurrent, reentrant, periodic, cross-process, latent, unfinished, errors, "
+            "nested-loop, loop-blocking), "
             "KIND:SEVERITY, any, never. Suppressions file: one rule a line, benign:GLOB or "
             "ignore:GLOB, matched against the class or class.method."
         ),
@@ -39,6 +40,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--max-pairs", type=int, default=100, metavar="N",
                         help="overlapping pairs listed per finding (counts are always exact; "
                              "default 100)")
+    parser.add_argument("--blocking-threshold", metavar="DURATION", default=None,
+                        help="a sync run that holds a running event loop this long is a "
+                             "loop-blocking finding (e.g. 100ms, 0.5s; a bare number is ms; "
+                             "default 100ms)")
     parser.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=None,
                         help="1: analyze in this process only; 2: split the files of "
                              "different processes between two processes whenever the machine "
@@ -56,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_pairs < 1:
         raise UsageError("--max-pairs must be at least 1")
+    threshold = blocking_threshold(args.blocking_threshold)
     try:
         fail_on = FailOn.parse(args.fail_on)
         rules = (Suppressions.from_file(args.suppressions) if args.suppressions
@@ -66,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     from ._common import analyze_traces
 
     report = analyze_traces(args.paths, key_attr=args.key_attr, suppressions=rules,
-                            max_pairs=args.max_pairs, jobs=args.jobs)
+                            max_pairs=args.max_pairs, jobs=args.jobs,
+                            blocking_threshold_ns=threshold)
     if args.json:
         _write_json(report, args.json)
     if args.json != "-":
@@ -74,6 +81,18 @@ def run(args: argparse.Namespace) -> int:
     if fail_on and fail_on.matching(report.findings):
         return EXIT_FINDINGS
     return 0
+
+
+def blocking_threshold(text: str | None) -> int | None:
+    """`--blocking-threshold` in ns (None: the analyzer's default); bad input is a usage error."""
+    if text is None:
+        return None
+    from racetrace.analyzers.timefmt import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--blocking-threshold: {exc}") from None
 
 
 def _write_json(report: Any, target: str) -> None:
