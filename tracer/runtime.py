@@ -208,7 +208,9 @@ class Recorder:
             attributes[_PARENT_RUN] = run_id_of(parent.span)
         attributes[_THREAD_ID] = threading.get_ident()
         attributes[_THREAD_NAME] = threading.current_thread().name
-        self._add_task(attributes, sync, target.runs_loop)
+        # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
+        # the loop only while it returns, not for the run's length.
+        self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
         site = pending.callsite
         if site is not None:
             code, line = site
