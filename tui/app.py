@@ -71,8 +71,10 @@ class RacetraceApp(App[int]):
         trace: Trace | None = None,
         report: Report | None = None,
         poll_interval: float = 0.4,
+        blocking_threshold_ns: int | None = None,
     ) -> None:
         super().__init__()
+        self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
         self.suppressions = suppressions
@@ -152,7 +154,7 @@ class RacetraceApp(App[int]):
         self.post_message(TraceLoaded(trace, build_lanes(trace)))
         error = None
         if report is None and trace.runs:
-            report, error = analyze_trace(trace, self.suppressions)
+            report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
 
@@ -183,7 +185,8 @@ class RacetraceApp(App[int]):
                 lanes = build_lanes(trace)
                 report, error = (None, None)
                 if trace.runs:
-                    report, error = analyze_trace(trace, self.suppressions)
+                    report, error = analyze_trace(trace, self.suppressions,
+                                                  self.blocking_threshold_ns)
                     if report is not None:
                         lanes = apply_report(lanes, report)
                 self.post_message(TraceUpdated(trace, lanes, report, error))

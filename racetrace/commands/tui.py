@@ -35,6 +35,11 @@ def add_parser(sub: Any) -> None:
         "--suppressions", metavar="FILE", default=None,
         help="suppression rules for the analysis (default: $RACETRACE_SUPPRESSIONS)",
     )
+    parser.add_argument(
+        "--blocking-threshold", metavar="DURATION", default=None,
+        help="a sync run that holds a running event loop this long is a loop-blocking "
+             "finding (e.g. 100ms, 0.5s; default 100ms)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -42,12 +47,16 @@ def run(args: argparse.Namespace) -> int:
     paths = list(args.paths) or [os.environ.get("RACETRACE_DIR") or "racetrace-traces"]
     _check_paths(paths, follow=args.follow)
     suppressions = read_suppressions(args.suppressions)
+    from .report import blocking_threshold
+
+    threshold = blocking_threshold(args.blocking_threshold)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UsageError(
             "tui needs a terminal; for a report on stdout use: racetrace report "
             + " ".join(paths)
         )
-    return open_timeline(paths, follow=args.follow, suppressions=suppressions)
+    return open_timeline(paths, follow=args.follow, suppressions=suppressions,
+                         blocking_threshold_ns=threshold)
 
 
 def read_suppressions(path: str | None) -> Any:
@@ -63,12 +72,14 @@ def read_suppressions(path: str | None) -> Any:
 def open_timeline(
     paths: list[str], *, follow: bool = False, suppressions: Any = None,
     source: str | None = None, trace: Any = None, report: Any = None,
+    blocking_threshold_ns: int | None = None,
 ) -> int:
     """Run the app until the user quits; a load failure becomes one stderr line and exit 2."""
     from racetrace.tui.app import RacetraceApp
 
     app = RacetraceApp(
-        paths, follow=follow, suppressions=suppressions, source=source, trace=trace, report=report
+        paths, follow=follow, suppressions=suppressions, source=source, trace=trace, report=report,
+        blocking_threshold_ns=blocking_threshold_ns,
     )
     app.run()
     if app.failure is not None:

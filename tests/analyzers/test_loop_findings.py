@@ -13,7 +13,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from racetrace.analyzers.timefmt import parse_duration
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -98,7 +97,7 @@ def test_asyncio_run_inside_a_traced_call_on_a_running_loop_is_a_nested_loop(tra
 
 def test_runner_run_sync_inside_a_running_loop_is_a_nested_loop(traces, cli) -> None:
     pytest.importorskip("agents")
-    data, text = report(cli, traces("run_sync"))
+    data, _ = report(cli, traces("run_sync"))
     (finding,) = of_kind(data, "nested-loop")
     (run,) = finding["runs"]
     assert run["method"] == "agents.run.Runner.run_sync"
