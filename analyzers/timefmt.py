@@ -26,6 +26,8 @@ def parse_duration(text: str, *, default_unit: str = "ms") -> int:
     spec = text.strip().lower()
     number = spec.rstrip("abcdefghijklmnopqrstuvwxyzµ ").strip()
     unit = spec[len(number):].strip() or default_unit
+    if not number:
+        raise ValueError(f"not a duration: {text!r} (e.g. 100ms, 0.5s)")
     if unit not in _PARSE_UNITS:
         raise ValueError(f"unknown unit {unit!r} in {text!r} (expected one of "
                          f"{', '.join(u for u in _PARSE_UNITS if u != 'µs')})")
