@@ -8,7 +8,8 @@ The tracer marks a synchronous run that started on a thread whose asyncio loop w
   wrapper such as `Runner.run_sync` or a sync `invoke` that drives a loop) and failed at once
   with one of the known "loop already running" errors (`known_errors`, `nested_loop`), or never
   ended: a sync call that waits for work only the loop it blocks could do is a deadlock.
-- **loop-blocking**: the run ended, after holding the loop for at least the threshold.
+- **loop-blocking**: the run ended, after holding the loop for at least the threshold. A run
+  whose call returned a coroutine or future (END reason `awaited`) held it only until then.
 
 A sync run nested inside another such run on the same thread is part of the outer one: the
 outer run is what held the loop, and each stretch of blocked time is counted once. An inner run
@@ -27,6 +28,7 @@ from .known_errors import KnownError
 from .model import Run
 
 DEFAULT_BLOCKING_NS = 100_000_000  # 100 ms: far beyond a healthy loop's slice, short of a hang
+AWAITED = "awaited"  # END reason: the sync call returned an awaitable that the run went on with
 
 _START = attrgetter("start_ns")
 
@@ -75,6 +77,8 @@ def find_loop_runs(runs: list[Run], *, threshold_ns: int = DEFAULT_BLOCKING_NS) 
             continue
         if outer is not None:
             continue  # the outer run held the loop for this one's time as well
+        if run.end_reason == AWAITED:
+            continue  # the call returned an awaitable: the loop was held only until then
         if run.end_ns is None:
             drafts.nested.setdefault(run.instance_key, LoopDraft()).runs.append(run)
             continue

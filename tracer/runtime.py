@@ -40,13 +40,16 @@ _args_repr.maxother = 80
 class ActiveRun:
     """A run that has started; `ended` flips once, whoever ends it."""
 
-    __slots__ = ("ended", "generation", "instance_id", "span")
+    __slots__ = ("awaited", "ended", "generation", "instance_id", "span")
 
     def __init__(self, span: trace.Span, instance_id: int, generation: int) -> None:
         self.span = span
         self.instance_id = instance_id
         self.generation = generation
         self.ended = False
+        # A sync call on a running loop that returned an awaitable: the run goes on with it,
+        # and the loop was held only while the call returned (END reason `awaited`).
+        self.awaited = False
 
 
 class PendingRun:
@@ -267,6 +270,8 @@ class Recorder:
             return  # a run inherited through fork: the parent process records its end
         try:
             status, default_reason = _status_of(exc)
+            if run.awaited:
+                default_reason = "awaited"
             end: dict[str, Any] = {
                 semconv.END_STATUS: status,
                 semconv.END_REASON: reason or default_reason,

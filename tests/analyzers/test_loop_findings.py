@@ -20,7 +20,8 @@ PROGRAM = PROGRAMS / "loop_program.py"
 SCHEMA = json.loads(
     (Path(__file__).resolve().parents[2] / "analyzers" / "report.schema.json").read_text()
 )
-TARGETS = ",".join(f"loopsvc:Service.{m}" for m in ("fetch", "slow", "outer", "wait_for_loop"))
+TARGETS = ",".join(f"loopsvc:Service.{m}" for m in ("fetch", "slow", "outer", "wait_for_loop",
+                                                          "later"))
 MS = 1_000_000
 
 
@@ -150,6 +151,17 @@ def test_the_same_call_through_asyncio_to_thread_is_not_a_finding(traces, cli) -
     runs = json.loads(cli("runs", str(traces("offloaded")), "--json").stdout)
     (run,) = [r for r in runs if r["method"] == "loopsvc.Service.slow"]
     assert run["loop_running"] is False and run["duration_ns"] >= 300 * MS
+
+
+def test_a_plain_method_returning_a_coroutine_holds_the_loop_only_while_it_returns(
+        traces, cli) -> None:
+    data, _ = report(cli, traces("awaitable"))
+    assert not of_kind(data, "loop-blocking") and not of_kind(data, "nested-loop")
+    runs = json.loads(cli("runs", str(traces("awaitable")), "--json").stdout)
+    (run,) = [r for r in runs if r["method"] == "loopsvc.Service.later"]
+    # Marked when it started (a plain call on the loop's thread), then ended as `awaited`.
+    assert run["loop_running"] is True and run["end_reason"] == "awaited"
+    assert run["status"] == "ok" and run["duration_ns"] >= 300 * MS
 
 
 def test_a_sync_run_inside_another_on_the_same_thread_blocks_the_loop_once(traces,

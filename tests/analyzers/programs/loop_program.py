@@ -1,6 +1,7 @@
 """Synchronous calls made on a thread whose event loop is running, one scenario per mode.
 
-    python loop_program.py nested|blocking|offloaded|nested_sync|deadlock|run_sync [SECONDS]
+    python loop_program.py nested|blocking|offloaded|awaitable|nested_sync|deadlock|run_sync
+        [SECONDS]
 """
 
 import asyncio
@@ -32,6 +33,10 @@ async def ticker() -> None:
 
 async def offloaded() -> None:
     await asyncio.to_thread(Service("offloaded").slow, SECONDS)
+
+
+async def awaitable() -> None:
+    await Service("awaitable").later(SECONDS)  # call: awaitable
 
 
 async def nested_sync() -> None:

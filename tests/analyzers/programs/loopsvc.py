@@ -1,6 +1,6 @@
 """A service with synchronous methods, traced by `loop_program.py`'s runs (its targets:
 `loopsvc:Service.fetch`, `loopsvc:Service.slow`, `loopsvc:Service.outer`,
-`loopsvc:Service.wait_for_loop`)."""
+`loopsvc:Service.wait_for_loop`, `loopsvc:Service.later`)."""
 
 import asyncio
 import time
@@ -25,6 +25,14 @@ class Service:
     def outer(self, other: "Service", seconds: float) -> str:
         """A sync run that calls another traced sync run on the same thread."""
         return other.slow(seconds)
+
+    def later(self, seconds: float):
+        """A plain method that returns a coroutine: the caller awaits the work."""
+        return self._sleep(seconds)
+
+    async def _sleep(self, seconds: float) -> str:
+        await asyncio.sleep(seconds)
+        return "slept"
 
     def wait_for_loop(self) -> str:
         """Waits for work that only the loop it is blocking could run: never returns."""
