@@ -221,8 +221,13 @@ def nested_loop_explanation(runs: Sequence[Run], run_count: int, *, failed: int,
                             known: Sequence[KnownError] = ()) -> tuple[str, str]:
     """(explanation, fix) for a sync entry point that runs a loop, called inside a running one."""
     first = runs[0]
-    entry = "is an entry point that runs an event loop of its own" if own_loop else (
-        "runs an event loop of its own (asyncio.run, or a sync wrapper around an async API)")
+    if own_loop:
+        entry = "is an entry point that runs an event loop of its own"
+    elif failed:
+        entry = "runs an event loop of its own (asyncio.run, or a sync wrapper around an async API)"
+    else:
+        entry = ("is a synchronous call that waits for async work (a sync wrapper around an "
+                 "async API)")
     outcome = []
     if failed:
         message = f' ("{first.error_message}")' if first.error_message and known else ""

@@ -65,13 +65,13 @@ def test_loop_findings_fail_the_tests_that_cause_them(suite: Suite) -> None:
         "test_loops.py::test_sync_wrapper_inside_a_coroutine: failed (call): nested event "
         "loop on Service (*): 1 sync call that runs its own loop inside a running one",
         "test_loops.py::test_sleep_inside_a_coroutine: failed (call): event loop blocked by "
-        "Service (*): 1 sync run, 30* ms in all",
+        "Service (*): 1 sync run, * in all",
     ])
     result.stdout.fnmatch_lines_random([
         "*ERROR: racetrace: nested event loop on Service*",
         "*asyncio.run() cannot be called from a running event loop*",
         "*WARNING: racetrace: event loop blocked by Service*",
-        "*held a running event loop for 30* ms in all*",
+        "*held a running event loop for * in all*",
     ])
     assert racetrace_lines(result) == []
 
