@@ -232,3 +232,51 @@ def test_durations_parse_with_their_units(text: str, ns: int) -> None:
 def test_bad_durations_say_what_is_wrong(text: str) -> None:
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+ON_LOOP = {"racetrace.loop.running": True}
+ASYNCIO_RUN = ("builtins.RuntimeError", "asyncio.run() cannot be called from a running event loop")
+
+
+def test_an_inner_loop_error_that_the_outer_run_caught_is_reported_on_its_own(
+        writer, analyzed) -> None:
+    trace = writer()
+    outer = trace.run(0, 400, key="h/1/1", cls="app.Bot", label="bot", method="app.Bot.answer",
+                      task="Task-1", **ON_LOOP)
+    trace.run(10, 11, key="h/1/2", cls="app.Client", label="client", method="app.Client.get",
+              task="Task-1", parent=outer, status="error", error=ASYNCIO_RUN, **ON_LOOP)
+    report = analyzed([trace.write()])
+    kinds = {(f.kind, f.instance_label) for f in report.findings}
+    assert ("nested-loop", "client") in kinds and ("loop-blocking", "bot") in kinds
+    (blocking,) = [f for f in report.findings if f.kind == "loop-blocking"]
+    assert blocking.details["blocked_ns"] == 400 * MS
+
+
+def test_the_same_loop_error_passing_through_an_outer_sync_run_counts_once(writer,
+                                                                          analyzed) -> None:
+    trace = writer()
+    outer = trace.run(0, 2, key="h/1/1", cls="app.Bot", label="bot", method="app.Bot.answer",
+                      status="error", error=ASYNCIO_RUN, **ON_LOOP)
+    trace.run(1, 2, key="h/1/2", cls="app.Client", label="client", method="app.Client.get",
+              parent=outer, status="error", error=ASYNCIO_RUN, **ON_LOOP)
+    report = analyzed([trace.write()])
+    (finding,) = [f for f in report.findings if f.kind == "nested-loop"]
+    assert finding.instance_label == "bot"  # the call made from async code
+
+
+def test_a_run_inside_a_parent_on_another_thread_blocks_its_own_loop(writer, analyzed) -> None:
+    trace = writer()
+    outer = trace.run(0, 500, key="h/1/1", cls="app.Bot", label="bot", thread=1, **ON_LOOP)
+    trace.run(100, 400, key="h/1/2", cls="app.Tool", label="tool", parent=outer, thread=2,
+              **ON_LOOP)
+    report = analyzed([trace.write()])
+    blocking = sorted((f.instance_label, f.details["blocked_ns"]) for f in report.findings
+                      if f.kind == "loop-blocking")
+    assert blocking == [("bot", 500 * MS), ("tool", 300 * MS)]
+
+
+def test_runs_not_marked_as_on_a_running_loop_never_block_it(writer, analyzed) -> None:
+    trace = writer()
+    trace.run(0, 5_000, key="h/1/1", task="Task-1")  # a coroutine run: it awaits, it does not block
+    report = analyzed([trace.write()], blocking_threshold_ns=1)
+    assert not [f for f in report.findings if f.kind in ("loop-blocking", "nested-loop")]
