@@ -280,3 +280,15 @@ def test_runs_not_marked_as_on_a_running_loop_never_block_it(writer, analyzed) -
     trace.run(0, 5_000, key="h/1/1", task="Task-1")  # a coroutine run: it awaits, it does not block
     report = analyzed([trace.write()], blocking_threshold_ns=1)
     assert not [f for f in report.findings if f.kind in ("loop-blocking", "nested-loop")]
+
+
+def test_the_threshold_reaches_both_halves_of_a_split_analysis(tmp_path, cli) -> None:
+    directory = tmp_path / "traces"
+    record("nested", directory)
+    record("blocking", directory)
+    assert len(list(directory.glob("*.jsonl"))) == 2  # two processes: two halves with -j 2
+    both, _ = report(cli, directory, "-j", "2")
+    assert {f["kind"] for f in both["findings"]} >= {"nested-loop", "loop-blocking"}
+    high, _ = report(cli, directory, "-j", "2", "--blocking-threshold", "60s")
+    kinds = {f["kind"] for f in high["findings"]}
+    assert "nested-loop" in kinds and "loop-blocking" not in kinds
