@@ -64,3 +64,22 @@ async def test_the_threshold_reaches_the_timeline_analysis(loops: Path) -> None:
         kinds = {f.kind for f in app.report.findings}
         assert "nested-loop" in kinds and "loop-blocking" not in kinds
         assert not any("loop-blocking" in text for text in option_texts(app))
+
+
+@run_async
+async def test_details_of_a_blocking_run_say_the_loop_waited(loops: Path) -> None:
+    from racetrace.tui.describe import run_details
+    from rich.console import Console
+
+    app = make_app(loops)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        (finding,) = [f for f in app.report.findings if f.kind == "loop-blocking"]
+        lane = app.lanes.lane_of_finding(finding)
+        index = lane.index[finding.runs[0].run_id]
+        with open(os.devnull, "w") as sink:
+            console = Console(width=200, record=True, file=sink)
+            console.print(run_details(lane, index, app.report))
+        text = console.export_text()
+        assert "event loop" in text and "the loop waited" in text
+        assert "event loop blocked by Service" in text  # the finding's block
