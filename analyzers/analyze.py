@@ -32,6 +32,7 @@ from .classify import Ancestry, context_of
 from .contention import KeyContention, OverlapDraft, analyze_key
 from .details import prefetch
 from .gcpause import gc_paused
+from .loops import DEFAULT_BLOCKING_NS, find_loop_runs
 from .model import Process, Run, Trace, last_ns_by_process
 from .overlap import merge_intervals, total_length
 from .report import (
@@ -42,6 +43,8 @@ from .report import (
     KEY_RESOURCE,
     KINDS,
     LATENT,
+    LOOP_BLOCKING,
+    NESTED_LOOP,
     OVERLAP_KINDS,
     PERIODIC,
     UNFINISHED,
@@ -65,16 +68,21 @@ CONTEXTS_COUNTED = 100  # distinct tasks counted per latent instance ("100+" bey
 
 
 def analyze(
-    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
+    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
+    blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Report:
-    """Find, classify and explain every overlap in `trace` (see the module docstring)."""
+    """Find, classify and explain every overlap in `trace` (see the module docstring).
+    `blocking_threshold_ns`: how long a sync run may hold a running event loop before it is
+    a `loop-blocking` finding."""
     rules = suppressions or Suppressions()
-    part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs)
+    part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs,
+                        blocking_threshold_ns=blocking_threshold_ns)
     return combine([part], suppressions=rules, max_pairs=max_pairs, trace=trace)
 
 
 def analyze_part(
-    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100
+    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
+    blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Part:
     """The findings on the instance keys of `trace`, and what `combine` needs besides. An
     instance key belongs to one process, so the traces of different processes can be analyzed
@@ -83,7 +91,7 @@ def analyze_part(
         raise ValueError("max_pairs must be at least 1")
     with gc_paused():
         return _Analysis(trace.process_last_ns, suppressions or Suppressions(), max_pairs,
-                         trace.run_by_id).part(trace)
+                         trace.run_by_id, blocking_threshold_ns).part(trace)
 
 
 def combine(
@@ -175,8 +183,10 @@ class _Key:
 
 class _Analysis:
     def __init__(self, process_last_ns: dict[str, int], suppressions: Suppressions,
-                 max_pairs: int, lookup: Callable[[str], Run | None]) -> None:
+                 max_pairs: int, lookup: Callable[[str], Run | None],
+                 blocking_threshold_ns: int = DEFAULT_BLOCKING_NS) -> None:
         self.process_last_ns = process_last_ns
+        self.blocking_threshold_ns = blocking_threshold_ns
         self.rules = suppressions
         self.max_pairs = max_pairs
         self.ancestry = Ancestry(lookup)
@@ -212,6 +222,7 @@ class _Analysis:
             if key.unfinished:
                 self._unfinished(key)
         errors = self._errors(keys, overlapping)
+        self._loops(trace.runs_on_loop(), instance_keys)
         resource_runs = [r for r in flagged if r.resource_key is not None]
         # Worked out here, where every run of this trace can be looked up; counting the links
         # that lead out of it, which a part of a larger trace cannot follow.
@@ -472,6 +483,53 @@ class _Analysis:
                                             total=len(failed)))
         return stats
 
+    # -- event loops ------------------------------------------------------------------------
+    def _loops(self, runs: list[Run], keys: dict[str, _Key]) -> None:
+        """nested-loop and loop-blocking findings from the sync runs started on a running
+        loop (`loops.find_loop_runs`), one finding of each kind per instance key."""
+        if not runs:
+            return
+        drafts = find_loop_runs(runs, threshold_ns=self.blocking_threshold_ns)
+        shown = {k: tuple(d.runs[: self.max_pairs])
+                 for k, d in chain(drafts.nested.items(), drafts.blocking.items())}
+        prefetch(r for group in shown.values() for r in group)
+        for instance_key, draft in drafts.nested.items():
+            key = keys.get(instance_key)
+            if key is None:
+                continue
+            cls, label, process = _identity(key)
+            listed = tuple(draft.runs[: self.max_pairs])
+            never = sum(1 for r in draft.runs if r.end_ns is None)
+            failed = len(draft.runs) - never
+            explanation, fix = explain.nested_loop_explanation(
+                listed, len(draft.runs), failed=failed, never_ended=never,
+                own_loop=any(r.runs_own_loop for r in listed[:5]), known=draft.known)
+            self._add(key, NESTED_LOOP, ERROR, _loop_draft(NESTED_LOOP, listed, len(draft.runs)),
+                      explanation, fix, cls, label, process,
+                      details={"failed": failed, "never_ended": never,
+                               "known_errors": [k.id for k in draft.known]},
+                      head=explain.headline(NESTED_LOOP, explain.subject(cls, label, key.key),
+                                            count=len(draft.runs)))
+        for instance_key, draft in drafts.blocking.items():
+            key = keys.get(instance_key)
+            if key is None:
+                continue
+            cls, label, process = _identity(key)
+            listed = tuple(draft.runs[: self.max_pairs])
+            total, longest = sum(draft.blocked_ns), max(draft.blocked_ns)
+            explanation, fix = explain.loop_blocking_explanation(
+                listed, len(draft.runs), blocked_ns=total, longest_ns=longest,
+                threshold_ns=self.blocking_threshold_ns)
+            self._add(key, LOOP_BLOCKING, WARNING,
+                      _loop_draft(LOOP_BLOCKING, listed, len(draft.runs)),
+                      explanation, fix, cls, label, process,
+                      details={"blocked_ns": total, "longest_ns": longest,
+                               "threshold_ns": self.blocking_threshold_ns,
+                               "blocked_by_run": {r.run_id: b for r, b in
+                                                  zip(listed, draft.blocked_ns, strict=False)}},
+                      head=explain.headline(LOOP_BLOCKING, explain.subject(cls, label, key.key),
+                                            count=len(draft.runs), blocked_ns=total))
+
     # -- outcomes and totals -------------------------------------------------------------------
     def _outcome(self, key: _Key) -> Outcome:
         cls, label, process = _identity(key)
@@ -516,6 +574,11 @@ class _Analysis:
             end_ns=max((o.last_end_ns for o in outcomes if o.last_end_ns is not None),
                        default=None),
         )
+
+
+def _loop_draft(kind: str, runs: tuple[Run, ...], count: int) -> OverlapDraft:
+    return OverlapDraft(kind=kind, runs=runs, pairs=(), pair_count=0, run_count=count,
+                        stretches=[], peak=1, episode=0)
 
 
 def _number(outcomes: Sequence[Outcome]) -> list[Finding]:

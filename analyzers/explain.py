@@ -10,7 +10,16 @@ from collections.abc import Sequence
 
 from .known_errors import KnownError
 from .model import Run
-from .report import CROSS_PROCESS, ERRORS, LATENT, PERIODIC, REENTRANT, UNFINISHED
+from .report import (
+    CROSS_PROCESS,
+    ERRORS,
+    LATENT,
+    LOOP_BLOCKING,
+    NESTED_LOOP,
+    PERIODIC,
+    REENTRANT,
+    UNFINISHED,
+)
 from .timefmt import format_duration
 
 
@@ -26,7 +35,14 @@ def subject(cls: str, label: str | None, key: str, *, resource: bool = False) ->
     return f"{named} ({key})"
 
 
-def headline(kind: str, subject_text: str, *, count: int = 0, total: int = 0) -> str:
+def headline(kind: str, subject_text: str, *, count: int = 0, total: int = 0,
+             blocked_ns: int = 0) -> str:
+    if kind == NESTED_LOOP:
+        return (f"nested event loop on {subject_text}: {_plural(count, 'sync call')} that "
+                "runs its own loop inside a running one")
+    if kind == LOOP_BLOCKING:
+        return (f"event loop blocked by {subject_text}: {_plural(count, 'sync run')}, "
+                f"{format_duration(blocked_ns)} in all")
     if kind == LATENT:
         return f"latent sharing of {subject_text}: used by {count} tasks, no overlap yet"
     if kind == UNFINISHED:
@@ -185,4 +201,73 @@ def errors_explanation(during: int, total: int, types: dict[str, int],
         "refuses a second caller ('already running').",
         "Fix the overlap on this instance (see its other findings); these errors should go "
         "with it.",
+    )
+
+
+def _where(run: Run) -> str:
+    """`task Task-3 at app.py:12` (whichever of the two is known)."""
+    parts = []
+    if run.task_name:
+        parts.append(f"task {run.task_name}")
+    elif run.thread_name:
+        parts.append(f"a callback on thread {run.thread_name}")
+    if run.callsite:
+        parts.append(f"at {run.callsite}")
+    return " ".join(parts) or "async code"
+
+
+def nested_loop_explanation(runs: Sequence[Run], run_count: int, *, failed: int,
+                            never_ended: int, own_loop: bool,
+                            known: Sequence[KnownError] = ()) -> tuple[str, str]:
+    """(explanation, fix) for a sync entry point that runs a loop, called inside a running one."""
+    first = runs[0]
+    if own_loop:
+        entry = "is an entry point that runs an event loop of its own"
+    elif failed:
+        entry = "runs an event loop of its own (asyncio.run, or a sync wrapper around an async API)"
+    else:
+        entry = ("is a synchronous call that waits for async work (a sync wrapper around an "
+                 "async API)")
+    outcome = []
+    if failed:
+        message = f' ("{first.error_message}")' if first.error_message and known else ""
+        outcome.append(f"{_plural(failed, 'call')} failed at once{message}")
+    if never_ended:
+        outcome.append(
+            f"{_plural(never_ended, 'call')} never returned: a sync call that waits for work "
+            "only the loop it blocks can do is a deadlock, and every task on that loop stopped "
+            "with it")
+    fix = ("From async code, await the async API instead of its sync wrapper (await "
+           "Runner.run(...) for Runner.run_sync, await ...ainvoke() for invoke(), await the "
+           "coroutine itself instead of asyncio.run(...)); keep the sync entry point for plain "
+           "scripts. A sync function that must call it can run in a worker thread: "
+           "await asyncio.to_thread(...).")
+    if known:  # the framework's own advice first
+        fix = (f"{known[0].fix} A sync function that must call it can run in a worker "
+               "thread: await asyncio.to_thread(...).")
+    return (
+        f"{_methods(runs)} {entry}, and was called from {_where(first)}, on a thread whose "
+        f"event loop was already running ({_plural(run_count, 'run')}). A thread runs one "
+        f"event loop at a time: {'; '.join(outcome) or 'it cannot start a second one'}.",
+        fix,
+    )
+
+
+def loop_blocking_explanation(runs: Sequence[Run], run_count: int, *, blocked_ns: int,
+                              longest_ns: int, threshold_ns: int) -> tuple[str, str]:
+    """(explanation, fix) for sync runs that held their thread's running event loop."""
+    first = runs[0]
+    contexts = _contexts(runs)
+    return (
+        f"{_plural(run_count, 'synchronous run')} of {_methods(runs)} ran on a thread whose "
+        f"asyncio event loop was running (called from {_where(first)}"
+        f"{f'; from {contexts}' if contexts and run_count > 1 else ''}), "
+        f"{'each ' if run_count > 1 else ''}for {format_duration(threshold_ns)} (the "
+        f"threshold) or more: {format_duration(blocked_ns)} in all, the longest "
+        f"{format_duration(longest_ns)}. While a sync call runs, its loop runs nothing else: "
+        "every other task on that loop (other requests, timers, heartbeats, streams) waited, "
+        "which is how an async service stalls as load grows.",
+        "Await the async variant of the call (await agent.arun()/ainvoke() instead of "
+        "run()/invoke()), or move the blocking call off the loop: await "
+        "asyncio.to_thread(obj.method, ...) (or loop.run_in_executor).",
     )

@@ -25,11 +25,15 @@ class KnownError:
     # the failing run's instance or resource); False: a concurrency misuse with no overlap.
     from_overlap: bool
     pattern: re.Pattern[str] = field(repr=False, compare=False, default=re.compile(""))
+    # True: a synchronous entry point tried to run an event loop on a thread whose loop was
+    # already running (the report's `nested-loop` finding).
+    nested_loop: bool = False
 
 
 def _sig(id: str, framework: str, error_type: str, message: str, meaning: str, fix: str,
-         *, from_overlap: bool = True) -> KnownError:
-    return KnownError(id, framework, error_type, meaning, fix, from_overlap, re.compile(message))
+         *, from_overlap: bool = True, nested_loop: bool = False) -> KnownError:
+    return KnownError(id, framework, error_type, meaning, fix, from_overlap, re.compile(message),
+                      nested_loop)
 
 
 # Most specific first: the first signature that matches wins.
@@ -101,7 +105,7 @@ SIGNATURES: tuple[KnownError, ...] = (
         "Runner.run_sync() was called from code running inside an event loop (an async web "
         "handler, a notebook, a tool or callback of another run).",
         "Inside async code, await Runner.run(...) instead; keep run_sync() for plain scripts.",
-        from_overlap=False,
+        from_overlap=False, nested_loop=True,
     ),
     _sig(
         "openai-agents.tools-changed-during-concurrent-runs", "OpenAI Agents SDK",
@@ -167,11 +171,12 @@ SIGNATURES: tuple[KnownError, ...] = (
     _sig(
         "asyncio.run-in-running-loop", "asyncio", "builtins.RuntimeError",
         r"asyncio\.run\(\) cannot be called from a running event loop"
-        r"|This event loop is already running",
+        r"|This event loop is already running"
+        r"|Cannot run the event loop while another loop is running",
         "A synchronous wrapper started an event loop from code already running in one (a sync "
         "invoke() called from an async handler or callback).",
         "Call the async API (await ...ainvoke()) from async code.",
-        from_overlap=False,
+        from_overlap=False, nested_loop=True,
     ),
     _sig(
         "asyncio.coroutine-reused", "asyncio", "builtins.RuntimeError",

@@ -51,6 +51,7 @@ class Loaded:
     lanes: dict[str, list[Run]] = field(default_factory=dict)
     lane_starts: dict[str, list[int]] = field(default_factory=dict)
     notable: list[Run] = field(default_factory=list)
+    on_loop: list[Run] = field(default_factory=list)  # sync runs started on a running loop
 
     def ended(self, run: Run) -> None:
         """Note `run`, just ended, among the notable runs if it failed (one with a resource key
@@ -176,6 +177,7 @@ _KEY = attrgetter("instance_key")
 _RESOURCE = attrgetter("resource_key")
 _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
+_LOOP = attrgetter("loop_running")
 _STATUS = attrgetter("status")
 _REASON = attrgetter("reason")
 
@@ -288,6 +290,8 @@ class _FileLoad:
                 lane_starts[key].append(start)
         if any(map(_RESOURCE, stretch)):
             self.into.notable += (r for r in stretch if r.resource_key is not None)
+        if any(map(_LOOP, stretch)):
+            self.into.on_loop += (r for r in stretch if r.loop_running)
         if any(map(_PARENT, stretch)) or any(map(_CREATOR, stretch)):
             self._link(stretch)
 
@@ -366,4 +370,5 @@ def _without_duplicates(runs: list[Run], index: RunIndex, into: Loaded,
         else:
             del into.lanes[key], into.lane_starts[key]
     into.notable[:] = [r for r in into.notable if id(r) not in dropped]
+    into.on_loop[:] = [r for r in into.on_loop if id(r) not in dropped]
     return kept

@@ -144,6 +144,7 @@ def load_files(
         lanes=loaded.lanes,
         lane_starts=loaded.lane_starts,
         notable=loaded.notable,
+        on_loop=loaded.on_loop,
         unmatched_ends=unmatched,
     )
 

@@ -15,7 +15,7 @@ use (`details="lazy"`, what `racetrace report` does).
 
 from __future__ import annotations
 
-from itertools import islice
+from itertools import compress, islice
 from operator import attrgetter, le
 from typing import Any
 
@@ -38,6 +38,7 @@ _START_KEYS = {
     "file": semconv.CODE_FILE,
     "line": semconv.CODE_LINE,
     "outlives_call": semconv.OUTLIVES_CALL,
+    "loop_running": semconv.LOOP_RUNNING,
 }
 
 # RunDetails field -> key in a START line.
@@ -51,10 +52,12 @@ _DETAIL_KEYS = {
     "function": semconv.CODE_FUNCTION,
     "stack": semconv.STACK,
     "args": "racetrace.args",
+    "runs_own_loop": semconv.LOOP_OWN,
 }
 
 
 _START = attrgetter("start_ns")
+_LOOP_RUNNING = attrgetter("loop_running")
 
 
 class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_DETAIL_KEYS,
@@ -73,6 +76,7 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     function: str | None = None
     stack: list[str] = []
     args: str | None = None
+    runs_own_loop: bool = False  # an entry point that runs an event loop of its own
 
 
 class Origin(msgspec.Struct, gc=False):
@@ -111,6 +115,8 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     # The run may go on after its call returned (a streamed run ending with its background
     # task): the calling task is free to start other runs meanwhile.
     outlives_call: bool = False
+    # A synchronous run started on a thread whose event loop was running: the loop waited.
+    loop_running: bool = False
     # From the END line; an unfinished run keeps these defaults.
     end_ns: int | None = None
     status: str = semconv.STATUS_UNFINISHED
@@ -186,6 +192,10 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     def args(self) -> str | None:
         return self.detail().args
 
+    @property
+    def runs_own_loop(self) -> bool:
+        return self.detail().runs_own_loop
+
 
     @property
     def callsite(self) -> str | None:
@@ -238,6 +248,7 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
             "function": self.function,
             "stack": list(self.stack),
             "source": self.source,
+            "loop_running": self.loop_running,
         }
 
 
@@ -310,6 +321,7 @@ class Trace(msgspec.Struct, gc=False):
     # where reading them later from a million runs would not be); dropped when a lane changes.
     lane_starts: dict[str, list[int]] = {}
     notable: list[Run] | None = None  # the runs that failed or have a resource key, if known
+    on_loop: list[Run] | None = None  # the sync runs started on a running loop, if known
     unmatched_ends: int = 0  # END lines that found no run to end (counted in skipped_lines)
 
     def run_by_id(self, run_id: str) -> Run | None:
@@ -350,6 +362,12 @@ class Trace(msgspec.Struct, gc=False):
             self.notable = [r for r in self.runs
                             if r.status == semconv.STATUS_ERROR or r.resource_key is not None]
         return self.notable
+
+    def runs_on_loop(self) -> list[Run]:
+        """The synchronous runs that started on a thread whose event loop was running (few)."""
+        if self.on_loop is None:
+            self.on_loop = list(compress(self.runs, map(_LOOP_RUNNING, self.runs)))
+        return self.on_loop
 
     def last_ns_of(self, run: Run) -> int:
         """The end of a run, or for an unfinished one the last moment its process recorded."""

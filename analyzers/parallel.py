@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from .analyze import Part, analyze, analyze_part, combine
 from .lines import read_header
 from .load import LoadError, ProgressCallback, load_files, trace_files
+from .loops import DEFAULT_BLOCKING_NS
 from .report import Report
 from .suppressions import Suppressions
 
@@ -47,6 +48,7 @@ def analyze_paths(
     on_progress: ProgressCallback | None = None,
     min_bytes: int = MIN_BYTES,
     jobs: int | None = None,
+    blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Report:
     """Load and analyze `paths` (a `LoadError` for input that cannot be read), on two cores
     when that pays (see the module docstring). `jobs=1`: in this process only; `jobs=2`:
@@ -56,12 +58,14 @@ def analyze_paths(
     if jobs != 1:
         groups = split(files, min_bytes=0 if jobs == 2 else min_bytes)
     if groups is not None:
-        report = analyze_split(groups, suppressions, max_pairs, on_progress)
+        report = analyze_split(groups, suppressions, max_pairs, on_progress,
+                               blocking_threshold_ns=blocking_threshold_ns)
         if report is not None:
             return report
     trace = load_files(files, key_attr=key_attr, on_progress=on_progress, details="lazy")
     gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
-    return analyze(trace, suppressions=suppressions, max_pairs=max_pairs)
+    return analyze(trace, suppressions=suppressions, max_pairs=max_pairs,
+                   blocking_threshold_ns=blocking_threshold_ns)
 
 
 def split(files: Files, *, min_bytes: int = MIN_BYTES) -> tuple[Files, Files] | None:
@@ -97,7 +101,8 @@ def _may_fork() -> bool:
 
 def analyze_split(
     groups: tuple[Files, Files], suppressions: Suppressions | None = None, max_pairs: int = 100,
-    on_progress: ProgressCallback | None = None,
+    on_progress: ProgressCallback | None = None, *,
+    blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Report | None:
     """The report from two groups of files (`split`), the second analyzed in a forked child;
     None when they must be analyzed in one piece."""
@@ -106,10 +111,10 @@ def analyze_split(
     child = os.fork()
     if child == 0:
         os.close(read_end)
-        _child(theirs, suppressions, max_pairs, write_end)
+        _child(theirs, suppressions, max_pairs, write_end, blocking_threshold_ns)
     os.close(write_end)
     try:
-        own = _part_of(mine, suppressions, max_pairs, on_progress)
+        own = _part_of(mine, suppressions, max_pairs, on_progress, blocking_threshold_ns)
         with os.fdopen(read_end, "rb") as pipe:
             read_end = -1
             answer = pipe.read()
@@ -136,18 +141,20 @@ def analyze_split(
 
 
 def _part_of(files: Files, suppressions: Suppressions | None, max_pairs: int,
-             on_progress: ProgressCallback | None) -> Part:
+             on_progress: ProgressCallback | None,
+             blocking_threshold_ns: int = DEFAULT_BLOCKING_NS) -> Part:
     trace = load_files(files, on_progress=on_progress, details="lazy")
     gc.freeze()
-    return analyze_part(trace, suppressions=suppressions, max_pairs=max_pairs)
+    return analyze_part(trace, suppressions=suppressions, max_pairs=max_pairs,
+                        blocking_threshold_ns=blocking_threshold_ns)
 
 
 def _child(files: Files, suppressions: Suppressions | None, max_pairs: int,
-           write_end: int) -> NoReturn:
+           write_end: int, blocking_threshold_ns: int = DEFAULT_BLOCKING_NS) -> NoReturn:
     """The forked child's whole life: its part, or what went wrong, down the pipe."""
     answer: tuple[str, Any]
     try:
-        answer = ("part", _part_of(files, suppressions, max_pairs, None))
+        answer = ("part", _part_of(files, suppressions, max_pairs, None, blocking_threshold_ns))
     except LoadError as exc:
         answer = ("error", str(exc))
     except BaseException:

@@ -15,7 +15,18 @@ from rich.text import Text
 
 from .model import Run, Trace
 from .procname import process_text
-from .report import ERROR, INFO, KINDS, OVERLAP_KINDS, SEVERITIES, WARNING, Finding, Report
+from .report import (
+    ERROR,
+    INFO,
+    KINDS,
+    LOOP_BLOCKING,
+    LOOP_KINDS,
+    OVERLAP_KINDS,
+    SEVERITIES,
+    WARNING,
+    Finding,
+    Report,
+)
 from .sanitize import clean
 from .timefmt import format_duration
 
@@ -106,6 +117,8 @@ def _full(console: Console, report: Report, finding: Finding, origin: int,
                else "")
             + ")."
         ), highlight=False)
+    if finding.kind in LOOP_KINDS:
+        console.print(Text(_loop_line(finding)), highlight=False)
     if finding.suppressed_by:
         console.print(Text(f"  (lowered to info by suppression {clean(finding.suppressed_by)})",
                            style="dim"), highlight=False)
@@ -128,6 +141,22 @@ def _full(console: Console, report: Report, finding: Finding, origin: int,
     console.print(Text.assemble(("  Fix: ", "bold green"), clean(finding.fix)),
                   highlight=False)
     console.print()
+
+
+def _loop_line(finding: Finding) -> str:
+    """What a nested-loop or loop-blocking finding cost the loop, from its details."""
+    d = finding.details
+    runs = f"{finding.run_count} sync run{'s' if finding.run_count != 1 else ''}"
+    if finding.kind == LOOP_BLOCKING:
+        return (f"  {runs} held a running event loop for {format_duration(d.get('blocked_ns', 0))}"
+                f" in all (the longest {format_duration(d.get('longest_ns', 0))}; threshold"
+                f" {format_duration(d.get('threshold_ns', 0))}).")
+    outcome = []
+    if d.get("failed"):
+        outcome.append(f"{d['failed']} failed at once")
+    if d.get("never_ended"):
+        outcome.append(f"{d['never_ended']} never returned (the loop stopped for good)")
+    return f"  {runs} tried to run an event loop inside a running one: {', '.join(outcome)}."
 
 
 def _run_lines(trace: Trace, run: Run, number: int, total: int, origin: int,

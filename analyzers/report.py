@@ -22,8 +22,13 @@ CROSS_PROCESS = "cross-process"
 LATENT = "latent"
 UNFINISHED = "unfinished"
 ERRORS = "errors"
+# Runs that stopped their thread's event loop (no overlap needed): a sync entry point that runs
+# a loop of its own called inside a running one, and a sync run that held the loop too long.
+NESTED_LOOP = "nested-loop"
+LOOP_BLOCKING = "loop-blocking"
+LOOP_KINDS = (NESTED_LOOP, LOOP_BLOCKING)
 OVERLAP_KINDS = (CONCURRENT, REENTRANT, PERIODIC, CROSS_PROCESS)
-KINDS = (*OVERLAP_KINDS, LATENT, UNFINISHED, ERRORS)
+KINDS = (*OVERLAP_KINDS, LATENT, UNFINISHED, ERRORS, *LOOP_KINDS)
 
 ERROR = "error"
 WARNING = "warning"

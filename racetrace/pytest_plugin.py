@@ -50,6 +50,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="which findings fail a test, as racetrace report --fail-on (default: overlap)",
     )
     group.addoption(
+        "--racetrace-blocking-threshold", metavar="DURATION", default=None,
+        help="a sync run that holds a running event loop this long is a loop-blocking "
+             "finding, as racetrace report --blocking-threshold (default: 100ms)",
+    )
+    group.addoption(
         "--racetrace-report", metavar="PATH", default=None,
         help="write the session's JSON report (racetrace.report/1) to PATH; when PATH is a "
              "folder (ends in /), the report goes there as racetrace-report.json, and the "

@@ -33,6 +33,18 @@ def _usage(message: str) -> pytest.UsageError:
     return pytest.UsageError(f"racetrace: {message}")
 
 
+def _threshold(text: str | None) -> int | None:
+    """`--racetrace-blocking-threshold` in ns (None: the analyzer's default)."""
+    if text is None:
+        return None
+    from racetrace.analyzers.timefmt import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise _usage(f"--racetrace-blocking-threshold: {exc}") from None
+
+
 class RacetraceSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         from racetrace.analyzers.failon import FailOn, FailOnError
@@ -45,6 +57,7 @@ class RacetraceSession:
             self.fail_on = FailOn.parse(settings.fail_on)
         except FailOnError as exc:
             raise _usage(str(exc).replace("--fail-on", "--racetrace-fail-on", 1)) from None
+        self.blocking_threshold_ns = _threshold(settings.blocking_threshold)
         try:
             self.suppressions = (Suppressions.from_file(settings.suppressions)
                                  if settings.suppressions else Suppressions.from_env())
@@ -197,7 +210,8 @@ class RacetraceSession:
         if not attribution.current and not attribution.carried:
             return
         analysis = analyze_snapshot(attribution, self.tail.processes,
-                                    suppressions=self._suppressions(settings.suppress))
+                                    suppressions=self._suppressions(settings.suppress),
+                                    blocking_threshold_ns=self.blocking_threshold_ns)
         verdict = judge(attribution, analysis, fail_on=self._fail_on(settings.fail_on), final=final,
                         previously_seen=attribution.checked)
         attribution.checked = {r.run_id for r in analysis.trace.runs}
@@ -301,7 +315,8 @@ class RacetraceSession:
         from .pytest_picture import report_path
 
         target = report_path(self.settings.report)
-        write_report(paths, target, suppressions=self.suppressions)
+        write_report(paths, target, suppressions=self.suppressions,
+                     blocking_threshold_ns=self.blocking_threshold_ns)
         self.report_written = target
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:

@@ -54,6 +54,7 @@ class Settings:
     report: str | None  # where the session's JSON report goes
     directory: str  # absolute: where the trace files go
     fail_on: str
+    blocking_threshold: str | None = None  # as given; checked once tracing is on
 
     @property
     def enabled(self) -> bool:
@@ -75,6 +76,7 @@ def settings_from_options(option: Any, invocation_dir: str) -> Settings:
         report=os.path.join(invocation_dir, report) if report else None,
         directory=os.path.abspath(os.path.join(invocation_dir, directory)),
         fail_on=getattr(option, "racetrace_fail_on", None) or DEFAULT_FAIL_ON,
+        blocking_threshold=getattr(option, "racetrace_blocking_threshold", None),
     )
 
 

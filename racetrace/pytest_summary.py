@@ -73,7 +73,8 @@ def summarize(tr: Any, flagged: Sequence[Flagged], problems: Sequence[str], wher
     tr.line(f"racetrace: {found}{tail}")
 
 
-def write_report(paths: Sequence[str], target: str, *, suppressions: Any) -> None:
+def write_report(paths: Sequence[str], target: str, *, suppressions: Any,
+                 blocking_threshold_ns: int | None = None) -> None:
     """The analyzer's JSON report (`racetrace.report/1`) over the session's trace files."""
     import orjson
 
@@ -82,7 +83,9 @@ def write_report(paths: Sequence[str], target: str, *, suppressions: Any) -> Non
     from racetrace.analyzers.model import Trace
 
     trace = load(paths) if paths else Trace(runs=[], processes=[])
-    report = analyze(trace, suppressions=suppressions)
+    extra = ({} if blocking_threshold_ns is None
+             else {"blocking_threshold_ns": blocking_threshold_ns})
+    report = analyze(trace, suppressions=suppressions, **extra)
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     with open(target, "wb") as f:
         f.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")

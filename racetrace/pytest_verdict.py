@@ -19,6 +19,7 @@ from racetrace.analyzers.model import Process
 from racetrace.analyzers.render_text import render_to_string
 from racetrace.analyzers.report import (
     INFO,
+    NESTED_LOOP,
     UNFINISHED,
     WARNING,
     Finding,
@@ -50,7 +51,7 @@ def judge(attribution: Attribution, report: Report, *, fail_on: FailOn, final: b
         ids = [r.run_id for r in f.runs]
         return (any(attribution.is_current(i) for i in ids)
                 and any(i not in previously_seen for i in ids)
-                and (final or f.kind != UNFINISHED))
+                and (final or not _open_ended(f)))
 
     matched = [f for f in report.findings if concerns_test(f) and fail_on.matches(f)]
     if not matched:
@@ -74,10 +75,19 @@ def judge(attribution: Attribution, report: Report, *, fail_on: FailOn, final: b
 
 
 def analyze_snapshot(attribution: Attribution, processes: list[Process], *,
-                     suppressions: Suppressions, max_pairs: int = 100) -> Report:
+                     suppressions: Suppressions, max_pairs: int = 100,
+                     blocking_threshold_ns: int | None = None) -> Report:
     """The analyzer's report on the current test's runs and the earlier runs still open."""
+    extra = {} if blocking_threshold_ns is None else {"blocking_threshold_ns":
+                                                      blocking_threshold_ns}
     return analyze(attribution.snapshot(processes), suppressions=suppressions,
-                   max_pairs=max_pairs)
+                   max_pairs=max_pairs, **extra)
+
+
+def _open_ended(f: Finding) -> bool:
+    """A finding about runs still open (unfinished, a sync call on a loop that has not
+    returned): mid-test they may simply not have ended yet, so they are judged at the end."""
+    return f.kind == UNFINISHED or (f.kind == NESTED_LOOP and bool(f.details.get("never_ended")))
 
 
 def _headline(f: Finding) -> str:

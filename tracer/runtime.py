@@ -41,8 +41,8 @@ _args_repr.maxother = 80
 class ActiveRun:
     """A run that has started; `ended` flips once, whoever ends it."""
 
-    __slots__ = ("callsite", "ended", "generation", "instance_id", "resource_key", "span",
-                 "stack")
+    __slots__ = ("awaited", "callsite", "ended", "generation", "instance_id", "resource_key",
+                 "span", "stack")
 
     def __init__(self, span: trace.Span, instance_id: int, generation: int,
                  pending: PendingRun | None = None) -> None:
@@ -54,6 +54,9 @@ class ActiveRun:
         self.callsite = pending.callsite if pending is not None else None
         self.stack = pending.stack if pending is not None else []
         self.ended = False
+        # A sync call on a running loop that returned an awaitable: the run goes on with it,
+        # and the loop was held only while the call returned (END reason `awaited`).
+        self.awaited = False
 
 
 class PendingRun:
@@ -186,16 +189,17 @@ class Recorder:
                           fan_out_of)
 
     # -- run start -------------------------------------------------------------------------
-    def begin(self, pending: PendingRun | None) -> ActiveRun | None:
+    def begin(self, pending: PendingRun | None, *, sync: bool = False) -> ActiveRun | None:
+        """`sync`: the run is a plain call that holds its thread until it returns."""
         if pending is None:
             return None
         try:
-            return self._begin(pending)
+            return self._begin(pending, sync)
         except Exception as exc:
             internal_error("starting a run", exc)
             return None
 
-    def _begin(self, pending: PendingRun) -> ActiveRun:
+    def _begin(self, pending: PendingRun, sync: bool = False) -> ActiveRun:
         start_ns = time.time_ns()
         target = pending.target
         instance = pending.instance
@@ -231,7 +235,9 @@ class Recorder:
             attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
         attributes[_THREAD_NAME] = threading.current_thread().name
-        self._add_task(attributes)
+        # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
+        # the loop only while it returns, not for the run's length.
+        self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
         site = pending.callsite
         if site is not None:
             code, line = site
@@ -245,7 +251,8 @@ class Recorder:
         span = self.spans.start(target.span_name, attributes, start_ns)
         return ActiveRun(span, id(instance), self.generation, pending)
 
-    def _add_task(self, attributes: dict[str, Any]) -> None:
+    def _add_task(self, attributes: dict[str, Any], sync: bool = False,
+                  runs_loop: bool = False) -> None:
         asyncio = sys.modules.get("asyncio")
         if asyncio is None:
             return
@@ -254,6 +261,11 @@ class Recorder:
         loop = asyncio._get_running_loop()
         if loop is None:
             return
+        if sync:
+            # A plain call on the loop's own thread: the loop waits until it returns.
+            attributes[semconv.LOOP_RUNNING] = True
+            if runs_loop:
+                attributes[semconv.LOOP_OWN] = True
         task = asyncio.current_task(loop)
         if task is None:
             return
@@ -282,6 +294,8 @@ class Recorder:
             return  # a run inherited through fork: the parent process records its end
         try:
             status, default_reason = _status_of(exc)
+            if run.awaited:
+                default_reason = "awaited"
             end: dict[str, Any] = {
                 semconv.END_STATUS: status,
                 semconv.END_REASON: reason or default_reason,

@@ -23,6 +23,12 @@ TASK_KEY = "racetrace.task.id"
 TASK_CREATED_AT = "racetrace.task.created_at"
 TASK_CREATED_BY_RUN = "racetrace.task.created_by_run"
 STACK = "racetrace.stack"
+# A synchronous run that started on a thread whose asyncio event loop was running: while it
+# runs, that loop (every other task on it) waits. Written only when true.
+LOOP_RUNNING = "racetrace.loop.running"
+# ... and the run is an entry point that runs an event loop of its own (a preset's
+# `Runner.run_sync`): on a running loop it fails at once or deadlocks. Only with LOOP_RUNNING.
+LOOP_OWN = "racetrace.loop.own"
 THREAD_ID = "thread.id"
 THREAD_NAME = "thread.name"
 PROCESS_PID = "process.pid"

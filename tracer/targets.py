@@ -71,6 +71,9 @@ class Target:
     framework_calls: bool = True
     # A plain method that returns a generator it built: the run is that generator's iteration.
     returns_stream: bool = False
+    # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`): called
+    # on a thread whose loop is running, it fails or deadlocks (a `nested-loop` finding).
+    runs_loop: bool = False
     # A preset's entry point: missing in this version of the framework is said only in
     # verbose mode. A target the user named is always reported when it cannot be found.
     optional: bool = False

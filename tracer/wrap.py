@@ -25,6 +25,7 @@ import wrapt
 from . import runtime
 from .errors import internal_error
 from .runtime import ActiveRun, PendingRun, activate, deactivate
+from .semconv import LOOP_RUNNING
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -132,7 +133,7 @@ def _run_sync(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    run = recorder.begin(pending)
+    run = recorder.begin(pending, sync=True)
     tokens = activate(run)
     try:
         result = wrapped(*args, **kwargs)
@@ -145,8 +146,10 @@ def _run_sync(
         return result
     # A plain method that hands back a coroutine or a future has not finished its work yet.
     if isinstance(result, types.CoroutineType):
+        _mark_awaited(run)
         return _coroutine_in_run(recorder, None, run, result, pending.target)
     if _is_future(result):
+        _mark_awaited(run)
         result.add_done_callback(lambda future: _finish_future(recorder, run, future))
         return result
     if pending.target.ends_with is None:
@@ -154,6 +157,17 @@ def _run_sync(
     else:
         _finish_with(recorder, run, pending, result)
     return result
+
+
+def _mark_awaited(run: ActiveRun) -> None:
+    """A run marked as holding a running loop that returned an awaitable: it held the loop only
+    until then. Its END says so (reason `awaited`)."""
+    try:
+        attributes = getattr(run.span, "attributes", None)
+        if attributes is not None and attributes.get(LOOP_RUNNING):
+            run.awaited = True
+    except Exception as exc:
+        internal_error("reading a run's attributes", exc)
 
 
 def _finish_with(

@@ -16,15 +16,19 @@ if TYPE_CHECKING:
 
 
 def analyze_trace(
-    trace: Trace, suppressions: Suppressions | None = None
+    trace: Trace, suppressions: Suppressions | None = None,
+    blocking_threshold_ns: int | None = None,
 ) -> tuple[Report | None, str | None]:
-    """`(report, None)`, or `(None, reason)` when the analysis is unavailable or failed."""
+    """`(report, None)`, or `(None, reason)` when the analysis is unavailable or failed.
+    `blocking_threshold_ns`: the loop-blocking threshold (None: the analyzer's default)."""
     try:
         from racetrace.analyzers.analyze import analyze
     except ImportError as exc:
         return None, f"no analysis: the analyzer could not be imported ({exc})"
     try:
-        return analyze(trace, suppressions=suppressions), None
+        extra = ({} if blocking_threshold_ns is None
+                 else {"blocking_threshold_ns": blocking_threshold_ns})
+        return analyze(trace, suppressions=suppressions, **extra), None
     except Exception as exc:  # the screen must stay up whatever the analysis hits
         text = str(exc).splitlines()[0] if str(exc) else ""
         return None, f"analysis failed: {type(exc).__name__}{': ' + text if text else ''}"

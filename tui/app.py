@@ -77,8 +77,10 @@ class RacetraceApp(App[int]):
         poll_interval: float = 0.4,
         key_attr: str | None = None,
         picture: bool = False,
+        blocking_threshold_ns: int | None = None,
     ) -> None:
         super().__init__()
+        self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
         self.suppressions = suppressions
@@ -166,7 +168,7 @@ class RacetraceApp(App[int]):
         self.post_message(TraceLoaded(trace, build_lanes(trace)))
         error = None
         if report is None and trace.runs:
-            report, error = analyze_trace(trace, self.suppressions)
+            report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
 
@@ -197,7 +199,8 @@ class RacetraceApp(App[int]):
                 lanes = build_lanes(trace)
                 report, error = (None, None)
                 if trace.runs:
-                    report, error = analyze_trace(trace, self.suppressions)
+                    report, error = analyze_trace(trace, self.suppressions,
+                                                  self.blocking_threshold_ns)
                     if report is not None:
                         lanes = apply_report(lanes, report)
                 self.post_message(TraceUpdated(trace, lanes, report, error))

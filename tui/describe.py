@@ -160,6 +160,10 @@ def finding_line(finding: Finding, origin_ns: int, *, narrow: bool = False) -> T
         text.append(f"{at}{format_duration(start - origin_ns):<9}", "dim")
     if finding.overlap_ns:
         text.append(f" overlap {format_duration(finding.overlap_ns)}", "red")
+    elif isinstance(blocked := finding.details.get("blocked_ns"), int):
+        text.append(f" loop blocked {format_duration(blocked)}", "yellow")
+    elif finding.kind == "nested-loop":
+        text.append(" loop inside a running loop", "red")
     return text
 
 
@@ -248,6 +252,11 @@ def run_details(lane: Lane, index: int, report: Report | None) -> RenderableType
     if run.thread_id is not None:
         thread.append(f"  {run.thread_id}", "dim")
     row("thread", thread)
+    if run.loop_running:
+        loop = Text("a sync call on this thread's running event loop: the loop waited", "yellow")
+        if run.end_ns is not None:
+            loop.append(f" {format_duration(run.end_ns - run.start_ns)}")
+        row("event loop", loop)
     process = Text(clean(process_text(run.pid, run.host, run.service)))
     if run.service and run.host != run.service:  # else process_text names it already
         process.append(f"  service {clean(run.service)}", "dim")

@@ -29,6 +29,8 @@ STATUS_UNFINISHED = "unfinished"
 MARKED_STATUSES = frozenset({STATUS_ERROR, STATUS_CANCELLED, STATUS_UNFINISHED})
 
 _SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
+# Finding kinds whose runs held their thread's running event loop (analyzers.report.LOOP_KINDS).
+LOOP_KINDS = frozenset({"nested-loop", "loop-blocking"})
 MIN_LANE_HEIGHT = 2  # the gutter needs two lines: the label, then class and key
 
 
@@ -66,6 +68,8 @@ class Lane:
     # Runs a batch call fanned out on this resource key (part of the batch run on its object).
     fan_outs: int = 0
     index: dict[str, int] = field(default_factory=dict)  # run_id -> position in `runs`
+    # Runs of its nested-loop and loop-blocking findings: they stopped their thread's loop.
+    loop_runs: frozenset[str] = frozenset()
 
     @property
     def height(self) -> int:
@@ -185,6 +189,8 @@ def apply_report(model: Lanes, report: Report) -> Lanes:
     for lane in model.lanes:
         summary = summaries.get(lane.id)
         lane.findings = findings_by_lane.get(lane.id, [])
+        lane.loop_runs = frozenset(r.run_id for f in lane.findings if f.kind in LOOP_KINDS
+                                   for r in f.runs)
         lane.severity = summary.severity if summary is not None else None
         if summary is not None:
             lane.max_concurrency = summary.max_concurrency

@@ -6,8 +6,9 @@ are skipped by bisection (their marks still show), so a sub-row holding 100,000 
 same as one holding 100. The widget turns the result into a `Strip`.
 
 Marks do not rely on colour: an overlap is hatched (╱), a failed run ends in ✗, a cancelled
-one in ⊘, an unfinished one is dashed (╌) and ends in », and each run starts with a thin bar
-(▏), so that runs touching in a sub-row, or stacked with close starts, stay apart.
+one in ⊘, an unfinished one is dashed (╌) and ends in », a run that held its thread's running
+event loop (a nested-loop or loop-blocking finding) is shaded (▒), and each run starts with a thin
+bar (▏), so that runs touching in a sub-row, or stacked with close starts, stay apart.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ _IN_OVERLAP = {BAR: OVERLAP, RELATED: RELATED_OVERLAP, SELECTED: SELECTED_OVERLA
 BODY = " "
 HATCH = "╱"
 DASH = "╌"
+LOOP_SHADE = "▒"
 SEPARATOR = "▏"
 CURSOR_LINE = "│"
 END_MARK = {STATUS_ERROR: "✗", STATUS_CANCELLED: "⊘", STATUS_UNFINISHED: "»"}
 # Which glyph wins when several runs share a column.
-_GLYPH_RANK = {BODY: 0, DASH: 1, HATCH: 2, SEPARATOR: 3, "»": 4, "⊘": 5, "✗": 6}
+_GLYPH_RANK = {BODY: 0, DASH: 1, LOOP_SHADE: 1, HATCH: 2, SEPARATOR: 3, "»": 4, "⊘": 5, "✗": 6}
 
 Segments = list[tuple[str, int]]
 
@@ -63,6 +65,7 @@ def paint_row(
     n = len(starts)
     i = bisect_left(ends, v0)
     marked = row.marked
+    loop_runs = lane.loop_runs
     while i < n:
         s = starts[i]
         if s >= v1:
@@ -83,6 +86,8 @@ def paint_row(
             _put(glyph, x0, SEPARATOR)
         status = runs[i].status
         body = DASH if status == STATUS_UNFINISHED else BODY
+        if loop_runs and runs[i].run_id in loop_runs:
+            body = LOOP_SHADE
         for x in range(x0, x1):
             if style[x] < cell_style:
                 style[x] = cell_style

@@ -50,6 +50,8 @@ LEGEND: tuple[tuple[tuple[tuple[str, str], ...], str], ...] = (
     ((("▏    ✗", "bar"),), "the run failed (it ends in ✗)"),
     ((("▏    ⊘", "bar"),), "the run was cancelled"),
     ((("▏╌╌╌╌»", "bar"),), "the run never ended: open to its process' last record"),
+    ((("▏▒▒▒▒▒", "bar"),), "a sync run that held its thread's running event loop "
+                           "(nested-loop, loop-blocking)"),
     ((("▏  ▏  ", "bar"),), "two runs touching in one sub-row"),
     ((("▏     ", "selected"),), "the selected run"),
     ((("▏     ", "related"),), "the other runs of the finding you jumped to"),

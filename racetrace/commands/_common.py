@@ -88,14 +88,18 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
 
 
 def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: Suppressions,
-                   max_pairs: int, jobs: int | None = None) -> Report:
+                   max_pairs: int, jobs: int | None = None,
+                   blocking_threshold_ns: int | None = None) -> Report:
     """Load and analyze traces for `racetrace report`, on two cores where that pays, with the
     same errors, damage line and progress bar as `load_traces`."""
     from racetrace.analyzers.parallel import analyze_paths
 
     with _loading(quiet=False) as progress:
+        extra = ({} if blocking_threshold_ns is None
+                 else {"blocking_threshold_ns": blocking_threshold_ns})
         report = analyze_paths(paths, key_attr=key_attr, on_progress=progress,
-                               suppressions=suppressions, max_pairs=max_pairs, jobs=jobs)
+                               suppressions=suppressions, max_pairs=max_pairs, jobs=jobs,
+                               **extra)
     report_damage(report.trace)
     skip_teardown()
     return report

@@ -23,7 +23,8 @@ def add_parser(sub: Any) -> None:
         epilog=(
             "--fail-on terms (comma-separated or repeated): overlap (any overlap kind at "
             "warning or above), a severity (error, warning, info: that or worse), a kind "
-            "(concurrent, reentrant, periodic, cross-process, latent, unfinished, errors), "
+            "(concurrent, reentrant, periodic, cross-process, latent, unfinished, errors, "
+            "nested-loop, loop-blocking), "
             "KIND:SEVERITY, any, never. Suppressions file: one rule a line, benign:GLOB or "
             "ignore:GLOB, matched against the class or class.method."
         ),
@@ -41,6 +42,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--max-pairs", type=int, default=100, metavar="N",
                         help="overlapping pairs listed per finding (counts are always exact; "
                              "default 100)")
+    parser.add_argument("--blocking-threshold", metavar="DURATION", default=None,
+                        help="a sync run that holds a running event loop this long is a "
+                             "loop-blocking finding (e.g. 100ms, 0.5s; a bare number is ms; "
+                             "default 100ms)")
     parser.add_argument("-j", "--jobs", type=int, choices=(1, 2), default=None,
                         help="1: analyze in this process only; 2: split the files of "
                              "different processes between two processes whenever the machine "
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_pairs < 1:
         raise UsageError("--max-pairs must be at least 1")
+    threshold = blocking_threshold(args.blocking_threshold)
     try:
         fail_on = FailOn.parse(args.fail_on)
         rules = (Suppressions.from_file(args.suppressions) if args.suppressions
@@ -74,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     paths = session_paths(args.paths, all_sessions=args.all_sessions, quiet=args.quiet)
     report = analyze_traces(paths, key_attr=args.key_attr, suppressions=rules,
-                            max_pairs=args.max_pairs, jobs=args.jobs)
+                            max_pairs=args.max_pairs, jobs=args.jobs,
+                            blocking_threshold_ns=threshold)
     if fail_on and not report.summary.runs and not args.allow_empty:
         raise UsageError(f"{why_empty(report.trace, paths)}; --allow-empty lets that pass")
     if args.json:
@@ -84,6 +91,18 @@ def run(args: argparse.Namespace) -> int:
     if fail_on and fail_on.matching(report.findings):
         return EXIT_FINDINGS
     return 0
+
+
+def blocking_threshold(text: str | None) -> int | None:
+    """`--blocking-threshold` in ns (None: the analyzer's default); bad input is a usage error."""
+    if text is None:
+        return None
+    from racetrace.analyzers.timefmt import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--blocking-threshold: {exc}") from None
 
 
 def _write_json(report: Any, target: str) -> None:

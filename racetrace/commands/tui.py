@@ -37,6 +37,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--key-attr", metavar="ATTR",
                         help="span attribute that identifies the instance in other tools' OTLP "
                              "spans (e.g. gen_ai.agent.name)")
+    parser.add_argument(
+        "--blocking-threshold", metavar="DURATION", default=None,
+        help="a sync run that holds a running event loop this long is a loop-blocking "
+             "finding (e.g. 100ms, 0.5s; default 100ms)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -47,13 +52,16 @@ def run(args: argparse.Namespace) -> int:
         paths = session_paths(args.paths, all_sessions=args.all_sessions)
     _check_paths(paths, follow=args.follow)
     suppressions = read_suppressions(args.suppressions)
+    from .report import blocking_threshold
+
+    threshold = blocking_threshold(args.blocking_threshold)
     if not sys.stdin.isatty() or not sys.stdout.isatty():
         raise UsageError(
             "tui needs a terminal; for a report on stdout use: racetrace report "
             + " ".join(paths)
         )
     return open_timeline(paths, follow=args.follow, suppressions=suppressions,
-                         key_attr=args.key_attr)
+                         key_attr=args.key_attr, blocking_threshold_ns=threshold)
 
 
 def read_suppressions(path: str | None) -> Any:
@@ -70,6 +78,7 @@ def open_timeline(
     paths: list[str], *, follow: bool = False, suppressions: Any = None,
     source: str | None = None, trace: Any = None, report: Any = None,
     key_attr: str | None = None,
+    blocking_threshold_ns: int | None = None,
 ) -> int:
     """Run the app until the user quits; a load failure becomes one stderr line and exit 2."""
     from racetrace.tui.app import RacetraceApp
@@ -77,6 +86,7 @@ def open_timeline(
     app = RacetraceApp(
         paths, follow=follow, suppressions=suppressions, source=source, trace=trace,
         report=report, key_attr=key_attr,
+        blocking_threshold_ns=blocking_threshold_ns,
     )
     app.run()
     if app.failure is not None:

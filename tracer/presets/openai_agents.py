@@ -44,6 +44,7 @@ PRESET = Preset(
             RUN, f"Runner.{method}", stateful=False, instance=_STARTING_AGENT,
             resource=conversation_of, agent=True,
             ends_with=_background_task if method == "run_streamed" else None,
+            runs_loop=method == "run_sync",
         )
         for method in ("run", "run_sync", "run_streamed")
     ),

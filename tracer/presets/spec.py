@@ -41,6 +41,8 @@ class EntryPoint:
     framework_calls: bool = True
     # A plain method that returns a generator (`astream_events`): the run is its iteration.
     returns_stream: bool = False
+    # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`).
+    runs_loop: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class Preset:
                 ends_with=entry.ends_with,
                 framework_calls=entry.framework_calls,
                 returns_stream=entry.returns_stream,
+                runs_loop=entry.runs_loop,
                 optional=True,
             )
             if entry.instance is not None:
