@@ -3,6 +3,10 @@
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
 imported, before or after racetrace starts, through wrapt's post-import hooks, the way
 OpenTelemetry's contrib instrumentations do it; `uninstrument_all` restores every original.
+A target the user named is also patched the moment its class is created (classhook.py), so that
+the script you run (`app:` or `__main__:`, run as `__main__`) and a module whose import runs
+the program are traced from the start; one that never resolved is known to
+`unresolved_targets()` and explained, with a hint, under RACETRACE_VERBOSE (resolution.py).
 
 Framework presets declare richer targets: overrides in subclasses covered too (coverage.py),
 a family of packages as the owner, the instance taken from an argument, a resource key, and a
@@ -21,8 +25,8 @@ from typing import Any
 
 import wrapt
 
-from . import coverage
-from .errors import internal_error, say, verbose
+from . import classhook, coverage, resolution
+from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
 from .wrap import TracedFunction, kind_of, make_wrapper
 
@@ -113,6 +117,15 @@ class _Patch:
 
 _patches: list[_Patch] = []
 _requested: dict[str, Target] = {}
+# Targets the user named (RACETRACE_TARGETS, start(), instrument(), the pytest plugin), as
+# opposed to presets' entry points: these are watched at class creation and reported when they
+# never resolve. Spec -> why it has not resolved yet (None: its module was never seen).
+_named: dict[str, str | None] = {}
+_resolved_named: set[str] = set()
+# Failures not said when they happened (the module was still running): said at exit.
+_deferred: set[str] = set()
+# Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
+_registering = threading.local()
 _lock = threading.RLock()
 
 
@@ -122,7 +135,11 @@ def request(target: Target) -> None:
         if target.spec in _requested:
             return
         _requested[target.spec] = target
-    wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+    _registering.active = True
+    try:
+        wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+    finally:
+        _registering.active = False
 
 
 def request_spec(spec: str) -> bool:
@@ -132,7 +149,11 @@ def request_spec(spec: str) -> bool:
     except TargetError as exc:
         say(str(exc))
         return False
+    with _lock:
+        if target.spec not in _requested:
+            _named[target.spec] = None
     request(target)
+    _watch_classes()
     return True
 
 
@@ -142,12 +163,69 @@ def _on_import(target: Target, module: ModuleType) -> None:
     try:
         patch(target, module)
     except _Unresolvable as exc:
-        if target.optional:
+        running = getattr(_registering, "active", False) and resolution.is_running(module)
+        if target.spec in _named and running:
+            # Requested while the script, or a module still being imported, runs (at start-up,
+            # or racetrace.start() at its top): its class is made later, and classhook patches
+            # it then. Said at exit if it never is.
+            with _lock:
+                _named[target.spec] = str(exc)
+                _deferred.add(target.spec)
+        elif target.optional:
             verbose(str(exc))
         else:
+            _named_failed(target.spec, str(exc))
             say(str(exc))
     except Exception as exc:
         internal_error(f"patching {target.spec}", exc)
+
+
+def _named_failed(spec: str, reason: str, *, deferred: bool = False) -> None:
+    with _lock:
+        if spec in _named:
+            _named[spec] = reason
+            if deferred:
+                _deferred.add(spec)
+
+
+def _pending_named() -> list[Target]:
+    """Named targets not patched yet."""
+    with _lock:
+        return [_requested[s] for s in _named if s not in _resolved_named and s in _requested]
+
+
+def _watch_classes() -> None:
+    """Hook class creation for the modules of named targets not found yet; none: unhook."""
+    pending = _pending_named()
+    modules = frozenset(t.module for t in pending)
+    if modules:
+        # The script runs as `__main__` (`__mp_main__` in a spawned child) whatever it is named.
+        modules |= resolution.MAIN_NAMES
+    classhook.watch(modules, _on_class)
+
+
+def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
+    """A class was made in a watched module: patch the named targets that are its methods."""
+    names = resolution.module_names(namespace)
+    prefix = qualname + "."
+    for target in _pending_named():
+        if target.module not in names or not target.path.startswith(prefix):
+            continue
+        rest = target.path[len(prefix):]
+        try:
+            parent, attribute, original = wrapt.resolve_path(cls, rest)
+        except Exception:
+            # Said at exit, unless a later class of that name has it.
+            _named_failed(
+                target.spec,
+                f"target {target.spec}: the class {qualname} has no attribute {rest!r}",
+                deferred=True,
+            )
+            continue
+        try:
+            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original)
+        except _Unresolvable as exc:
+            _named_failed(target.spec, str(exc), deferred=True)
 
 
 class _Unresolvable(LookupError):
@@ -186,8 +264,15 @@ def patch(target: Target, module: ModuleType) -> None:
             f"target {target.spec}: {module.__name__} has no attribute {target.path!r}; "
             "not traced"
         ) from exc
+    _patch_resolved(target, module, parent, attribute, original)
+
+
+def _patch_resolved(
+    target: Target, module: Any, parent: Any, attribute: str, original: Any
+) -> None:
     if _is_ours(original):
         if not _is_derived(original):
+            _resolved(target)  # the same method, named twice (`app:` and `__main__:`)
             return
         # Found first as an override of a covered base; the named target is more specific.
         original = original.__wrapped__
@@ -199,6 +284,15 @@ def patch(target: Target, module: ModuleType) -> None:
     verbose(f"tracing {target.spec}")
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
+    _resolved(target)
+
+
+def _resolved(target: Target) -> None:
+    with _lock:
+        if target.spec not in _named or target.spec in _resolved_named:
+            return
+        _resolved_named.add(target.spec)
+    _watch_classes()
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
@@ -246,7 +340,11 @@ def uninstrument_all() -> None:
         patches = list(reversed(_patches))
         _patches.clear()
         _requested.clear()
+        _named.clear()
+        _resolved_named.clear()
+        _deferred.clear()
         _family_owners.clear()
+    classhook.watch(frozenset(), _on_class)
     for p in patches:
         if isinstance(p.parent, type) and not p.had_own:
             try:
@@ -260,3 +358,34 @@ def uninstrument_all() -> None:
 def patched_specs() -> list[str]:
     with _lock:
         return [p.target.spec for p in _patches]
+
+
+def unresolved_targets() -> list[str]:
+    """The targets the user named that were never patched in this process, in request order."""
+    return [t.spec for t in _pending_named()]
+
+
+def unresolved_explained() -> list[str]:
+    """One line per unresolved named target: why, and the hint that fits."""
+    with _lock:
+        reasons = dict(_named)
+    return [resolution.explain(spec, reasons.get(spec)) for spec in unresolved_targets()]
+
+
+def report_unresolved() -> None:
+    """At exit: name the targets that never resolved, with a hint (all of them when verbose).
+
+    Without RACETRACE_VERBOSE only the failures nobody was told of yet are said (a method
+    missing from the script's class); a module never imported is normal in a child process
+    that does other work, so it is said only when asked.
+    """
+    try:
+        with _lock:
+            reasons = dict(_named)
+            deferred = set(_deferred)
+        loud = is_verbose()
+        for spec in unresolved_targets():
+            if loud or spec in deferred:
+                say(resolution.explain(spec, reasons.get(spec)))
+    except Exception as exc:
+        internal_error("naming the targets that never resolved", exc)
