@@ -71,6 +71,9 @@ def start(
         _name_unresolved_at_exit()
     for spec in (*config.targets, *targets):
         target_registry.request_spec(spec)
+    from .decorate import adopt_deferred
+
+    adopt_deferred()  # @racetrace.trace applied before this start
     return True
 
 

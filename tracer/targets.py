@@ -287,6 +287,13 @@ def _patch_resolved(
     _resolved(target)
 
 
+def patch_attribute(
+    target: Target, module: Any, parent: Any, attribute: str, original: Any
+) -> None:
+    """Patch `original`, found as `parent.attribute`, as `target` (undone by uninstrument_all)."""
+    _patch_resolved(target, module, parent, attribute, original)
+
+
 def _resolved(target: Target) -> None:
     with _lock:
         if target.spec not in _named or target.spec in _resolved_named:
