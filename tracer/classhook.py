@@ -36,7 +36,10 @@ from .errors import internal_error
 OnClass = Callable[[dict[str, Any], str, Any], None]
 
 _lock = threading.Lock()
-_original: Any = None  # builtins.__build_class__ as it was before we wrapped it
+# builtins.__build_class__ as it was before we wrapped it. Never reset: code that kept a
+# reference to our wrapper (another tool wrapping it after us) must still reach the original.
+_original: Any = builtins.__build_class__
+_installed = False
 _watched: frozenset[str] = frozenset()  # module names (`__name__` of the class body's globals)
 _on_class: OnClass | None = None
 
@@ -62,18 +65,18 @@ def _created(func: Any, cls: Any) -> None:
 
 def watch(modules: frozenset[str], on_class: OnClass) -> None:
     """Call `on_class` for each class made in `modules` from now on; empty: take the hook out."""
-    global _original, _watched, _on_class
+    global _original, _watched, _on_class, _installed
     with _lock:
         _on_class = on_class
         _watched = modules
-        if modules and _original is None:
+        if modules and not _installed:
             _original = builtins.__build_class__
             builtins.__build_class__ = _build_class
-        elif not modules and _original is not None:
+            _installed = True
+        elif not modules and _installed and builtins.__build_class__ is _build_class:
             # Someone may have wrapped it after us: then ours stays in their chain, inert.
-            if builtins.__build_class__ is _build_class:
-                builtins.__build_class__ = _original
-                _original = None
+            builtins.__build_class__ = _original
+            _installed = False
 
 
 def is_installed() -> bool:

@@ -194,18 +194,29 @@ def _pending_named() -> list[Target]:
         return [_requested[s] for s in _named if s not in _resolved_named and s in _requested]
 
 
+# The qualified names of the classes that pending named targets live in (`Agent`, and `Outer`
+# and `Outer.Inner` for `Outer.Inner.run`): the other classes of a watched module cost one set
+# lookup.
+_wanted_classes: frozenset[str] = frozenset()
+
+
 def _watch_classes() -> None:
     """Hook class creation for the modules of named targets not found yet; none: unhook."""
+    global _wanted_classes
     pending = _pending_named()
     modules = frozenset(t.module for t in pending)
     if modules:
         # The script runs as `__main__` (`__mp_main__` in a spawned child) whatever it is named.
         modules |= resolution.MAIN_NAMES
+    parts = [t.path.split(".") for t in pending]
+    _wanted_classes = frozenset(".".join(p[:i]) for p in parts for i in range(1, len(p)))
     classhook.watch(modules, _on_class)
 
 
 def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
     """A class was made in a watched module: patch the named targets that are its methods."""
+    if qualname not in _wanted_classes:
+        return
     names = resolution.module_names(namespace)
     prefix = qualname + "."
     for target in _pending_named():

@@ -240,3 +240,53 @@ def test_the_class_hook_is_out_once_every_named_target_resolved(tracing: Tracing
     assert not classhook.is_installed()
     assert module.Agent().run() == 1
     assert [r.method for r in tracing.runs()] == [f"{name}.Agent.run"]
+
+
+def test_nested_classes_and_classmethods_of_the_script_are_traced(programs: Programs) -> None:
+    source = """
+        class Outer:
+            class Inner:
+                def run(self):
+                    return "inner"
+
+            @classmethod
+            def build(cls):
+                return cls.Inner()
+
+
+        print(Outer.build().run())
+    """
+    done = programs.run(
+        source, name="app", targets=["app:Outer.Inner.run", "app:Outer.build"]
+    ).check()
+    assert done.stdout == "inner\n"
+    assert sorted(r.method for r in done.runs()) == ["app.Outer.Inner.run", "app.Outer.build"]
+
+
+def test_a_spawned_child_traces_the_script_it_runs_again(programs: Programs) -> None:
+    # multiprocessing's spawn runs the parent's script again in the child, as `__mp_main__`.
+    source = """
+        import multiprocessing
+        import os
+
+
+        class Agent:
+            def run(self, n):
+                return n * 2
+
+
+        def work():
+            print("child", Agent().run(2), flush=True)
+
+
+        if __name__ == "__main__":
+            child = multiprocessing.get_context("spawn").Process(target=work)
+            child.start()
+            child.join()
+            print("parent", Agent().run(1), os.getpid())
+    """
+    done = programs.run(source, name="app", targets=["app:Agent.run"]).check()
+    runs = done.runs()
+    assert [r.method for r in runs] == ["app.Agent.run"] * 2
+    parent_pid = int(done.stdout.split()[-1])
+    assert sorted(r.pid == parent_pid for r in runs) == [False, True]
