@@ -79,6 +79,14 @@ def is_running(module: Any) -> bool:
     return bool(getattr(getattr(module, "__spec__", None), "_initializing", False))
 
 
+def ran_here(module: str) -> bool:
+    """Whether `module` ran in this process: the script (`app`, `__main__` when a script or
+    `-m` module ran, not `python -c`), or a module imported, whatever became of its import."""
+    if module in _main_names():
+        return _program() is not None
+    return module in sys.modules
+
+
 def _main_namespace() -> dict[str, Any] | None:
     main = sys.modules.get("__main__")
     namespace = getattr(main, "__dict__", None)
@@ -113,11 +121,32 @@ def explain(spec: str, reason: str | None) -> str:
     if reason is not None:
         hint = _attribute_hint(module, path)
         return f"{reason.removesuffix('; not traced')}; not traced" + (f" ({hint})" if hint else "")
+    if module in _main_names():
+        return _in_the_script(spec, module, path)
+    if module in sys.modules:  # racetrace.start() at its top, and it never defined the class
+        hint = _attribute_hint(module, path)
+        return f"target {spec} never resolved: {module} defines no {path}" + (
+            f" ({hint})" if hint else ""
+        )
     hints = _module_hints(module, path)
     return (
         f"target {spec} never resolved: no module {module!r} was imported in this process "
         f"(pid {os.getpid()})" + (": " + "; ".join(hints) if hints else "")
     )
+
+
+def _in_the_script(spec: str, module: str, path: str) -> str:
+    """The target names the program you ran, yet nothing was patched in it."""
+    program = _program()
+    main = sys.modules.get("__main__")
+    head = f"target {spec} never resolved in {program}, the program you ran"
+    if "." not in path and callable(getattr(main, path, None)):
+        return (
+            f"{head}: a function at the top of the script runs before it could be patched; "
+            "decorate it with @racetrace.trace, or move it into a module"
+        )
+    hint = _attribute_hint(module, path)
+    return f"{head}: it defines no {path}" + (f" ({hint})" if hint else "")
 
 
 def _module_hints(module: str, path: str) -> list[str]:
@@ -186,4 +215,4 @@ def _attribute_hint(module: str, path: str) -> str | None:
     close = difflib.get_close_matches(wanted, names, n=1)
     if not close:
         return None
-    return "did you mean " + ".".join([*prefix, close[0]]) + "?"
+    return "did you mean " + ".".join([*prefix, close[0], *parts[len(prefix) + 1:]]) + "?"

@@ -168,10 +168,8 @@ def _on_import(target: Target, module: ModuleType) -> None:
             # Requested while the script, or a module still being imported, runs (at start-up,
             # or racetrace.start() at its top): its class is made later, and classhook patches
             # it then. Said at exit if it never is.
-            with _lock:
-                _named[target.spec] = str(exc)
-                _deferred.add(target.spec)
-        elif target.optional:
+            return
+        if target.optional:
             verbose(str(exc))
         else:
             _named_failed(target.spec, str(exc))
@@ -393,9 +391,9 @@ def unresolved_explained() -> list[str]:
 def report_unresolved() -> None:
     """At exit: name the targets that never resolved, with a hint (all of them when verbose).
 
-    Without RACETRACE_VERBOSE only the failures nobody was told of yet are said (a method
-    missing from the script's class); a module never imported is normal in a child process
-    that does other work, so it is said only when asked.
+    Without RACETRACE_VERBOSE only the failures nobody was told of yet are said: a class found
+    without the method, a target in the script that ran or in a module that was imported. A
+    module never imported is normal in a child process that does other work: said when asked.
     """
     try:
         with _lock:
@@ -403,7 +401,11 @@ def report_unresolved() -> None:
             deferred = set(_deferred)
         loud = is_verbose()
         for spec in unresolved_targets():
-            if loud or spec in deferred:
-                say(resolution.explain(spec, reasons.get(spec)))
+            reason = reasons.get(spec)
+            untold = spec in deferred or (
+                reason is None and resolution.ran_here(spec.partition(":")[0])
+            )
+            if loud or untold:
+                say(resolution.explain(spec, reason))
     except Exception as exc:
         internal_error("naming the targets that never resolved", exc)

@@ -181,10 +181,20 @@ def test_a_typo_in_the_module_or_the_method_is_said_with_a_hint(programs: Progra
     assert "did you mean Agent.run?" in method_line
 
 
-def test_without_verbose_only_the_missing_method_is_said(programs: Programs) -> None:
-    done = programs.run(APP, name="app", targets=["apq:Agent.run", "__main__:Agent.runn"])
-    [line] = done.racetrace_lines()
-    assert "__main__:Agent.runn" in line and "did you mean Agent.run?" in line
+def test_without_verbose_what_names_the_script_is_said_and_other_modules_are_not(
+    programs: Programs,
+) -> None:
+    # A module never imported may be another process's business; the script is this one's.
+    done = programs.run(
+        APP, name="app", targets=["apq:Agent.run", "__main__:Agent.runn", "app:main"]
+    )
+    runn, main = done.racetrace_lines()
+    assert "__main__:Agent.runn" in runn and "did you mean Agent.run?" in runn
+    assert main == (
+        "racetrace: target app:main never resolved in app.py, the program you ran: a function "
+        "at the top of the script runs before it could be patched; decorate it with "
+        "@racetrace.trace, or move it into a module"
+    )
 
 
 def test_a_package_module_named_for_a_script_run_by_path_hints_python_m(
