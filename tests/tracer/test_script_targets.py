@@ -300,3 +300,28 @@ def test_a_spawned_child_traces_the_script_it_runs_again(programs: Programs) -> 
     assert [r.method for r in runs] == ["app.Agent.run"] * 2
     parent_pid = int(done.stdout.split()[-1])
     assert sorted(r.pid == parent_pid for r in runs) == [False, True]
+
+
+def test_start_at_the_top_of_a_module_traces_the_class_it_defines_below(
+    programs: Programs,
+) -> None:
+    # The module is in sys.modules but still running when start() asks for its class.
+    programs.module(
+        "worker",
+        """
+        import racetrace
+
+        racetrace.start(["worker:Worker.work"])
+
+
+        class Worker:
+            def work(self):
+                return "worked"
+
+
+        RESULT = Worker().work()
+        """,
+    )
+    done = programs.run("import worker\nprint(worker.RESULT)\n", enabled=None).check()
+    assert (done.stdout, done.racetrace_lines()) == ("worked\n", [])
+    assert [r.method for r in done.runs()] == ["worker.Worker.work"]
