@@ -119,10 +119,11 @@ _patches: list[_Patch] = []
 _requested: dict[str, Target] = {}
 # Targets the user named (RACETRACE_TARGETS, start(), instrument(), the pytest plugin), as
 # opposed to presets' entry points: these are watched at class creation and reported when they
-# never resolve. Spec -> why it has not resolved yet (None: its module was never seen).
+# never resolve. Spec -> why it has not resolved yet (None: nothing was found to say why).
 _named: dict[str, str | None] = {}
 _resolved_named: set[str] = set()
-# Failures not said when they happened (the module was still running): said at exit.
+# A class made without the named method: said at exit, not at once (a later class of that name
+# may have it).
 _deferred: set[str] = set()
 # Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
 _registering = threading.local()
