@@ -8,7 +8,7 @@ cheap: OpenTelemetry is imported only once tracing starts.
     racetrace.instrument("myapp.agents:Agent.run")
 
     class Agent:
-        @racetrace.trace                           # traced if tracing is on when this runs
+        @racetrace.trace                           # traced whenever tracing starts
         async def run(self, task): ...
 """
 
@@ -66,8 +66,10 @@ def trace(*, stateful: bool | None = None) -> Callable[[F], F]: ...
 def trace(function: Any = None, *, stateful: bool | None = None) -> Any:
     """Decorate a method (or function) so that each call is a run.
 
-    The decorator costs nothing when tracing is off at decoration time: it returns the function
-    unchanged. Call `racetrace.start()` before importing decorated code to trace it from code.
+    Traced whenever tracing is on: `RACETRACE=1`, or `racetrace.start()` called before or after
+    the class statement. While tracing is off the decorator costs nothing at call time: it
+    returns the function unchanged and only remembers it (weakly), so that a later `start()`
+    can patch it in its class or module, as it does a `module:Class.method` target.
     """
 
     def decorate(fn: F) -> F:
@@ -77,6 +79,9 @@ def trace(function: Any = None, *, stateful: bool | None = None) -> Any:
 
         env_on = os.environ.get(semconv.ENV_ENABLE, "").strip().lower() not in semconv.OFF_VALUES
         if not (env_on or is_enabled()):
+            from racetrace.tracer import deferred
+
+            deferred.remember(fn, stateful)
             return fn
         try:
             if not is_enabled():

@@ -68,9 +68,28 @@ def start(
     if not _started:
         _started = True
         preset_registry.enable(config.presets)
+        _name_unresolved_at_exit()
     for spec in (*config.targets, *targets):
         target_registry.request_spec(spec)
+    from .decorate import adopt_deferred
+
+    adopt_deferred()  # @racetrace.trace applied before this start
     return True
+
+
+_exit_hook_registered = False
+
+
+def _name_unresolved_at_exit() -> None:
+    global _exit_hook_registered
+    if _exit_hook_registered:
+        return
+    import atexit
+
+    from . import targets
+
+    atexit.register(targets.report_unresolved)
+    _exit_hook_registered = True
 
 
 def stop() -> None:

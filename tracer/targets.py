@@ -3,6 +3,10 @@
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
 imported, before or after racetrace starts, through wrapt's post-import hooks, the way
 OpenTelemetry's contrib instrumentations do it; `uninstrument_all` restores every original.
+A target the user named is also patched the moment its class is created (classhook.py), so that
+the script you run (`app:` or `__main__:`, run as `__main__`) and a module whose import runs
+the program are traced from the start; one that never resolved is known to
+`unresolved_targets()` and explained, with a hint, under RACETRACE_VERBOSE (resolution.py).
 
 Framework presets declare richer targets: overrides in subclasses covered too (coverage.py),
 a family of packages as the owner, the instance taken from an argument, a resource key, and a
@@ -21,8 +25,8 @@ from typing import Any
 
 import wrapt
 
-from . import coverage
-from .errors import internal_error, say, verbose
+from . import classhook, coverage, resolution
+from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
 from .wrap import TracedFunction, kind_of, make_wrapper
 
@@ -117,6 +121,16 @@ class _Patch:
 
 _patches: list[_Patch] = []
 _requested: dict[str, Target] = {}
+# Targets the user named (RACETRACE_TARGETS, start(), instrument(), the pytest plugin), as
+# opposed to presets' entry points: these are watched at class creation and reported when they
+# never resolve. Spec -> why it has not resolved yet (None: nothing was found to say why).
+_named: dict[str, str | None] = {}
+_resolved_named: set[str] = set()
+# A class made without the named method: said at exit, not at once (a later class of that name
+# may have it).
+_deferred: set[str] = set()
+# Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
+_registering = threading.local()
 _lock = threading.RLock()
 
 
@@ -126,7 +140,11 @@ def request(target: Target) -> None:
         if target.spec in _requested:
             return
         _requested[target.spec] = target
-    wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+    _registering.active = True
+    try:
+        wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+    finally:
+        _registering.active = False
 
 
 def request_spec(spec: str) -> bool:
@@ -136,7 +154,11 @@ def request_spec(spec: str) -> bool:
     except TargetError as exc:
         say(str(exc))
         return False
+    with _lock:
+        if target.spec not in _requested:
+            _named[target.spec] = None
     request(target)
+    _watch_classes()
     return True
 
 
@@ -146,12 +168,78 @@ def _on_import(target: Target, module: ModuleType) -> None:
     try:
         patch(target, module)
     except _Unresolvable as exc:
+        running = getattr(_registering, "active", False) and resolution.is_running(module)
+        if target.spec in _named and running:
+            # Requested while the script, or a module still being imported, runs (at start-up,
+            # or racetrace.start() at its top): its class is made later, and classhook patches
+            # it then. Said at exit if it never is.
+            return
         if target.optional:
             verbose(str(exc))
         else:
+            _named_failed(target.spec, str(exc))
             say(str(exc))
     except Exception as exc:
         internal_error(f"patching {target.spec}", exc)
+
+
+def _named_failed(spec: str, reason: str, *, deferred: bool = False) -> None:
+    with _lock:
+        if spec in _named:
+            _named[spec] = reason
+            if deferred:
+                _deferred.add(spec)
+
+
+def _pending_named() -> list[Target]:
+    """Named targets not patched yet."""
+    with _lock:
+        return [_requested[s] for s in _named if s not in _resolved_named and s in _requested]
+
+
+# The qualified names of the classes that pending named targets live in (`Agent`, and `Outer`
+# and `Outer.Inner` for `Outer.Inner.run`): the other classes of a watched module cost one set
+# lookup.
+_wanted_classes: frozenset[str] = frozenset()
+
+
+def _watch_classes() -> None:
+    """Hook class creation for the modules of named targets not found yet; none: unhook."""
+    global _wanted_classes
+    pending = _pending_named()
+    modules = frozenset(t.module for t in pending)
+    if modules:
+        # The script runs as `__main__` (`__mp_main__` in a spawned child) whatever it is named.
+        modules |= resolution.MAIN_NAMES
+    parts = [t.path.split(".") for t in pending]
+    _wanted_classes = frozenset(".".join(p[:i]) for p in parts for i in range(1, len(p)))
+    classhook.watch(modules, _on_class)
+
+
+def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
+    """A class was made in a watched module: patch the named targets that are its methods."""
+    if qualname not in _wanted_classes:
+        return
+    names = resolution.module_names(namespace)
+    prefix = qualname + "."
+    for target in _pending_named():
+        if target.module not in names or not target.path.startswith(prefix):
+            continue
+        rest = target.path[len(prefix):]
+        try:
+            parent, attribute, original = wrapt.resolve_path(cls, rest)
+        except Exception:
+            # Said at exit, unless a later class of that name has it.
+            _named_failed(
+                target.spec,
+                f"target {target.spec}: the class {qualname} has no attribute {rest!r}",
+                deferred=True,
+            )
+            continue
+        try:
+            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original)
+        except _Unresolvable as exc:
+            _named_failed(target.spec, str(exc), deferred=True)
 
 
 class _Unresolvable(LookupError):
@@ -190,8 +278,15 @@ def patch(target: Target, module: ModuleType) -> None:
             f"target {target.spec}: {module.__name__} has no attribute {target.path!r}; "
             "not traced"
         ) from exc
+    _patch_resolved(target, module, parent, attribute, original)
+
+
+def _patch_resolved(
+    target: Target, module: Any, parent: Any, attribute: str, original: Any
+) -> None:
     if _is_ours(original):
         if not _is_derived(original):
+            _resolved(target)  # the same method, named twice (`app:` and `__main__:`)
             return
         # Found first as an override of a covered base; the named target is more specific.
         original = original.__wrapped__
@@ -203,6 +298,22 @@ def patch(target: Target, module: ModuleType) -> None:
     verbose(f"tracing {target.spec}")
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
+    _resolved(target)
+
+
+def patch_attribute(
+    target: Target, module: Any, parent: Any, attribute: str, original: Any
+) -> None:
+    """Patch `original`, found as `parent.attribute`, as `target` (undone by uninstrument_all)."""
+    _patch_resolved(target, module, parent, attribute, original)
+
+
+def _resolved(target: Target) -> None:
+    with _lock:
+        if target.spec not in _named or target.spec in _resolved_named:
+            return
+        _resolved_named.add(target.spec)
+    _watch_classes()
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
@@ -250,7 +361,11 @@ def uninstrument_all() -> None:
         patches = list(reversed(_patches))
         _patches.clear()
         _requested.clear()
+        _named.clear()
+        _resolved_named.clear()
+        _deferred.clear()
         _family_owners.clear()
+    classhook.watch(frozenset(), _on_class)
     for p in patches:
         if isinstance(p.parent, type) and not p.had_own:
             try:
@@ -264,3 +379,38 @@ def uninstrument_all() -> None:
 def patched_specs() -> list[str]:
     with _lock:
         return [p.target.spec for p in _patches]
+
+
+def unresolved_targets() -> list[str]:
+    """The targets the user named that were never patched in this process, in request order."""
+    return [t.spec for t in _pending_named()]
+
+
+def unresolved_explained() -> list[str]:
+    """One line per unresolved named target: why, and the hint that fits."""
+    with _lock:
+        reasons = dict(_named)
+    return [resolution.explain(spec, reasons.get(spec)) for spec in unresolved_targets()]
+
+
+def report_unresolved() -> None:
+    """At exit: name the targets that never resolved, with a hint (all of them when verbose).
+
+    Without RACETRACE_VERBOSE only the failures nobody was told of yet are said: a class found
+    without the method, a target in the script that ran or in a module that was imported. A
+    module never imported is normal in a child process that does other work: said when asked.
+    """
+    try:
+        with _lock:
+            reasons = dict(_named)
+            deferred = set(_deferred)
+        loud = is_verbose()
+        for spec in unresolved_targets():
+            reason = reasons.get(spec)
+            untold = spec in deferred or (
+                reason is None and resolution.ran_here(spec.partition(":")[0])
+            )
+            if loud or untold:
+                say(resolution.explain(spec, reason))
+    except Exception as exc:
+        internal_error("naming the targets that never resolved", exc)
