@@ -16,6 +16,9 @@ from racetrace.analyzers.model import End, Origin, Process, Run
 from racetrace.analyzers.tail import FileTail
 
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
+# Taken at import: a test may patch `os.scandir` (to a Mock that raises, say) while the plugin
+# looks at the trace folder after its body; the plugin's call must neither fail nor count.
+_scandir = os.scandir
 SUFFIX = ".jsonl"
 
 
@@ -82,7 +85,7 @@ class TraceTail:
 
     def _listing(self) -> list[str]:
         try:
-            with os.scandir(self.directory) as entries:
+            with _scandir(self.directory) as entries:
                 return sorted(e.path for e in entries
                               if e.name.endswith(SUFFIX) and e.is_file())
         except FileNotFoundError:
