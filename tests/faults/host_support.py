@@ -70,6 +70,7 @@ class Case:
     args: Sequence[str] = ()
     files: Mapping[str, str] = field(default_factory=dict)
     command: Sequence[str] = ()  # instead of `python main.py ARGS`
+    traced_args: Sequence[str] = ()  # appended to the command when traced (`--racetrace`)
     same: tuple[str, ...] = ("returncode", "stdout", "stderr")
     check: Callable[[Outcome, Outcome], None] | None = None
 
@@ -96,6 +97,8 @@ def run_in(case: Case, folder: Path, *, traced: bool) -> Outcome:
         if case.targets:
             extra["RACETRACE_TARGETS"] = ",".join(case.targets)
     command = list(case.command) or [sys.executable, "main.py", *case.args]
+    if traced:
+        command += case.traced_args
     done = subprocess.run(command, cwd=folder, env=clean_environ(extra), capture_output=True,
                           text=True, errors="surrogateescape", timeout=TIMEOUT)
     # Paths differ between the two folders: what the program prints is compared without them.

@@ -422,6 +422,59 @@ def _check_pytest_warnings(untraced: Outcome, traced: Outcome) -> None:
     assert "PytestAssertRewriteWarning" not in traced.stdout + traced.stderr
 
 
+# -- the pytest plugin's own I/O while a test has os.scandir patched -------------------------
+
+PLUGIN_IO = Case(
+    name="plugin_io_while_a_test_patches_scandir",
+    main="",
+    modules={"agents": """
+        import asyncio
+
+        class Agent:
+            async def run(self, n):
+                await asyncio.sleep(0.01)
+                return n
+    """},
+    files={
+        "test_sandbox.py": """
+            import asyncio
+            import os
+            from unittest import mock
+
+            import pytest
+            from agents import Agent
+
+            @pytest.fixture
+            def no_os_calls(monkeypatch):
+                # OpenAI Agents' sandbox tests: any OS call while the test runs is a failure.
+                fake = mock.Mock(side_effect=AssertionError("Unexpected OS call: scandir"))
+                monkeypatch.setattr(os, "scandir", fake)
+                yield fake
+                assert fake.call_count == 0  # after racetrace's check of the test body
+
+            def test_shared_agent(no_os_calls):
+                agent = Agent()
+
+                async def both():
+                    return await asyncio.gather(agent.run(1), agent.run(2))
+
+                assert asyncio.run(both()) == [1, 2]
+        """,
+    },
+    command=(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+             "test_sandbox.py"),
+    traced_args=("--racetrace=warn", "--racetrace-target", "agents:Agent.run"),
+    same=("returncode",),
+)
+
+
+def _check_plugin_io(untraced: Outcome, traced: Outcome) -> None:
+    assert "1 passed" in untraced.stdout and "1 passed" in traced.stdout, traced.stdout
+    assert "internal error" not in traced.stdout + traced.stderr
+    # Checked, with the fixture's os.scandir in place: the overlap on the shared agent found.
+    assert "racetrace: 1 test with findings" in traced.stdout, traced.stdout
+
+
 # -- a blocking-call checker ----------------------------------------------------------------
 
 BLOCKBUSTER = Case(
@@ -566,6 +619,7 @@ CASES = [
     (NAMES, _check_names),
     (ABANDONED, _check_abandoned),
     (PYTEST_WARNINGS, _check_pytest_warnings),
+    (PLUGIN_IO, _check_plugin_io),
     (BLOCKBUSTER, _check_blockbuster),
     (FROZEN, _check_frozen),
     (OTEL, _check_otel),
