@@ -170,17 +170,29 @@ class JsonLinesSink:
                 if fd is None:
                     self.lost += 1
                     return
-            _os_write(fd, line)
+            try:
+                _os_write(fd, line)
+            except OSError as exc:
+                if exc.errno != errno.EBADF:
+                    raise
+                # The program closed our descriptor (closing every fd, daemonizing): this line
+                # and the next go to a new file of this process, with a header of its own.
+                self._forget(fd)
+                fd = self._open()
+                if fd is None:
+                    raise
+                _os_write(fd, line)
         except OSError as exc:
-            if exc.errno == errno.EBADF and fd is not None and self._fd == fd:
-                # The program closed our descriptor (closing every fd, daemonizing): the next
-                # line opens a new file of this process, with a header of its own.
-                self._fd = None
-                self.path = None
             self._lose(f"cannot write the trace file {self.path or self.directory} ({exc})")
         except Exception as exc:
             self._lose(f"cannot write the trace file {self.path or self.directory} "
                        f"({type(exc).__name__}: {exc})")
+
+    def _forget(self, fd: int) -> None:
+        with self._lock:
+            if self._fd == fd:
+                self._fd = None
+                self.path = None
 
     def _lose(self, why: str) -> None:
         self.lost += 1

@@ -104,6 +104,33 @@ def _check_surrogates(untraced: Outcome, traced: Outcome) -> None:
     assert header["argv"][1] == "arg-\\udcfe"
 
 
+CLOSED_FD = Case(
+    name="program_closes_every_descriptor",
+    modules={"agents": """
+        import os
+
+        class Agent:
+            def run(self, close=False):
+                if close:  # as a daemonizing program does, in the middle of a run
+                    os.closerange(3, 4096)
+                return 1
+    """},
+    main="""
+        from agents import Agent
+        agent = Agent()
+        print(agent.run(), agent.run(close=True), agent.run())
+    """,
+    targets=("agents:Agent.run",),
+)
+
+
+def _check_closed_fd(untraced: Outcome, traced: Outcome) -> None:
+    # The writer opened a second file and went on: no run lost, the interrupted one ended.
+    assert len(list(traced.trace_dir.glob("*.jsonl"))) == 2
+    runs = traced.runs()
+    assert [r.status for r in runs] == ["ok", "ok", "ok"]
+
+
 # -- labels without running user code --------------------------------------------------------
 
 LABELS = Case(
@@ -612,6 +639,7 @@ def _check_otel(untraced: Outcome, traced: Outcome) -> None:
 CASES = [
     (UNHASHABLE, _check_unhashable),
     (SURROGATES, _check_surrogates),
+    (CLOSED_FD, _check_closed_fd),
     (LABELS, _check_labels),
     (RECURSION, _check_recursion),
     (SLOTS, _check_slots),
