@@ -116,8 +116,17 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
             except BaseException as exc:
                 _hide_our_frames(exc)
                 raise
-        if kind is not SYNC:
-            return _in_run(recorder, pending, kind, wrapped, args, kwargs)
+        if kind is not SYNC:  # a coroutine or generator function: drive what it returns
+            try:
+                made = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+            if kind is COROUTINE:
+                return _coroutine_in_run(recorder, pending, None, made, target)  # type: ignore[arg-type]
+            if kind is ASYNC_GENERATOR:
+                return _async_generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
+            return _generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
         if target.returns_stream:
             try:
                 result = wrapped(*args, **kwargs)
@@ -187,28 +196,6 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
 
     functools.update_wrapper(traced, function)
     return traced
-
-
-def _in_run(
-    recorder: runtime.Recorder | None,
-    pending: PendingRun,
-    kind: str,
-    wrapped: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    """A coroutine or generator function's call: what it returns, driven inside the run."""
-    assert recorder is not None
-    try:
-        made = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        _hide_our_frames(exc)
-        raise
-    if kind == COROUTINE:
-        return _coroutine_in_run(recorder, pending, None, made, pending.target)
-    if kind == ASYNC_GENERATOR:
-        return _async_generator_in_run(recorder, pending, made)
-    return _generator_in_run(recorder, pending, made)
 
 
 _THIS_FILE = __file__
