@@ -72,6 +72,7 @@ class Case:
     command: Sequence[str] = ()  # instead of `python main.py ARGS`
     traced_args: Sequence[str] = ()  # appended to the command when traced (`--racetrace`)
     same: tuple[str, ...] = ("returncode", "stdout", "stderr")
+    requires: tuple[str, ...] = ()  # modules the program imports beyond racetrace's own
     check: Callable[[Outcome, Outcome], None] | None = None
 
 

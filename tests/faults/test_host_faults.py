@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -541,6 +542,7 @@ BLOCKBUSTER = Case(
             checker.deactivate()
     """,
     targets=("agents:Agent.run", "agents:Agent.step"),
+    requires=("blockbuster",),
 )
 
 
@@ -569,6 +571,7 @@ FROZEN = Case(
         print(Agent().run())
     """,
     targets=("agents:Agent.run",),
+    requires=("freezegun",),
 )
 
 
@@ -655,7 +658,11 @@ CASES = [
 
 
 @pytest.mark.parametrize(("case", "check"), CASES, ids=[c.name for c, _ in CASES])
-def test_tracing_changes_nothing_in_the_host(case: Case, check, tmp_path: Path) -> None:
+def test_tracing_changes_nothing_in_the_host(
+    case: Case, check: Callable[[Outcome, Outcome], None], tmp_path: Path
+) -> None:
+    for module in case.requires:
+        pytest.importorskip(module)  # the `test` extra installs them
     untraced, traced = run_case(case, tmp_path)
     for what in case.same:
         assert getattr(traced, what) == getattr(untraced, what), (
