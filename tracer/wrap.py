@@ -60,7 +60,8 @@ def _reduce(proxy: Any) -> tuple[Any, ...]:
 
 
 class _Picklable:
-    """Pickling and copying for our wrapt proxies, as for the functions they stand for."""
+    """Pickling, copying and repr for our wrapt proxies, as for the functions they stand
+    for."""
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return _reduce(self)
@@ -74,7 +75,6 @@ class _Picklable:
             return self
         # Like copy's handling of bound methods: the method of a deep copy of its object.
         return getattr(copy.deepcopy(owner, memo), self.__wrapped__.__name__)  # type: ignore[attr-defined]
-
 
     def __repr__(self) -> str:
         return repr(self.__wrapped__)  # type: ignore[attr-defined]
@@ -92,11 +92,12 @@ class TracedFunction(_Picklable, wrapt.FunctionWrapper):
 
 
 def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
-    """The `wrapt` wrapper function for one target.
+    """The `wrapt` wrapper function for one target (classmethods, staticmethods, functions,
+    and methods that are coroutine or generator functions; `make_method` for the rest).
 
-    A sync run happens in this one frame (no helper called around the original): each traced
-    call costs the program one frame of its recursion limit, and an exception leaves with this
-    frame cut from its traceback, so the program sees the traceback it sees untraced.
+    A sync run happens in this one Python frame (no helper called around the original), and an
+    exception leaves with this frame cut from its traceback, so the program sees the traceback
+    it sees untraced.
     """
 
     def wrapper(
