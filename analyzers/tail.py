@@ -8,6 +8,7 @@ of one, which is then read, whole, by the next poll. Damaged lines are skipped, 
 
 from __future__ import annotations
 
+import io
 import os
 
 import msgspec
@@ -19,6 +20,9 @@ from .model import End, Header, Run
 Record = Header | Run | End
 
 _decoder = msgspec.json.Decoder(Record)
+# Taken at import: the pytest plugin reads while a test may have `open` or `os.fstat` patched.
+_open = io.open
+_fstat = os.fstat
 
 
 class FileTail:
@@ -37,8 +41,8 @@ class FileTail:
         replaced or truncated: it is read again from its start (`restarted` tells callers)."""
         self.restarted = False
         try:
-            with open(self.path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
+            with _open(self.path, "rb") as handle:
+                size = _fstat(handle.fileno()).st_size
                 if size < self.offset:
                     self.offset = self.lines = 0
                     self.restarted = True

@@ -10,6 +10,10 @@ cheap: OpenTelemetry is imported only once tracing starts.
     class Agent:
         @racetrace.trace                           # traced whenever tracing starts
         async def run(self, task): ...
+
+(PYTEST_DONT_REWRITE: with RACETRACE set, racetrace.pth imports this package before pytest
+marks its plugin's package for assertion rewriting; this marker keeps pytest from warning that
+it cannot rewrite it, as pytest-cov's does. Nothing here asserts.)
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ class RacetraceSession:
         self.flagged: list[Flagged] = []
         self.worker_dirs: list[str] = []
         self.problems: list[str] = []
+        self.unchecked: list[str] = []  # tests whose check failed inside racetrace
         self.report_written: str | None = None
 
     # -- roles and switching on ----------------------------------------------------------------
@@ -192,8 +193,8 @@ class RacetraceSession:
             try:
                 self._check(item, report, final=call.when == "teardown")
             except Exception as exc:  # a racetrace bug must not take the test session down
-                self._problem(f"internal error while checking {item.nodeid}: "
-                              f"{type(exc).__name__}: {exc}")
+                # Said in the summary, with the count, not amid the progress dots.
+                self.unchecked.append(f"{item.nodeid} ({type(exc).__name__}: {exc})")
         if call.when == "teardown":
             self._tests.pop(item.nodeid, None)
         return report
@@ -322,11 +323,17 @@ class RacetraceSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.role == WORKER:
             return
-        if self.active or self.worker_dirs or self.flagged or self.problems or (
+        problems = list(self.problems)
+        if self.unchecked:
+            count = len(self.unchecked)
+            problems.append(
+                f"{count} test{'s' if count != 1 else ''} not checked for overlaps "
+                f"(internal error while checking; first: {self.unchecked[0]})")
+        if self.active or self.worker_dirs or self.flagged or problems or (
             self.report_written
         ):
             where = os.path.relpath(self.settings.directory, self.config.invocation_params.dir)
-            summarize(terminalreporter, self.flagged, self.problems, where,
+            summarize(terminalreporter, self.flagged, problems, where,
                       self.report_written)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

@@ -17,6 +17,9 @@ from racetrace.analyzers.tail import FileTail
 from racetrace.tracer.session import is_session
 
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'
+# Taken at import: a test may patch `os.scandir` (to a Mock that raises, say) while the plugin
+# looks at the trace folder after its body; the plugin's call must neither fail nor count.
+_scandir = os.scandir
 SUFFIX = ".jsonl"
 
 
@@ -83,7 +86,7 @@ class TraceTail:
 
     def _listing(self) -> list[str]:
         try:
-            with os.scandir(self.directory) as entries:
+            with _scandir(self.directory) as entries:
                 return sorted(e.path for e in entries
                               if e.name.endswith(SUFFIX) and e.is_file())
         except FileNotFoundError:

@@ -27,6 +27,10 @@ def say(message: str, *, once_key: str | None = None) -> None:
 
 def internal_error(where: str, exc: BaseException) -> None:
     """Report a failure inside racetrace once per process; the host program goes on."""
+    if isinstance(exc, RecursionError):
+        # The program is at its recursion limit, not racetrace at fault: it gets its own
+        # RecursionError where it would untraced, and stderr stays as it would be.
+        return
     say(
         f"internal error in {where} ({type(exc).__name__}: {exc}); "
         "tracing goes on where it can, your program is not affected",

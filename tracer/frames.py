@@ -12,7 +12,10 @@ import sys
 import sysconfig
 from types import CodeType, FrameType
 
-_TRACER_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# Taken at import: a blocking-call checker (blockbuster) patches `os.path.abspath` to raise on
+# an event loop's thread, and racetrace reads paths there (a task's creation site, say).
+_abspath = os.path.abspath
+_TRACER_DIR = os.path.dirname(_abspath(__file__)) + os.sep
 
 
 def _wrapt_dir() -> str:
@@ -41,7 +44,7 @@ def file_kind(filename: str) -> int:
     """INTERNAL (racetrace, wrapt), STDLIB, or OTHER (users' code and third-party libraries)."""
     kind = _kind_cache.get(filename)
     if kind is None:
-        path = os.path.abspath(filename) if not filename.startswith("<") else filename
+        path = _abspath(filename) if not filename.startswith("<") else filename
         if path.startswith(_INTERNAL_DIRS):
             kind = INTERNAL
         elif path.startswith("<frozen") or (
@@ -114,7 +117,7 @@ class Owner:
         filename = code.co_filename
         owned = self._cache.get(filename)
         if owned is None:
-            path = os.path.abspath(filename) if not filename.startswith("<") else filename
+            path = _abspath(filename) if not filename.startswith("<") else filename
             owned = path in self._files or (
                 bool(self._prefixes) and path.startswith(self._prefixes)
             )

@@ -11,7 +11,6 @@ import os
 import reprlib
 import sys
 import threading
-import time
 from contextvars import ContextVar, Token
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
@@ -22,11 +21,12 @@ from opentelemetry import trace
 from racetrace._version import __version__
 
 from . import semconv, taskorigin
+from .clock import now_ns
 from .config import Config
 from .delegation import is_delegation
 from .errors import forget_after_fork, internal_error, say
 from .frames import called_by_owner, callsite_frame, short_stack
-from .identity import InstanceRegistry, class_name_of, host_name, label_of, new_registry
+from .identity import InstanceRegistry, class_name_of, host_name, new_registry
 from .sink import JsonLinesSink, run_id_of
 from .span import LeanSpanFactory, SdkSpanFactory
 
@@ -98,7 +98,9 @@ _CODE_FILE = semconv.CODE_FILE
 _CODE_LINE = semconv.CODE_LINE
 _STACK = semconv.STACK
 
-_class_names: dict[type, str] = {}
+# Keyed by id() of the class, never by the class: a metaclass may define `__eq__` without
+# `__hash__`. The value holds the class, so that its id cannot be reused meanwhile.
+_class_names: dict[int, tuple[type, str]] = {}
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
 
@@ -117,7 +119,9 @@ def _status_of(exc: BaseException | None) -> tuple[str, str]:
 def _message_of(exc: BaseException) -> str:
     try:
         message = str(exc)
-    except Exception:
+        if type(message) is not str:
+            message = str.__str__(message)
+    except BaseException:  # the program's exception is what goes on, not this one
         message = f"<unprintable {type(exc).__name__}>"
     return message[:1000]
 
@@ -200,14 +204,20 @@ class Recorder:
             return None
 
     def _begin(self, pending: PendingRun, sync: bool = False) -> ActiveRun:
-        start_ns = time.time_ns()
+        start_ns = now_ns()
         target = pending.target
         instance = pending.instance
-        key = self.registry.key_of(instance)
-        cls = instance if isinstance(instance, type) else type(instance)
-        class_name = _class_names.get(cls)
-        if class_name is None:
-            class_name = _class_names[cls] = class_name_of(instance)
+        # The label is read once per instance, with the key, without running the object's code.
+        key, label = self.registry.identify(instance, target.label_of)
+        cls = type(instance)
+        if issubclass(cls, type):  # never isinstance: it may ask the object for __class__
+            cls = instance  # type: ignore[assignment]
+        known = _class_names.get(id(cls))
+        if known is not None and known[0] is cls:
+            class_name = known[1]
+        else:
+            class_name = class_name_of(instance)
+            _class_names[id(cls)] = (cls, class_name)
         attributes: dict[str, Any] = {
             _INSTANCE_KEY: key,
             _INSTANCE_CLASS: class_name,
@@ -215,7 +225,6 @@ class Recorder:
             _PROCESS_PID: self.pid,
             _HOST_NAME: self.host,
         }
-        label = target.label_of(instance) if target.label_of else label_of(instance)
         if label is not None:
             attributes[_INSTANCE_LABEL] = label
             if target.gen_ai_agent:
@@ -229,8 +238,10 @@ class Recorder:
         if pending.resource_key is not None:
             attributes[semconv.RESOURCE_KEY] = pending.resource_key
         parent = _current_run.get()
+        parent_span = None
         if parent is not None and parent.generation == self.generation:
             attributes[_PARENT_RUN] = run_id_of(parent.span)
+            parent_span = parent.span
         if pending.fan_out_of is not None:
             attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
@@ -248,7 +259,7 @@ class Recorder:
             attributes[_STACK] = pending.stack
         if pending.args is not None:
             attributes["racetrace.args"] = pending.args
-        span = self.spans.start(target.span_name, attributes, start_ns)
+        span = self.spans.start(target.span_name, attributes, start_ns, parent_span)
         return ActiveRun(span, id(instance), self.generation, pending)
 
     def _add_task(self, attributes: dict[str, Any], sync: bool = False,
@@ -306,7 +317,8 @@ class Recorder:
             run.span.set_attributes(end)
             if status == semconv.STATUS_ERROR:
                 run.span.set_status(trace.StatusCode.ERROR)
-            run.span.end(end_ns)
+            # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
+            run.span.end(end_ns if end_ns is not None else now_ns())
         except Exception as exc2:
             internal_error("ending a run", exc2)
 
@@ -332,11 +344,21 @@ def current_run() -> ActiveRun | None:
 Tokens = tuple[Token[ActiveRun | None], object]
 
 
+# Whether runs are set in the OpenTelemetry context too: only when they are exported (OTLP).
+# A run that no backend receives must not become the parent of the program's own spans, or
+# they would be orphans with a new trace id in the user's telemetry. Which run is current for
+# racetrace itself (parent runs) is its own context variable either way.
+_in_otel_context = False
+
+
 def activate(run: ActiveRun | None) -> Tokens | None:
-    """Make `run` the current run (and current OpenTelemetry span) in this context."""
+    """Make `run` the current run in this context (and the current OpenTelemetry span when
+    runs are exported)."""
     if run is None:
         return None
     try:
+        if not _in_otel_context:
+            return (_current_run.set(run), None)
         return (
             _current_run.set(run),
             otel_context.attach(trace.set_span_in_context(run.span)),
@@ -350,7 +372,8 @@ def deactivate(tokens: Tokens | None) -> None:
     if tokens is None:
         return
     try:
-        otel_context.detach(tokens[1])  # type: ignore[arg-type]
+        if tokens[1] is not None:
+            otel_context.detach(tokens[1])  # type: ignore[arg-type]
         _current_run.reset(tokens[0])
     except Exception as exc:
         internal_error("leaving a run's context", exc)
@@ -361,9 +384,10 @@ _fork_hook_registered = False
 
 
 def install(config: Config) -> Recorder:
-    global RECORDER, _fork_hook_registered
+    global RECORDER, _fork_hook_registered, _in_otel_context
     if RECORDER is None:
         RECORDER = Recorder(config)
+        _in_otel_context = isinstance(RECORDER.spans, SdkSpanFactory)
         if not _fork_hook_registered:
             # At-fork hooks cannot be removed: one for the process, for whichever recorder
             # is current then, so that start/stop cycles do not pile them up.

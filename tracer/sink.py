@@ -5,10 +5,17 @@ page cache) the moment the call returns: a process killed with SIGKILL mid-run l
 of its open runs behind, which is how hangs and killed workers show up in the analysis. The
 class has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean
 spans and, when exporting over OTLP, SDK spans.
+
+The writer never stops by itself: a value JSON cannot hold, or text that is not valid UTF-8 (a
+lone surrogate from `os.fsdecode`), is written escaped; a line that cannot be written is lost
+alone, said once on stderr, and the next run tries again (reopening the file if the program
+closed its descriptor). The OS calls go through references taken at import: a test that patches
+`os.write` (a blocking-call checker, a mock) patches the program's calls, not racetrace's.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 import sys
@@ -19,22 +26,73 @@ from typing import Any
 import orjson
 
 from . import semconv
-from .errors import internal_error
+from .clock import now_ns
+from .errors import say
 
 _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv.EXCEPTION_MESSAGE)
 
 
 _START = semconv.LINE_START
 _END = semconv.LINE_END
+_dumps = orjson.dumps
+_OPTIONS = orjson.OPT_APPEND_NEWLINE
+_os_write = os.write
+_os_open = os.open
+_os_close = os.close
+_os_mkdir = os.mkdir
+# How long a writer that failed to open its file waits before it tries again.
+_REOPEN_AFTER_NS = 1_000_000_000
+
+
+def _escape(text: str) -> str:
+    """Text as UTF-8 can hold it: a lone surrogate becomes the six characters `\\udcff`."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _escaped(value: Any) -> Any:
+    """A record with every string that UTF-8 cannot encode escaped (keys too)."""
+    kind = type(value)
+    if kind is str:
+        return _escape(value)
+    if kind is dict:
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_escaped(v) for v in value]
+    return value
 
 
 def _as_text(value: object) -> str:
     """What JSON cannot hold (a preset's resource key of an odd type, say) is written as text,
     rather than losing the line, or every line after it."""
     try:
-        return str(value)
-    except Exception:
+        return _escape(str(value))
+    except BaseException:
         return f"<{type(value).__name__}>"
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One JSON line; whatever a value holds, never an exception."""
+    try:
+        return _dumps(record, default=_as_text, option=_OPTIONS)
+    except TypeError:  # text that is not valid UTF-8, or a value `_as_text` could not fix
+        return _dumps(_escaped(record), default=_as_text, option=_OPTIONS)
+
+
+def _make_dirs(directory: str) -> None:
+    """`os.makedirs`, through our own reference to `os.mkdir`."""
+    try:
+        _os_mkdir(directory, 0o777)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = os.path.dirname(directory)
+        if not parent or parent == directory:
+            raise
+        _make_dirs(parent)
+        try:
+            _os_mkdir(directory, 0o777)
+        except FileExistsError:
+            pass
 
 
 def run_id_of(span: Any) -> str:
@@ -58,7 +116,9 @@ class JsonLinesSink:
         self.path: str | None = None
         self._fd: int | None = None
         self._lock = threading.Lock()
-        self._broken = False
+        self._closed = False
+        self._retry_ns = 0
+        self.lost = 0  # lines that could not be written
 
     # -- SpanProcessor interface -------------------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -96,54 +156,94 @@ class JsonLinesSink:
 
     # -- file ----------------------------------------------------------------------------------
     def _write(self, record: dict[str, Any]) -> None:
-        if self._broken:
+        if self._closed:
             return
         try:
-            line = orjson.dumps(record, default=_as_text, option=orjson.OPT_APPEND_NEWLINE)
-            fd = self._fd
+            line = encode_line(record)
+        except Exception as exc:  # pragma: no cover - encode_line escapes what it cannot hold
+            self._lose(f"cannot encode a trace line ({type(exc).__name__}: {exc})")
+            return
+        fd = self._fd
+        try:
             if fd is None:
                 fd = self._open()
-            os.write(fd, line)
+                if fd is None:
+                    self.lost += 1
+                    return
+            try:
+                _os_write(fd, line)
+            except OSError as exc:
+                if exc.errno != errno.EBADF:
+                    raise
+                # The program closed our descriptor (closing every fd, daemonizing): this line
+                # and the next go to a new file of this process, with a header of its own.
+                self._forget(fd)
+                fd = self._open()
+                if fd is None:
+                    raise
+                _os_write(fd, line)
+        except OSError as exc:
+            self._lose(f"cannot write the trace file {self.path or self.directory} ({exc})")
         except Exception as exc:
-            self._broken = True
-            internal_error("writing the trace file", exc)
+            self._lose(f"cannot write the trace file {self.path or self.directory} "
+                       f"({type(exc).__name__}: {exc})")
 
-    def _open(self) -> int:
+    def _forget(self, fd: int) -> None:
+        with self._lock:
+            if self._fd == fd:
+                self._fd = None
+                self.path = None
+
+    def _lose(self, why: str) -> None:
+        self.lost += 1
+        say(f"{why}; that run is missing from the trace, racetrace tries again with each "
+            "run and your program is not affected", once_key="trace-writer")
+
+    def _open(self) -> int | None:
         with self._lock:
             if self._fd is not None:
                 return self._fd
-            os.makedirs(self.directory, exist_ok=True)
-            pid = os.getpid()
-            name = f"{self.host}.{pid}.{secrets.token_hex(3)}.jsonl"
-            path = os.path.join(self.directory, name)
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-            fd = os.open(path, flags, 0o600)
-            header = {
-                "type": semconv.LINE_HEADER,
-                "format": semconv.TRACE_FORMAT,
-                "pid": pid,
-                "ppid": os.getppid(),
-                "host": self.host,
-                "service": self.service,
-                "argv": list(getattr(sys, "argv", [])),
-                "python": sys.version.split()[0],
-                "racetrace": self.version,
-                "wall_ns": time.time_ns(),
-                "monotonic_ns": time.monotonic_ns(),
-            }
-            os.write(fd, orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
-            self.path = path
-            self._fd = fd
-            return fd
+            if self._closed or now_ns() < self._retry_ns:
+                return None
+            try:
+                return self._open_file()
+            except Exception:
+                self._retry_ns = now_ns() + _REOPEN_AFTER_NS
+                raise
+
+    def _open_file(self) -> int:
+        _make_dirs(self.directory)
+        pid = os.getpid()
+        name = f"{self.host}.{pid}.{secrets.token_hex(3)}.jsonl"
+        path = os.path.join(self.directory, name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        fd = _os_open(path, flags, 0o600)
+        header = {
+            "type": semconv.LINE_HEADER,
+            "format": semconv.TRACE_FORMAT,
+            "pid": pid,
+            "ppid": os.getppid(),
+            "host": self.host,
+            "service": self.service,
+            "argv": list(getattr(sys, "argv", [])),
+            "python": sys.version.split()[0],
+            "racetrace": self.version,
+            "wall_ns": now_ns(),
+            "monotonic_ns": time.monotonic_ns(),
+        }
+        _os_write(fd, encode_line(header))
+        self.path = path
+        self._fd = fd
+        return fd
 
     def close(self) -> None:
         with self._lock:
             # Closed means done: the END of a run still in flight must not open a second file
             # (with an END whose START is in the first).
-            self._broken = True
+            self._closed = True
             if self._fd is not None:
                 try:
-                    os.close(self._fd)
+                    _os_close(self._fd)
                 finally:
                     self._fd = None
 
@@ -151,10 +251,11 @@ class JsonLinesSink:
         """The child gets a file of its own; the parent's descriptor is not ours to write."""
         if self._fd is not None:
             try:
-                os.close(self._fd)
+                _os_close(self._fd)
             except OSError:
                 pass
         self._fd = None
         self.path = None
         self._lock = threading.Lock()
-        self._broken = False
+        self._closed = False
+        self._retry_ns = 0

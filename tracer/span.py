@@ -2,22 +2,25 @@
 
 The SDK's span object costs ~62 µs a run on our machines, most of the tracing overhead. A run
 needs only what the trace file records, so by default a run is a `RunSpan`: a real
-`opentelemetry.trace.Span`, set in the OpenTelemetry context like any other, so that spans made
-inside the run (by the framework's own instrumentation, say) are its children and carry its
-trace id. When an OTLP endpoint is configured, runs are SDK spans instead, through a private
-`TracerProvider` whose processors are our file writer and the OTLP batch exporter.
+`opentelemetry.trace.Span` whose parent is the run it happens in (else the program's current
+span, so a run inside the user's own span carries its trace id). It is not set in the
+OpenTelemetry context: a span that no backend receives must not become the parent of the
+program's own spans. When an OTLP endpoint is configured, runs are SDK spans instead, through a
+private `TracerProvider` whose processors are our file writer and the OTLP batch exporter, and
+are set in the context (runtime.activate), so spans made inside a run are its children there.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
 from opentelemetry.util import types
+
+from .clock import now_ns
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 _UNSET = Status(StatusCode.UNSET)
@@ -95,7 +98,7 @@ class RunSpan(trace.Span):
     def end(self, end_time: int | None = None) -> None:
         if self.end_time is not None:
             return
-        self.end_time = end_time if end_time is not None else time.time_ns()
+        self.end_time = end_time if end_time is not None else now_ns()
         self._sink.on_end(self)
 
 
@@ -104,9 +107,13 @@ class LeanSpanFactory:
         self._sink = sink
 
     def start(
-        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int
+        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int,
+        parent_span: trace.Span | None = None,
     ) -> trace.Span:
-        parent = trace.get_current_span().get_span_context()
+        """A run's span; `parent_span`: the run this one happens in, if any."""
+        if parent_span is None:
+            parent_span = trace.get_current_span()
+        parent = parent_span.get_span_context()
         if parent.is_valid:
             trace_id = parent.trace_id
         else:
@@ -151,8 +158,10 @@ class SdkSpanFactory:
         self._tracer = self._provider.get_tracer("racetrace", version)
 
     def start(
-        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int
+        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int,
+        parent_span: trace.Span | None = None,
     ) -> trace.Span:
+        # The parent run is the current span of the OpenTelemetry context: runs are set there.
         return self._tracer.start_span(
             name,
             attributes=attributes,

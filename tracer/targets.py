@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import threading
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -28,7 +29,7 @@ import wrapt
 from . import classhook, coverage, resolution
 from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
-from .wrap import TracedFunction, kind_of, make_wrapper
+from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
 
 InstanceOf = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], object]
 # (what the call returned, the run's instance) -> an asyncio future the run lasts until, or None.
@@ -247,7 +248,7 @@ class _Unresolvable(LookupError):
 
 
 def _is_ours(value: Any) -> bool:
-    return isinstance(value, wrapt.FunctionWrapper) and getattr(
+    return isinstance(value, wrapt.FunctionWrapper | types.FunctionType) and getattr(
         value, "_self_racetrace_target", None
     ) is not None
 
@@ -318,7 +319,12 @@ def _resolved(target: Target) -> None:
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
-    wrapper = TracedFunction(original, make_wrapper(target, kind_of(function)))
+    kind = kind_of(function)
+    wrapper: Any
+    if kind == SYNC and isinstance(parent, type) and type(original) is types.FunctionType:
+        wrapper = make_method(target, original)  # one frame a call, not wrapt's two
+    else:
+        wrapper = TracedFunction(original, make_wrapper(target, kind))
     wrapper._self_racetrace_target = target.spec
     if target.derived:
         wrapper._self_racetrace_derived = True

@@ -11,18 +11,20 @@ its run.
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import pkgutil
 import sys
-import time
 import types
 import weakref
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from types import CodeType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import wrapt
 
 from . import runtime
+from .clock import now_ns
 from .errors import internal_error
 from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .semconv import LOOP_RUNNING
@@ -59,7 +61,8 @@ def _reduce(proxy: Any) -> tuple[Any, ...]:
 
 
 class _Picklable:
-    """Pickling and copying for our wrapt proxies, as for the functions they stand for."""
+    """Pickling, copying and repr for our wrapt proxies, as for the functions they stand
+    for."""
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return _reduce(self)
@@ -74,78 +77,152 @@ class _Picklable:
         # Like copy's handling of bound methods: the method of a deep copy of its object.
         return getattr(copy.deepcopy(owner, memo), self.__wrapped__.__name__)  # type: ignore[attr-defined]
 
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)  # type: ignore[attr-defined]
+
 
 class TracedBoundFunction(_Picklable, wrapt.BoundFunctionWrapper):
     pass
 
 
 class TracedFunction(_Picklable, wrapt.FunctionWrapper):
-    """The wrapper patched in for a target: a `wrapt.FunctionWrapper` that pickles."""
+    """The wrapper patched in for a target: a `wrapt.FunctionWrapper` that pickles and shows
+    itself as the original does."""
 
     __bound_function_wrapper__ = TracedBoundFunction
 
 
 def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
-    """The `wrapt` wrapper function for one target."""
+    """The `wrapt` wrapper function for one target (classmethods, staticmethods, functions,
+    and methods that are coroutine or generator functions; `make_method` for the rest).
+
+    A sync run happens in this one Python frame (no helper called around the original), and an
+    exception leaves with this frame cut from its traceback, so the program sees the traceback
+    it sees untraced.
+    """
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         recorder = runtime.RECORDER
-        if recorder is None:
-            return wrapped(*args, **kwargs)
-        try:
-            subject = target.instance_of(wrapped, instance, args, kwargs)
-            pending = recorder.prepare(target, subject, sys._getframe(1), args, kwargs)
-        except Exception as exc:
-            internal_error(f"preparing a run of {target.span_name}", exc)
-            pending = None
+        pending = None
+        if recorder is not None:
+            try:
+                subject = target.instance_of(wrapped, instance, args, kwargs)
+                pending = recorder.prepare(target, subject, sys._getframe(1), args, kwargs)
+            except Exception as exc:
+                internal_error(f"preparing a run of {target.span_name}", exc)
         if pending is None:
-            return wrapped(*args, **kwargs)
-        if kind == COROUTINE:
-            return _coroutine_in_run(recorder, pending, None, wrapped(*args, **kwargs), target)
-        if kind == ASYNC_GENERATOR:
-            return _drive_async_generator(recorder, pending, wrapped(*args, **kwargs))
-        if kind == GENERATOR:
-            return _generator_in_run(recorder, pending, wrapped(*args, **kwargs))
+            try:
+                return wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+        if kind is not SYNC:  # a coroutine or generator function: drive what it returns
+            try:
+                made = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+            if kind is COROUTINE:
+                return _coroutine_in_run(recorder, pending, None, made, target)  # type: ignore[arg-type]
+            if kind is ASYNC_GENERATOR:
+                return _async_generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
+            return _generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
         if target.returns_stream:
-            return _stream_in_run(recorder, pending, wrapped(*args, **kwargs))
-        return _run_sync(recorder, pending, wrapped, args, kwargs)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+            return _stream_in_run(recorder, pending, result)  # type: ignore[arg-type]
+        run = recorder.begin(pending, sync=True)  # type: ignore[union-attr]
+        tokens = activate(run)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            deactivate(tokens)
+            recorder.finish(run, exc)  # type: ignore[union-attr]
+            _hide_our_frames(exc)
+            raise
+        deactivate(tokens)
+        if run is None:
+            return result
+        return _after_sync_call(recorder, run, pending, result)  # type: ignore[arg-type]
 
     return wrapper
 
 
-def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any) -> Any:
-    """A plain method that builds and returns a generator (LangChain's `astream_events`): the
-    run is the iteration of what it returned, as for a generator function. Anything else it
-    returns is handed back untraced."""
-    if isinstance(result, types.AsyncGeneratorType):
-        return _drive_async_generator(recorder, pending, result)
-    if isinstance(result, types.GeneratorType):
-        return _generator_in_run(recorder, pending, result)
-    return result
+def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain function to patch in for a sync method of a class, in place of a wrapt proxy:
+    the interpreter binds it as it binds the original, and a call costs the program one frame
+    of its recursion limit (a wrapt proxy's C call counts as a frame of its own). The body is
+    `make_wrapper`'s sync path, with `self` taken from the arguments as wrapt would take it."""
 
-
-def _run_sync(
-    recorder: runtime.Recorder,
-    pending: PendingRun,
-    wrapped: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-) -> Any:
-    run = recorder.begin(pending, sync=True)
-    tokens = activate(run)
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
+    def traced(*args: Any, **kwargs: Any) -> Any:
+        recorder = runtime.RECORDER
+        pending = None
+        if recorder is not None and args:
+            try:
+                rest = args[1:]
+                subject = target.instance_of(function, args[0], rest, kwargs)
+                pending = recorder.prepare(target, subject, sys._getframe(1), rest, kwargs)
+            except Exception as exc:
+                internal_error(f"preparing a run of {target.span_name}", exc)
+        if pending is None:
+            try:
+                return function(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+        if target.returns_stream:
+            try:
+                result = function(*args, **kwargs)
+            except BaseException as exc:
+                _hide_our_frames(exc)
+                raise
+            return _stream_in_run(recorder, pending, result)  # type: ignore[arg-type]
+        run = recorder.begin(pending, sync=True)  # type: ignore[union-attr]
+        tokens = activate(run)
+        try:
+            result = function(*args, **kwargs)
+        except BaseException as exc:
+            deactivate(tokens)
+            recorder.finish(run, exc)  # type: ignore[union-attr]
+            _hide_our_frames(exc)
+            raise
         deactivate(tokens)
-        recorder.finish(run, exc)
-        raise
-    deactivate(tokens)
-    if run is None:
-        return result
+        if run is None:
+            return result
+        return _after_sync_call(recorder, run, pending, result)  # type: ignore[arg-type]
+
+    functools.update_wrapper(traced, function)
+    return traced
+
+
+_THIS_FILE = __file__
+
+
+def _hide_our_frames(exc: BaseException) -> None:
+    """Cut racetrace's frames from the head of a traceback passing through a wrapper or driver,
+    as pytest and wrapt-based tools do: the exception object, its chaining and the rest of its
+    traceback stay as they are. A bare `raise` after this adds no entry for the raising frame."""
+    try:
+        tb = head = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+            tb = tb.tb_next
+        if tb is not head:
+            exc.__traceback__ = tb
+    except Exception:  # an exception type that refuses a new traceback keeps its own
+        pass
+
+
+def _after_sync_call(
+    recorder: runtime.Recorder, run: ActiveRun, pending: PendingRun, result: Any
+) -> Any:
+    """A sync run's end: now, or when the coroutine or future the call handed back ends."""
     # A plain method that hands back a coroutine or a future has not finished its work yet.
-    if isinstance(result, types.CoroutineType):
+    if type(result) is types.CoroutineType:
         _mark_awaited(run)
         return _coroutine_in_run(recorder, None, run, result, pending.target)
     if _is_future(result):
@@ -170,6 +247,18 @@ def _mark_awaited(run: ActiveRun) -> None:
         internal_error("reading a run's attributes", exc)
 
 
+def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any) -> Any:
+    """A plain method that builds and returns a generator (LangChain's `astream_events`): the
+    run is the iteration of what it returned, as for a generator function. Anything else it
+    returns is handed back untraced."""
+    kind = type(result)  # never isinstance: that may ask the object for its __class__
+    if kind is types.AsyncGeneratorType:
+        return _async_generator_in_run(recorder, pending, result)
+    if kind is types.GeneratorType:
+        return _generator_in_run(recorder, pending, result)
+    return result
+
+
 def _finish_with(
     recorder: runtime.Recorder, run: ActiveRun | None, pending: PendingRun, result: Any
 ) -> None:
@@ -187,19 +276,30 @@ def _finish_with(
     future.add_done_callback(lambda done: _finish_future(recorder, run, done))
 
 
-_NOT_FUTURES: set[type] = {type(None), bool, int, float, str, bytes, list, tuple, dict}
+# Whether a class is a future's, keyed by id(): a class is never hashed, compared or asked for
+# an attribute (its metaclass may define `__eq__` without `__hash__`, or `__getattr__`); each
+# value holds its class, so that the id cannot be reused meanwhile.
+_FUTURE_CLASSES: dict[int, tuple[type, bool]] = {
+    id(cls): (cls, False)
+    for cls in (type(None), bool, int, float, str, bytes, list, tuple, dict)
+}
+_class_mro = type.__dict__["__mro__"].__get__
+_class_dict = type.__dict__["__dict__"].__get__
 
 
 def _is_future(value: object) -> bool:
     cls = type(value)
-    if cls in _NOT_FUTURES:  # what most calls return: no need to ask asyncio
-        return False
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None and asyncio.isfuture(value):
-        return True
-    if not hasattr(cls, "_asyncio_future_blocking") and len(_NOT_FUTURES) < 1024:
-        _NOT_FUTURES.add(cls)
-    return False
+    entry = _FUTURE_CLASSES.get(id(cls))
+    if entry is not None and entry[0] is cls:
+        return entry[1]
+    try:
+        # asyncio's own duck-typing marker, found in the class dicts without running their code.
+        future = any("_asyncio_future_blocking" in _class_dict(k) for k in _class_mro(cls))
+    except Exception:
+        future = False
+    if len(_FUTURE_CLASSES) < 1024:
+        _FUTURE_CLASSES[id(cls)] = (cls, future)
+    return future
 
 
 def _finish_future(recorder: runtime.Recorder, run: ActiveRun, future: Any) -> None:
@@ -234,7 +334,7 @@ class _Unstarted:
         self.coroutine: Coroutine[Any, Any, Any] | None = coroutine
         self.recorder = recorder
         self.run = run
-        self.end_ns = time.time_ns() if run is not None else None
+        self.end_ns = now_ns() if run is not None else None
 
     def take(self) -> Coroutine[Any, Any, Any]:
         coroutine, self.coroutine = self.coroutine, None
@@ -263,16 +363,54 @@ def _coroutine_in_run(
     coroutine: Coroutine[Any, Any, T],
     target: Target,
 ) -> Coroutine[Any, Any, T]:
-    """Our coroutine around the original, named as it is (warnings, task reprs)."""
-    driver = _drive_coroutine(
-        recorder, pending, run, _Unstarted(coroutine, recorder, run), target
-    )
+    """Our coroutine around the original, named as it is (warnings, task reprs, cr_code)."""
+    drive = _drive_coroutine
+    if type(coroutine) is types.CoroutineType:  # not any awaitable an async def may return
+        drive = _named_driver(_drive_coroutine, _coroutine_drivers, coroutine.cr_code)
+    driver = drive(recorder, pending, run, _Unstarted(coroutine, recorder, run), target)
+    _name_like(driver, coroutine)
+    return driver  # type: ignore[no-any-return]
+
+
+# Copies of a driver whose code carries the original's name: the generator or coroutine it
+# makes shows `gi_code.co_name` (`cr_code`, `ag_code`) as the original's. Keyed by id() of the
+# original's code (hashing a code object hashes its bytecode); each value holds that code.
+_coroutine_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
+_generator_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
+_async_generator_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
+
+
+def _named_driver(
+    driver: Callable[..., Any],
+    drivers: dict[int, tuple[CodeType, Callable[..., Any]]],
+    code: CodeType,
+) -> Callable[..., Any]:
+    entry = drivers.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
     try:
-        driver.__name__ = coroutine.__name__
-        driver.__qualname__ = coroutine.__qualname__
+        renamed: dict[str, str] = {"co_name": code.co_name}
+        qualname = getattr(code, "co_qualname", code.co_name)  # Python 3.11+
+        if hasattr(code, "co_qualname"):
+            renamed["co_qualname"] = qualname
+        named = types.FunctionType(
+            driver.__code__.replace(**renamed), driver.__globals__, code.co_name,  # type: ignore[attr-defined]
+            driver.__defaults__, driver.__closure__,  # type: ignore[attr-defined]
+        )
+        named.__qualname__ = qualname
+    except Exception:
+        named = driver  # the original's names are still set on what it makes
+    if len(drivers) < 4096:
+        drivers[id(code)] = (code, named)
+    return named
+
+
+def _name_like(made: Any, original: Any) -> None:
+    try:
+        made.__name__ = original.__name__
+        made.__qualname__ = original.__qualname__
     except (AttributeError, TypeError):
         pass
-    return driver
 
 
 async def _drive_coroutine(
@@ -293,6 +431,7 @@ async def _drive_coroutine(
     except BaseException as exc:
         deactivate(tokens)
         recorder.finish(run, exc)
+        _hide_our_frames(exc)
         raise
     deactivate(tokens)
     if target.ends_with is None or pending is None:
@@ -308,9 +447,22 @@ def _generator_in_run(
     # The driver holds a weak reference to itself: the garbage collector clears it before it
     # finalizes the driver, which is how a close by the collector is told from the consumer's.
     itself: list[weakref.ref[Any] | None] = [None]
-    driver = _drive_generator(recorder, pending, generator, itself)
+    drive = _named_driver(_drive_generator, _generator_drivers, generator.gi_code)  # type: ignore[attr-defined]
+    driver = drive(recorder, pending, generator, itself)
     itself[0] = weakref.ref(driver)
-    return driver
+    _name_like(driver, generator)
+    return driver  # type: ignore[no-any-return]
+
+
+def _async_generator_in_run(
+    recorder: runtime.Recorder, pending: PendingRun, generator: AsyncGenerator[Any, Any]
+) -> AsyncGenerator[Any, Any]:
+    drive = _named_driver(
+        _drive_async_generator, _async_generator_drivers, generator.ag_code  # type: ignore[attr-defined]
+    )
+    driver = drive(recorder, pending, generator)
+    _name_like(driver, generator)
+    return driver  # type: ignore[no-any-return]
 
 
 def _drive_generator(
@@ -338,9 +490,10 @@ def _drive_generator(
         except BaseException as exc:
             deactivate(tokens)
             recorder.finish(run, exc)
+            _hide_our_frames(exc)
             raise
         deactivate(tokens)
-        suspended_ns = time.time_ns()
+        suspended_ns = now_ns()
         try:
             to_send = yield item
         except GeneratorExit:
@@ -362,9 +515,15 @@ def _close_generator(
     except BaseException as exc:
         deactivate(tokens)
         recorder.finish(run, exc)
+        _hide_our_frames(exc)
         raise
     deactivate(tokens)
     recorder.finish(run, None, reason="closed", end_ns=end_ns)
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 
 def _closed_by_event_loop() -> bool:
@@ -388,6 +547,7 @@ async def _drive_async_generator(
     run = recorder.begin(pending)
     to_send: Any = None
     to_throw: BaseException | None = None
+    finalized_ns: int | None = None
     while True:
         tokens = activate(run)
         try:
@@ -402,10 +562,14 @@ async def _drive_async_generator(
             return
         except BaseException as exc:
             deactivate(tokens)
-            recorder.finish(run, exc)
+            if finalized_ns is not None and _is_cancellation(exc):
+                recorder.finish(run, None, reason="closed", end_ns=finalized_ns)
+            else:
+                recorder.finish(run, exc)
+            _hide_our_frames(exc)
             raise
         deactivate(tokens)
-        suspended_ns = time.time_ns()
+        suspended_ns = now_ns()
         try:
             to_send = yield item
         except GeneratorExit:
@@ -416,9 +580,15 @@ async def _drive_async_generator(
             except BaseException as exc:
                 deactivate(tokens)
                 recorder.finish(run, exc)
+                _hide_our_frames(exc)
                 raise
             deactivate(tokens)
             recorder.finish(run, None, reason="closed", end_ns=end_ns)
             raise
         except BaseException as exc:
+            # Abandoned (left by `break`) and finalized while the loop shuts down: the loop
+            # cancels the task that was to close it, so the cancellation is what arrives here.
+            # The generator gets it as it would untraced; the run was closed, not cancelled.
+            if _is_cancellation(exc) and _closed_by_event_loop():
+                finalized_ns = suspended_ns
             to_throw = exc

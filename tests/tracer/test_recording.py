@@ -158,27 +158,51 @@ def test_failure_inside_a_run_does_not_reach_the_program(tracing: Tracing) -> No
     assert run.instance_label is None
 
 
-def test_file_write_failure_stops_writing_not_the_program(
+def test_a_failed_write_costs_its_line_is_said_once_and_writing_goes_on(
     tracing: Tracing, capfd  # type: ignore[no-untyped-def]
 ) -> None:
     module = tracing.module(WORKER)
     tracing.instrument(module, "Worker.work")
     assert module.Worker("w").work("ab") == 2
-    # Make the file's descriptor read-only under the recorder, as a full disk or a revoked
-    # mount would make writes fail: the program's calls go on returning what they return.
+    # Point the file's descriptor at /dev/full, as a full disk makes writes fail: the
+    # program's calls go on returning what they return, and those runs are lost.
     from racetrace.tracer import runtime
 
     assert runtime.RECORDER is not None
     fd = runtime.RECORDER.sink._fd
     assert fd is not None
-    read_only = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(read_only, fd)
-    os.close(read_only)
+    saved = os.dup(fd)
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, fd)
+    os.close(full)
     assert [module.Worker("w").work("abc") for _ in range(3)] == [3, 3, 3]
+    # Space again: the writer never switched itself off, the next run is written.
+    os.dup2(saved, fd)
+    os.close(saved)
+    assert module.Worker("w").work("abcd") == 4
     err = capfd.readouterr().err
-    assert err.count("racetrace:") == 1 and "trace file" in err
+    assert err.count("racetrace:") == 1 and "trace file" in err and "tries again" in err
+    runs = tracing.runs()
+    assert [r.status for r in runs] == ["ok", "ok"]
+    assert runtime.RECORDER.sink.lost == 6  # three runs, a START and an END each
 
 
+def test_a_descriptor_the_program_closed_is_reopened_as_a_new_file(
+    tracing: Tracing, capfd  # type: ignore[no-untyped-def]
+) -> None:
+    module = tracing.module(WORKER)
+    tracing.instrument(module, "Worker.work")
+    assert module.Worker("w").work("ab") == 2
+    from racetrace.tracer import runtime
+
+    assert runtime.RECORDER is not None
+    fd = runtime.RECORDER.sink._fd
+    assert fd is not None
+    os.close(fd)  # as a program closing every descriptor does
+    assert [module.Worker("w").work("abc") for _ in range(3)] == [3, 3, 3]
+    assert "racetrace:" not in capfd.readouterr().err  # nothing lost, nothing to say
+    assert len(list(tracing.directory.glob("*.jsonl"))) == 2
+    assert [r.status for r in tracing.runs()] == ["ok"] * 4
 
 
 def test_an_attribute_json_cannot_hold_is_written_as_text(tracing: Tracing) -> None:
