@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import islice
 from operator import attrgetter, le
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from racetrace.tracer import semconv
@@ -55,6 +55,12 @@ _DETAIL_KEYS = {
 
 _START = attrgetter("start_ns")
 
+# Integers as a trace line may hold them: what does not fit in 64 bits (which every JSON writer
+# downstream, `runs --json` and the report included, refuses) damages its line at load rather
+# than crashing a command later. Timestamps are nanoseconds since the epoch, never negative.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Ns = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
 
 class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_DETAIL_KEYS,
                  gc=False, kw_only=True):
@@ -63,7 +69,7 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     run_id: str = ""
     instance_class: str = ""
     instance_label: str | None = None
-    instance_id: int | None = None
+    instance_id: Int64 | None = None
     trace_id: str | None = None
     parent_span_id: str | None = None
     task_name: str | None = None
@@ -92,15 +98,15 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     # after the last one it matched.
     run_id: str
     method: str
-    start_ns: int
+    start_ns: Ns
     instance_key: str
-    pid: int = 0
+    pid: Int64 = 0
     host: str = ""
-    thread_id: int | None = None
+    thread_id: Int64 | None = None
     task_key: str | None = None
     task_created_by_run: str | None = None
     file: str | None = None
-    line: int | None = None
+    line: Int64 | None = None
     parent_run_id: str | None = None
     resource_key: str | None = None
     stateful: bool | None = None
@@ -249,7 +255,7 @@ class End(msgspec.Struct, tag_field="type", tag=semconv.LINE_END, gc=False,
           rename={"status": semconv.END_STATUS, "reason": semconv.END_REASON,
                   "error_type": semconv.ERROR_TYPE, "error_message": semconv.EXCEPTION_MESSAGE}):
     run_id: str
-    end_ns: int
+    end_ns: Ns
     status: str = semconv.STATUS_OK
     reason: str | None = None
     error_type: str | None = None
@@ -258,15 +264,15 @@ class End(msgspec.Struct, tag_field="type", tag=semconv.LINE_END, gc=False,
 
 class Header(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER, gc=False):
     format: str
-    pid: int = 0
-    ppid: int | None = None
+    pid: Int64 = 0
+    ppid: Int64 | None = None
     host: str = ""
     service: str | None = None
     argv: list[str] = []
     python: str | None = None
     racetrace: str | None = None
-    wall_ns: int = 0
-    monotonic_ns: int | None = None
+    wall_ns: Ns = 0
+    monotonic_ns: Int64 | None = None
 
 
 class Process(msgspec.Struct, gc=False):
