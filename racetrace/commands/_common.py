@@ -33,13 +33,14 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
 def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: Suppressions,
                    max_pairs: int, jobs: int | None = None) -> Report:
     """Load and analyze traces for `racetrace report`, on two cores where that pays, with the
-    same errors, damage line and progress bar as `load_traces`."""
+    same errors and progress bar as `load_traces`. The damage line is the caller's to print
+    (`report_damage`) once the report is shown: only then are the details of the runs it
+    shows read, and checked."""
     from racetrace.analyzers.parallel import analyze_paths
 
     with _loading(quiet=False) as progress:
         report = analyze_paths(paths, key_attr=key_attr, on_progress=progress,
                                suppressions=suppressions, max_pairs=max_pairs, jobs=jobs)
-    report_damage(report.trace)
     skip_teardown()
     return report
 
@@ -59,16 +60,24 @@ def _loading(quiet: bool) -> Iterator[_Progress | None]:
 
 
 def report_damage(trace: Trace) -> None:
-    if trace.skipped_lines:
-        first = trace.problems[0] if trace.problems else ""
+    """One stderr line for the damaged lines the load skipped and the runs whose details were
+    found damaged when read (lazy loads), one per file ignored. What a trace holds (run ids,
+    file names, types) is escaped as in the report body: it may carry terminal escapes."""
+    from racetrace.analyzers.details import unreadable
+    from racetrace.analyzers.sanitize import clean
+
+    runs, problems = unreadable()
+    skipped = trace.skipped_lines + runs
+    if skipped:
+        first = (trace.problems or problems or [""])[0]
         print(
-            f"racetrace: skipped {trace.skipped_lines} damaged line"
-            f"{'s' if trace.skipped_lines != 1 else ''} (first: {first})",
+            f"racetrace: skipped {skipped} damaged line{'s' if skipped != 1 else ''} "
+            f"(first: {clean(first, limit=500)})",
             file=sys.stderr,
         )
     for problem in trace.problems:
         if "ignored, not a trace file" in problem:
-            print(f"racetrace: {problem}", file=sys.stderr)
+            print(f"racetrace: {clean(problem, limit=500)}", file=sys.stderr)
 
 
 class _Progress:

@@ -63,8 +63,10 @@ def _write(chunks: Any, target: str) -> None:
             out.write(chunk)
         out.flush()
         return
+    from racetrace.analyzers.outfile import open_private
+
     try:
-        with open(target, "wb") as f:
+        with open_private(target) as f:
             for chunk in chunks:
                 f.write(chunk)
     except OSError as exc:

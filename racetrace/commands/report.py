@@ -63,14 +63,17 @@ def run(args: argparse.Namespace) -> int:
     except (FailOnError, SuppressionError) as exc:
         raise UsageError(str(exc)) from None
 
-    from ._common import analyze_traces
+    from ._common import analyze_traces, report_damage
 
     report = analyze_traces(args.paths, key_attr=args.key_attr, suppressions=rules,
                             max_pairs=args.max_pairs, jobs=args.jobs)
-    if args.json:
-        _write_json(report, args.json)
-    if args.json != "-":
-        _print_text(report, verbose=args.verbose, quiet=args.quiet)
+    try:
+        if args.json:
+            _write_json(report, args.json)
+        if args.json != "-":
+            _print_text(report, verbose=args.verbose, quiet=args.quiet)
+    finally:
+        report_damage(report.trace)
     if fail_on and fail_on.matching(report.findings):
         return EXIT_FINDINGS
     return 0
@@ -84,8 +87,10 @@ def _write_json(report: Any, target: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    from racetrace.analyzers.outfile import open_private
+
     try:
-        with open(target, "wb") as f:
+        with open_private(target) as f:
             f.write(data)
     except OSError as exc:
         raise UsageError(f"{target}: cannot write the report: {exc.strerror or exc}") from None

@@ -60,24 +60,30 @@ def _print_table(trace: Any) -> None:
             table.add_column(column, overflow="fold", min_width=16)
         else:
             table.add_column(column, no_wrap=True, overflow="ellipsis")
+    def cell(text: str | None, limit: int = CELL_LIMIT, **style: Any) -> Text:
+        # Text() of clean() text, never markup strings: what a trace holds is data, and may
+        # carry Rich markup or terminal escapes. Cut to a screenful before anything measures
+        # it: a 200 MB label is no more readable than its first line, and far slower.
+        return Text(clean(text, limit=limit), **style)
+
     for r in trace.runs:
         end = r.end_ns
         duration = format_duration(end - r.start_ns) if end is not None else "…"
-        instance = r.instance_label or r.instance_class.rsplit(".", 1)[-1]
-        # Text() of clean() text, never markup strings: what a trace holds is data, and may
-        # carry Rich markup or terminal escapes.
+        instance = r.instance_label or r.instance_class[-CELL_LIMIT:].rsplit(".", 1)[-1]
+        method = r.method[-CELL_LIMIT:]
         cells = [
             Text("+" + format_duration(r.start_ns - origin)),
             Text(duration),
-            Text(clean(r.status), style=_STATUS_STYLE.get(r.status, "")),
-            Text(clean(".".join(r.method.split(".")[-2:]))),
+            cell(r.status, style=_STATUS_STYLE.get(r.status, "")),
+            cell(".".join(method.split(".")[-2:])),
             # The key's last part (its serial in its process) tells same-named objects apart.
-            Text(clean(f"{instance} #{r.instance_key.rsplit('/', 1)[-1]}")),
-            Text(clean(r.task_name or "-")),
+            cell(f"{instance[:CELL_LIMIT]} #{r.instance_key[-CELL_LIMIT:].rsplit('/', 1)[-1]}",
+                 limit=2 * CELL_LIMIT),
+            cell(r.task_name or "-"),
         ]
         if several_processes:
             cells.append(Text(str(r.pid)))
-        cells.append(Text(clean(_short_path(r.callsite) or "-")))
+        cells.append(cell(_short_path(r.callsite) or "-", limit=4 * CELL_LIMIT))
         table.add_row(*cells)
     console.print(table)
 
@@ -94,5 +100,7 @@ def _short_path(callsite: str | None) -> str | None:
         return callsite
     return callsite if relative.startswith("..") else relative
 
+
+CELL_LIMIT = 120  # characters of trace text a table cell shows
 
 _STATUS_STYLE = {"error": "red", "cancelled": "yellow", "unfinished": "magenta"}
