@@ -275,7 +275,7 @@ def load_lines(
         process = Process(
             host=header.host, pid=header.pid, source=source, service=header.service,
             argv=header.argv, ppid=header.ppid, started_ns=header.wall_ns,
-            last_ns=max(file.last_ns, header.wall_ns),
+            last_ns=max(file.last_ns, header.wall_ns), unresolved_targets=file.unresolved,
         )
     else:
         first = runs[0] if runs else None
@@ -302,14 +302,19 @@ class _FileLoad:
         self.unmatched: list[End] = []
         self.last_ns = 0
         self.seen = 0
+        self.unresolved: list[Any] = []
 
     def add(self, lo: int, hi: int, records: list[Any], data: Any, base: int) -> None:
         self.seen += len(records)
         kinds = list(map(type, records))
         stretch = list(compress(records, map(is_, kinds, repeat(Run))))
         ends = list(compress(records, map(is_, kinds, repeat(End))))
-        if self.header is None and len(stretch) + len(ends) < len(records):
-            self.header = next(r for r in records if r.__class__ is Header)
+        if len(stretch) + len(ends) < len(records):
+            headers = [r for r in records if r.__class__ is Header]
+            if self.header is None:
+                self.header = headers[0]
+            # A later header (written at exit) says which targets never resolved.
+            self.unresolved = headers[-1].unresolved_targets
         if stretch:
             self._started(stretch, lo, hi, data, base)
         if ends:

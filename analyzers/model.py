@@ -262,6 +262,13 @@ class End(msgspec.Struct, tag_field="type", tag=semconv.LINE_END, gc=False,
     error_message: str | None = None
 
 
+class UnresolvedTarget(msgspec.Struct, gc=False, frozen=True):
+    """A target the user named that a process never traced, and why (its header says)."""
+
+    target: str
+    reason: str = ""
+
+
 class Header(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER, gc=False):
     format: str
     pid: Int64 = 0
@@ -273,6 +280,9 @@ class Header(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER, gc=False
     racetrace: str | None = None
     wall_ns: Ns = 0
     monotonic_ns: Int64 | None = None
+    # Written again in a later header line at exit when it changed (the file's first header
+    # is written with its first run).
+    unresolved_targets: list[UnresolvedTarget] = []
 
 
 class Process(msgspec.Struct, gc=False):
@@ -286,6 +296,7 @@ class Process(msgspec.Struct, gc=False):
     ppid: int | None = None
     started_ns: int = 0
     last_ns: int = 0  # the latest timestamp it recorded: where its unfinished runs stop
+    unresolved_targets: list[UnresolvedTarget] | None = None  # None: its file does not say
 
     @property
     def key(self) -> str:
@@ -417,6 +428,21 @@ class RunIndex:
 
 
 _RUN_ID = attrgetter("run_id")
+
+
+def unresolved_targets(processes: list[Process]) -> list[UnresolvedTarget]:
+    """Targets that no process traced: each named unresolved by every process whose file says
+    (a module only a worker imports is unresolved in its parent alone)."""
+    told = [p.unresolved_targets for p in processes if p.unresolved_targets is not None]
+    if not told:
+        return []
+    common = set.intersection(*({t.target for t in listed} for listed in told))
+    seen: dict[str, UnresolvedTarget] = {}
+    for listed in told:
+        for target in listed:
+            if target.target in common:
+                seen.setdefault(target.target, target)
+    return sorted(seen.values(), key=lambda t: t.target)
 
 
 def last_ns_by_process(processes: list[Process]) -> dict[str, int]:

@@ -286,12 +286,18 @@ class RacetraceSession:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.role == WORKER:
             return
-        if self.active or self.worker_dirs or self.flagged or self.problems or (
+        problems = list(self.problems)
+        if self.active:
+            from racetrace.tracer.targets import unresolved
+
+            # Said on stderr when it happened, which pytest captures: say it where it is seen.
+            problems += [f"target {spec} not traced: {reason}"
+                         for spec, reason, _ in unresolved()]
+        if self.active or self.worker_dirs or self.flagged or problems or (
             self.report_written
         ):
             where = os.path.relpath(self.settings.directory, self.config.invocation_params.dir)
-            summarize(terminalreporter, self.flagged, self.problems, where,
-                      self.report_written)
+            summarize(terminalreporter, self.flagged, problems, where, self.report_written)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.tracing is not None:

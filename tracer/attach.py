@@ -15,6 +15,7 @@ import os
 from . import semconv
 
 _started = False
+_exit_hook = False
 
 
 def startup() -> bool:
@@ -55,12 +56,40 @@ def start(
     if presets is not None:
         config = dataclasses.replace(config, presets=presets)
     runtime.install(config)
+    global _exit_hook
+    if not _exit_hook:
+        import atexit
+
+        atexit.register(_at_exit)
+        _exit_hook = True
     if not _started:
         _started = True
         preset_registry.enable(config.presets)
     for spec in (*config.targets, *targets):
         target_registry.request_spec(spec)
     return True
+
+
+def _at_exit() -> None:
+    """Name the targets that never resolved: in the trace file's header (written now if no
+    run was recorded) and, with RACETRACE_VERBOSE, on stderr."""
+    try:
+        from . import runtime, targets
+        from .errors import verbose
+
+        recorder = runtime.RECORDER
+        if recorder is None:
+            return
+        missing = targets.unresolved()
+        for spec, reason, said in missing:
+            if not said:
+                verbose(f"target {spec} not traced in process {os.getpid()}: {reason}")
+        recorder.sink.at_exit([{"target": spec, "reason": reason}
+                               for spec, reason, _ in missing])
+    except Exception as exc:
+        from .errors import internal_error
+
+        internal_error("exit", exc)
 
 
 def stop() -> None:

@@ -37,6 +37,36 @@ def _as_text(value: object) -> str:
         return f"<{type(value).__name__}>"
 
 
+# Flags whose value is likely a secret: `--api-key=...`, `--token ...`, `--db-password=...`.
+_SECRET_WORDS = ("key", "token", "password", "passwd", "secret")
+REDACTED = "<redacted>"
+
+
+def command_line(argv: list[str]) -> list[str]:
+    """`argv` for the header: whole with RACETRACE_CAPTURE_ARGS=1, else with the values of
+    flags that look like secrets (`--*key*`, `--*token*`, `--*password*`, `--*secret*`, in the
+    `--flag=value` and the `--flag value` forms) replaced by `<redacted>`."""
+    if os.environ.get(semconv.ENV_CAPTURE_ARGS, "").strip().lower() not in semconv.OFF_VALUES:
+        return argv
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next and not arg.startswith("-"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = False
+        if arg.startswith("-") and arg != "--":
+            name, eq, _ = arg.partition("=")
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                if eq:
+                    out.append(f"{name}={REDACTED}")
+                    continue
+                hide_next = True
+        out.append(arg)
+    return out
+
+
 def run_id_of(span: Any) -> str:
     """A run's id: its span id in hex (a lean span carries it ready-made)."""
     run_id = getattr(span, "run_id", None)
@@ -59,6 +89,10 @@ class JsonLinesSink:
         self._fd: int | None = None
         self._lock = threading.Lock()
         self._broken = False
+        # Targets named but not traced here, [{"target", "reason"}]: in the header, so that
+        # "nothing traced" reads apart from "nothing wrong".
+        self.unresolved: list[dict[str, str]] = []
+        self._header: dict[str, Any] = {}
 
     # -- SpanProcessor interface -------------------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -118,23 +152,44 @@ class JsonLinesSink:
             path = os.path.join(self.directory, name)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
             fd = os.open(path, flags, 0o600)
-            header = {
+            self._header = {
                 "type": semconv.LINE_HEADER,
                 "format": semconv.TRACE_FORMAT,
                 "pid": pid,
                 "ppid": os.getppid(),
                 "host": self.host,
                 "service": self.service,
-                "argv": list(getattr(sys, "argv", [])),
+                "argv": command_line(list(getattr(sys, "argv", []))),
                 "python": sys.version.split()[0],
                 "racetrace": self.version,
                 "wall_ns": time.time_ns(),
                 "monotonic_ns": time.monotonic_ns(),
             }
-            os.write(fd, orjson.dumps(header, option=orjson.OPT_APPEND_NEWLINE))
+            if self.unresolved:
+                self._header["unresolved_targets"] = list(self.unresolved)
+            os.write(fd, orjson.dumps(self._header, default=_as_text,
+                                      option=orjson.OPT_APPEND_NEWLINE))
             self.path = path
             self._fd = fd
             return fd
+
+    def at_exit(self, unresolved: list[dict[str, str]]) -> None:
+        """The process is ending: make sure its file exists (a header even when no run was
+        recorded) and names the targets that never resolved here, in a second header line
+        when they changed since the first was written."""
+        if self._broken:
+            return
+        try:
+            if self._fd is None:
+                self.unresolved = unresolved
+                self._open()
+            elif unresolved != self.unresolved:
+                self.unresolved = unresolved
+                header = {**self._header, "unresolved_targets": unresolved}
+                os.write(self._fd, orjson.dumps(header, default=_as_text,
+                                                option=orjson.OPT_APPEND_NEWLINE))
+        except Exception as exc:
+            internal_error("writing the trace file's header", exc)
 
     def close(self) -> None:
         with self._lock:
@@ -156,5 +211,6 @@ class JsonLinesSink:
                 pass
         self._fd = None
         self.path = None
+        self._header = {}
         self._lock = threading.Lock()
         self._broken = False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import wrapt
 
 from . import coverage
+from .config import target_error
 from .errors import internal_error, say, verbose
 from .frames import Owner
 from .wrap import TracedFunction, kind_of, make_wrapper
@@ -87,18 +89,10 @@ class Target:
 
     @classmethod
     def parse(cls, spec: str) -> Target:
-        module, sep, path = spec.strip().partition(":")
-        parts = path.split(".")
-        if (
-            not sep
-            or not module
-            or not all(p.isidentifier() for p in module.split("."))
-            or not all(p.isidentifier() for p in parts)
-        ):
-            raise TargetError(
-                f"bad target {spec!r}: expected module:Class.method or module:function, "
-                "e.g. myapp.agents:Agent.run"
-            )
+        problem = target_error(spec)
+        if problem is not None:
+            raise TargetError(problem)
+        module, _, path = spec.strip().partition(":")
         return cls(module=module, path=path)
 
 
@@ -113,6 +107,9 @@ class _Patch:
 
 _patches: list[_Patch] = []
 _requested: dict[str, Target] = {}
+# Targets the user named (not a preset's), as written, and why each one that failed did.
+_named: dict[str, Target | None] = {}
+_failures: dict[str, str] = {}
 _lock = threading.RLock()
 
 
@@ -130,10 +127,36 @@ def request_spec(spec: str) -> bool:
     try:
         target = Target.parse(spec)
     except TargetError as exc:
+        with _lock:
+            _named.setdefault(spec.strip(), None)
+            _failures.setdefault(spec.strip(), str(exc))
         say(str(exc))
         return False
+    with _lock:
+        _named.setdefault(target.spec, target)
     request(target)
     return True
+
+
+def unresolved() -> list[tuple[str, str, bool]]:
+    """The targets the user named that are not traced in this process, with why (and whether
+    that was said already): a bad spec, a missing attribute, or a module never imported (a
+    typo, or a module only another process imports: the reader decides, across processes)."""
+    with _lock:
+        patched = {p.target.spec for p in _patches}
+        named = list(_named.items())
+        failures = dict(_failures)
+    found = []
+    for spec, target in named:
+        if spec in patched:
+            continue
+        reason = failures.get(spec)
+        said = reason is not None
+        if reason is None and target is not None:
+            reason = (f"module {target.module} was never imported"
+                      if target.module not in sys.modules else "not traced")
+        found.append((spec, reason or "not traced", said))
+    return found
 
 
 def _on_import(target: Target, module: ModuleType) -> None:
@@ -145,6 +168,8 @@ def _on_import(target: Target, module: ModuleType) -> None:
         if target.optional:
             verbose(str(exc))
         else:
+            with _lock:
+                _failures.setdefault(target.spec, str(exc))
             say(str(exc))
     except Exception as exc:
         internal_error(f"patching {target.spec}", exc)
@@ -246,6 +271,8 @@ def uninstrument_all() -> None:
         patches = list(reversed(_patches))
         _patches.clear()
         _requested.clear()
+        _named.clear()
+        _failures.clear()
         _family_owners.clear()
     for p in patches:
         if isinstance(p.parent, type) and not p.had_own:

@@ -58,6 +58,14 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("run: no command given; usage: racetrace run [--target T]... -- CMD...")
+    from racetrace.tracer.config import split_list, target_error
+
+    # Checked before the command starts: a bad target would otherwise be one warning in the
+    # program's output and a run that traced nothing.
+    for spec in (*split_list(os.environ.get("RACETRACE_TARGETS", "")), *args.target):
+        problem = target_error(spec)
+        if problem is not None:
+            raise UsageError(f"run: {problem}")
     executable = shutil.which(command[0])
     if executable is None:
         raise UsageError(f"run: command not found: {command[0]}")
