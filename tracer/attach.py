@@ -16,6 +16,9 @@ from . import semconv
 
 _started = False
 _exit_hook = False
+# The pid of the first traced process of a program (children inherit it): the one whose file is
+# written even when it records no run, to name the targets that never resolved.
+ENV_ROOT = "RACETRACE_ROOT_PID"
 
 
 def startup() -> bool:
@@ -56,6 +59,7 @@ def start(
     if presets is not None:
         config = dataclasses.replace(config, presets=presets)
     runtime.install(config)
+    os.environ.setdefault(ENV_ROOT, str(os.getpid()))
     global _exit_hook
     if not _exit_hook:
         import atexit
@@ -71,8 +75,11 @@ def start(
 
 
 def _at_exit() -> None:
-    """Name the targets that never resolved: in the trace file's header (written now if no
-    run was recorded) and, with RACETRACE_VERBOSE, on stderr."""
+    """Name the targets that never resolved: in the trace file's header and, with
+    RACETRACE_VERBOSE, on stderr. A process that recorded no run has no file; the program's
+    first process writes one all the same when it has targets to name, so that "nothing
+    traced" reads apart from "nothing wrong" (its children do not: a helper process that never
+    imports the program, such as multiprocessing's resource tracker, would name every target)."""
     try:
         from . import runtime, targets
         from .errors import verbose
@@ -84,8 +91,9 @@ def _at_exit() -> None:
         for spec, reason, said in missing:
             if not said:
                 verbose(f"target {spec} not traced in process {os.getpid()}: {reason}")
+        root = os.environ.get(ENV_ROOT) == str(os.getpid())
         recorder.sink.at_exit([{"target": spec, "reason": reason}
-                               for spec, reason, _ in missing])
+                               for spec, reason, _ in missing], create=root and bool(missing))
     except Exception as exc:
         from .errors import internal_error
 

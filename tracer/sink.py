@@ -173,14 +173,16 @@ class JsonLinesSink:
             self._fd = fd
             return fd
 
-    def at_exit(self, unresolved: list[dict[str, str]]) -> None:
-        """The process is ending: make sure its file exists (a header even when no run was
-        recorded) and names the targets that never resolved here, in a second header line
-        when they changed since the first was written."""
+    def at_exit(self, unresolved: list[dict[str, str]], *, create: bool) -> None:
+        """The process is ending: its file names the targets that never resolved here, in a
+        second header line when they changed since the first was written; with `create`, a
+        file is written (a header alone) even when no run was recorded."""
         if self._broken:
             return
         try:
             if self._fd is None:
+                if not create:
+                    return
                 self.unresolved = unresolved
                 self._open()
             elif unresolved != self.unresolved:
