@@ -336,12 +336,43 @@ def test_files_written_from_traces_are_private(tmp_path: Path, command: str) -> 
     args = {"report-json": ["report", "--json", str(out)],
             "export-chrome": ["export", "-f", "chrome", "-o", str(out)],
             "export-otlp": ["export", "-f", "otlp", "-o", str(out)]}[command]
-    os.umask(old := os.umask(0o022))
-    done = racetrace(*args, str(trace))
-    assert done.returncode == 0, done.stderr
-    assert stat.S_IMODE(out.stat().st_mode) == 0o600
-    assert out.read_bytes() != b"old"
     fresh = tmp_path / "fresh.json"
-    racetrace(*[a if a != str(out) else str(fresh) for a in args], str(trace))
+    old = os.umask(0o022)  # what most users have: files 0644 unless written otherwise
+    try:
+        done = racetrace(*args, str(trace))
+        racetrace(*[a if a != str(out) else str(fresh) for a in args], str(trace))
+    finally:
+        os.umask(old)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() != b"old"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
-    assert old is not None
+
+
+def test_the_tuis_export_is_private(tmp_path: Path) -> None:
+    import asyncio
+
+    from racetrace.tui.app import RacetraceApp
+    from racetrace.tui.screens import ExportScreen
+
+    trace = write(tmp_path / "trace.jsonl", _sound())
+    target = tmp_path / "report.json"
+
+    async def export() -> None:
+        app = RacetraceApp([str(trace)], source="faults")
+        async with app.run_test(size=(140, 40)) as pilot:
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            await pilot.press("e")
+            assert isinstance(app.screen, ExportScreen)
+            app.screen.query_one("#export-path").value = str(target)  # type: ignore[attr-defined]
+            await pilot.press("enter")
+            await pilot.pause()
+
+    old = os.umask(0o022)
+    try:
+        asyncio.run(export())
+    finally:
+        os.umask(old)
+    assert json.loads(target.read_text())["schema"] == "racetrace.report/1"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
