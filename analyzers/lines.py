@@ -118,6 +118,9 @@ def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 
     damaged lines skipped into `damage`. The block is `data[:size]`, at byte `base` of its
     file; only the `final` block of a file may end in a line cut short."""
     size = len(data) if size is None else size
+    # Most traces are ASCII: one fast pass over the whole buffer spares a UTF-8 check per
+    # stretch (bytes past `size` may make it fail: that only costs the checks).
+    text = data.isascii()
     view = memoryview(data)
     pos = 0
     decode_lines = _decoder.decode_lines
@@ -129,7 +132,7 @@ def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 
                 if cut <= pos:  # a single line longer than a chunk
                     cut = data.find(b"\n", pos + CHUNK_BYTES, size) + 1 or size
             if ((final and cut == size and data[size - 1:size] != b"\n")
-                    or not _utf8(view[pos:cut])):
+                    or not (text or _utf8(view[pos:cut]))):
                 # Possibly cut short by a writer killed mid-line, or holding bytes that are
                 # not text: decode it line by line.
                 yield pos, cut, _decode_each(bytes(view[pos:cut]), numbers.at(base + pos),
