@@ -142,11 +142,14 @@ def test_an_end_before_its_start_leaves_the_run_unfinished(tmp_path: Path) -> No
 
 
 def _opened_by(pid: int, path: Path, stop: threading.Event) -> bool:
-    """Wait until process `pid` has `path` open (Linux's /proc)."""
+    """Wait until process `pid` has `path` open or mapped (Linux's /proc)."""
     fds = Path(f"/proc/{pid}/fd")
+    maps = Path(f"/proc/{pid}/maps")
     while not stop.is_set():
         try:
             if any(os.readlink(fds / fd) == str(path) for fd in os.listdir(fds)):
+                return True
+            if str(path) in maps.read_text():
                 return True
         except OSError:
             pass
@@ -177,7 +180,7 @@ def test_a_file_truncated_while_it_is_read_is_never_a_signal(tmp_path: Path) -> 
         trace.write_bytes(whole)
         child = subprocess.Popen(
             [sys.executable, "-m", "racetrace", "report", "-j", "1", str(trace)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
         stop = threading.Event()
         shrinker = threading.Thread(target=_shrink, args=(child.pid, trace, len(whole), stop))
         shrinker.start()
