@@ -299,6 +299,11 @@ class Process(msgspec.Struct, gc=False):
     unresolved_targets: list[UnresolvedTarget] | None = None  # None: its file does not say
 
     @property
+    def unresolved(self) -> tuple[str, ...]:
+        """The specs of `unresolved_targets` (what `racetrace report`'s gate line names)."""
+        return tuple(t.target for t in self.unresolved_targets or ())
+
+    @property
     def key(self) -> str:
         return f"{self.host}/{self.pid}"
 
