@@ -8,7 +8,10 @@ A report shows a few thousand runs of a million, so this costs milliseconds wher
 line's details up front costs a second.
 
 If the file changed since it was loaded (replaced, truncated, deleted) and the line is not where
-it was, the run's details stay empty rather than wrong: nothing here raises.
+it was, the run's details stay empty rather than wrong: nothing here raises. A START line that is
+there but whose details do not decode (a wrong-typed label or stack: the loader checks only the
+fields every run needs) is damage: the run is counted in `unreadable()`, which the commands
+report with the lines the load skipped.
 """
 
 from __future__ import annotations
@@ -33,8 +36,16 @@ class _HeaderLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER):
     pass
 
 
+class _RunId(msgspec.Struct):
+    run_id: str = ""
+
+
 _line_decoder = msgspec.json.Decoder(RunDetails)
 _stretch_decoder = msgspec.json.Decoder(RunDetails | _EndLine | _HeaderLine)
+_id_decoder = msgspec.json.Decoder(_RunId)
+# What a damaged line can raise: msgspec's errors, and RecursionError for nesting too deep.
+_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+MAX_PROBLEMS = 20
 
 SEARCHES_PER_STRETCH = 2  # runs looked up one by one before the stretch is decoded whole
 PREFETCH_MIN = 8  # runs of one stretch asked for at once from which it is decoded whole
@@ -44,13 +55,38 @@ STRETCHES_KEPT = 32  # recently read stretches: what a report reads sits close t
 class _Stretch:
     """A stretch read back from its file, and what was learnt of it."""
 
-    __slots__ = ("data", "decoded", "origin", "searches")
+    __slots__ = ("data", "decoded", "failed", "origin", "searches")
 
     def __init__(self, origin: Origin, data: bytes) -> None:
         self.origin = origin  # kept alive, so that its id (the cache key) is not reused
         self.data = data
         self.searches = 0
         self.decoded: dict[str, RunDetails] | None = None
+        self.failed: dict[str, Exception] = {}  # run id -> why its START line did not decode
+
+
+class _Unreadable:
+    """Runs whose details were found damaged when read (a few named, all counted)."""
+
+    def __init__(self) -> None:
+        self.runs: set[str] = set()
+        self.problems: list[str] = []
+
+    def note(self, run: Run, exc: Exception) -> None:
+        if run.run_id in self.runs:
+            return
+        self.runs.add(run.run_id)
+        if len(self.problems) < MAX_PROBLEMS:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.problems.append(f"{run.source}: run {run.run_id}: details unreadable: {reason}")
+
+
+_unreadable = _Unreadable()
+
+
+def unreadable() -> tuple[int, list[str]]:
+    """How many runs read so far had damaged details, and the first few, named."""
+    return len(_unreadable.runs), list(_unreadable.problems)
 
 
 _stretches: OrderedDict[int, _Stretch] = OrderedDict()
@@ -75,9 +111,11 @@ def read_details(run: Run) -> RunDetails:
         stretch = _stretch(origin)
         if stretch.decoded is None and stretch.searches < SEARCHES_PER_STRETCH:
             stretch.searches += 1
-            found = _find(stretch.data, run.run_id)
+            found = _find(stretch, run.run_id)
         else:
             found = _decoded(stretch).get(run.run_id)
+        if found is None and run.run_id in stretch.failed:
+            _unreadable.note(run, stretch.failed[run.run_id])
     return found if found is not None else RunDetails(run_id=run.run_id)
 
 
@@ -92,49 +130,76 @@ def prefetch(runs: Iterable[Run]) -> None:
     for origin, group in groups.values():
         if len(group) >= PREFETCH_MIN:
             with _lock:
-                decoded = _decoded(_stretch(origin))
-            for run in group:
-                run.details = decoded.get(run.run_id) or RunDetails(run_id=run.run_id)
+                stretch = _stretch(origin)
+                decoded = _decoded(stretch)
+                for run in group:
+                    found = decoded.get(run.run_id)
+                    if found is None and run.run_id in stretch.failed:
+                        _unreadable.note(run, stretch.failed[run.run_id])
+                    run.details = found or RunDetails(run_id=run.run_id)
 
 
-def attach_details(runs: Sequence[Run], data: bytes | memoryview) -> None:
-    """Decode the details of `runs`, whose START lines are all in `data`, and attach them."""
-    details = _decode_stretch(data)
+def attach_details(runs: Sequence[Run], data: bytes | memoryview
+                   ) -> list[tuple[Run, Exception]]:
+    """Decode the details of `runs`, whose START lines are all in `data`, and attach them.
+    Returns the runs whose details did not decode, with why (a run whose details are already
+    set, found damaged before, is left as it is)."""
+    failed: dict[str, Exception] = {}
+    details = _decode_stretch(data, failed)
     if len(details) == len(runs) and all(
         d.run_id == r.run_id for d, r in zip(details, runs, strict=True)
     ):
         for run, detail in zip(runs, details, strict=True):
             run.details = detail
-        return
+        return []
     by_id = {d.run_id: d for d in details}  # damage, or lines repeated: match by id
+    unreadable = []
     for run in runs:
-        run.details = by_id.get(run.run_id) or RunDetails(run_id=run.run_id)
+        found = by_id.get(run.run_id)
+        if found is None:
+            if run.details is not None:
+                continue
+            unreadable.append((run, failed.get(run.run_id) or ValueError("START line not found")))
+        run.details = found or RunDetails(run_id=run.run_id)
+    return unreadable
 
 
-def _decode_stretch(data: bytes | memoryview) -> list[RunDetails]:
-    """The details of every START line in `data`, damaged lines skipped."""
+def _decode_stretch(data: bytes | memoryview, failed: dict[str, Exception]) -> list[RunDetails]:
+    """The details of every START line in `data`, damaged lines skipped into `failed` (by run
+    id, where the line has a readable one)."""
     try:
         records = _stretch_decoder.decode_lines(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except _ERRORS:
         records = []
         for line in bytes(data).splitlines():
             try:
                 records.append(_stretch_decoder.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                continue
+            except _ERRORS as exc:
+                run_id = _run_id(line)
+                if run_id:
+                    failed.setdefault(run_id, exc)
     return [r for r in records if r.__class__ is RunDetails]
+
+
+def _run_id(line: bytes) -> str:
+    try:
+        return _id_decoder.decode(line).run_id
+    except _ERRORS:
+        return ""
 
 
 def _decoded(stretch: _Stretch) -> dict[str, RunDetails]:
     if stretch.decoded is None:
         stretch.decoded = {}
-        for details in _decode_stretch(stretch.data):
+        for details in _decode_stretch(stretch.data, stretch.failed):
             stretch.decoded.setdefault(details.run_id, details)
     return stretch.decoded
 
 
-def _find(data: bytes, run_id: str) -> RunDetails | None:
-    """The START line of `run_id` in `data`: wherever the id appears, decode the line there."""
+def _find(stretch: _Stretch, run_id: str) -> RunDetails | None:
+    """The START line of `run_id` in the stretch: wherever the id appears, decode the line
+    there (a line of that id that does not decode goes to `stretch.failed`)."""
+    data = stretch.data
     needle = msgspec.json.encode(run_id)
     at = data.find(needle)
     while at >= 0:
@@ -144,8 +209,10 @@ def _find(data: bytes, run_id: str) -> RunDetails | None:
             hi = len(data)
         try:
             details = _line_decoder.decode(data[lo:hi])
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except _ERRORS as exc:
             details = None
+            if _run_id(data[lo:hi]) == run_id:
+                stretch.failed.setdefault(run_id, exc)
         if details is not None and details.run_id == run_id:
             return details
         at = data.find(needle, hi)

@@ -7,6 +7,11 @@ building Python objects and reaching them again in memory. So:
   line by line, so only the damaged lines are lost, a last line cut short included.
 - A START line is decoded into the fields every run needs (`Run`); the rest (`RunDetails`) is
   decoded from the same stretch now (`details=True`) or later, on demand (`details.py`).
+- What is damage: a line that does not decode (bad JSON, a wrong-typed field, an integer wider
+  than 64 bits, nesting too deep to decode), a line that is not valid UTF-8 (each stretch is
+  checked at C speed: its run keeps its times but not its unreadable class, label or stack), an
+  END before its START. The type of each detail field is checked where the details are
+  decoded: here with `details=True`, else by `details.py` when a run is first shown.
 - Each stretch is taken in whole while its objects are still in the CPU cache, in C-level
   passes (`map`, `compress`, `dict.update`) rather than Python loops where it can: ENDs are
   matched through the runs still open (a small dict), runs filed in their lanes, parents noted.
@@ -15,24 +20,28 @@ building Python objects and reaching them again in memory. So:
 
 from __future__ import annotations
 
+import codecs
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import attrgetter, is_, ne
+from operator import attrgetter, is_, lt, ne
 from typing import Any
 
 import msgspec
 from racetrace.tracer import semconv
 
+from .blocks import Blocks
 from .details import attach_details
-from .model import End, Header, Origin, Process, Run, RunIndex
+from .model import End, Header, Origin, Process, Run, RunDetails, RunIndex
 
 CHUNK_BYTES = 1 << 16  # also what a lazy details read re-reads: keep it small
 MAX_PROBLEMS = 20  # damaged lines named per file; all are counted
 
 _decoder = msgspec.json.Decoder(Header | Run | End)
+# What a damaged line can raise: msgspec's errors, and RecursionError for nesting too deep.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 
 _STATUSES = {
     s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
@@ -68,7 +77,7 @@ def read_header(path: str | os.PathLike[str]) -> Header | None:
     try:
         with open(path, "rb") as handle:
             return _header_decoder.decode(handle.readline())
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+    except (OSError, *DECODE_ERRORS):
         return None
 
 
@@ -103,48 +112,72 @@ def _identity(header: Header) -> tuple[Any, ...]:
     return (header.host, header.pid, header.wall_ns, header.monotonic_ns)
 
 
-def decode_chunks(data: Any, damage: Damage) -> Iterator[tuple[int, int, list[Any]]]:
-    """A file's records, `(lo, hi, records)` a stretch at a time, damaged lines skipped into
-    `damage`. `data` is `bytes` or an `mmap`."""
+def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 0,
+                  size: int | None = None, final: bool = True
+                  ) -> Iterator[tuple[int, int, list[Any]]]:
+    """A block's records, `(lo, hi, records)` a stretch at a time (offsets into `data`),
+    damaged lines skipped into `damage`. The block is `data[:size]`, at byte `base` of its
+    file; only the `final` block of a file may end in a line cut short."""
+    size = len(data) if size is None else size
+    # Most traces are ASCII: one fast pass over the whole buffer spares a UTF-8 check per
+    # stretch (bytes past `size` may make it fail: that only costs the checks).
+    text = data.isascii()
     view = memoryview(data)
-    size = len(data)
     pos = 0
     decode_lines = _decoder.decode_lines
-    numbers = _LineNumbers(data)
     try:
         while pos < size:
             cut = size
             if pos + CHUNK_BYTES < size:
                 cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
                 if cut <= pos:  # a single line longer than a chunk
-                    cut = data.find(b"\n", pos + CHUNK_BYTES) + 1 or size
-            if cut == size and data[size - 1:size] != b"\n":
-                # Possibly cut short by a writer killed mid-line: decode it line by line.
-                yield pos, cut, _decode_each(data[pos:cut], numbers.at(pos), damage)
+                    cut = data.find(b"\n", pos + CHUNK_BYTES, size) + 1 or size
+            if ((final and cut == size and data[size - 1:size] != b"\n")
+                    or not (text or _utf8(view[pos:cut]))):
+                # Possibly cut short by a writer killed mid-line, or holding bytes that are
+                # not text: decode it line by line.
+                yield pos, cut, _decode_each(bytes(view[pos:cut]), numbers.at(base + pos),
+                                             damage)
             else:
                 try:
-                    yield pos, cut, decode_lines(view[pos:cut])
-                except (msgspec.DecodeError, msgspec.ValidationError):
-                    yield pos, cut, _decode_each(data[pos:cut], numbers.at(pos), damage)
+                    records = decode_lines(view[pos:cut])
+                except DECODE_ERRORS:
+                    records = _decode_each(bytes(view[pos:cut]), numbers.at(base + pos),
+                                           damage)
+                yield pos, cut, records
             pos = cut
     finally:
-        view.release()  # or the caller could not unmap the file
+        view.release()  # or the block's buffer could not be reused
 
 
 class _LineNumbers:
-    """The line number at a byte offset, counted on from the last one asked for: only damaged
-    stretches need one, and a mapped file has no `count` of its own."""
+    """The line number at a byte offset of a file, counted on from the last one asked for:
+    only damaged stretches need one, so the bytes before are read again only then."""
 
-    def __init__(self, data: Any) -> None:
-        self.data = data
+    def __init__(self, blocks: Blocks) -> None:
+        self.blocks = blocks
         self.pos = 0
         self.number = 1
 
     def at(self, pos: int) -> int:
         for lo in range(self.pos, pos, 1 << 20):
-            self.number += self.data[lo:min(pos, lo + (1 << 20))].count(b"\n")
+            self.number += self.blocks.read(lo, min(pos, lo + (1 << 20))).count(b"\n")
         self.pos = pos
         return self.number
+
+
+def _utf8(data: Any) -> bool:
+    """Whether `data` is valid UTF-8 (msgspec checks only the fields it keeps)."""
+    try:
+        codecs.utf_8_decode(data, "strict", True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def line_number(data: Any, lo: int, at: int, first: int) -> int:
+    """The number of the line holding byte `at`, counting `first` from byte `lo`."""
+    return first + data[lo:at].count(b"\n")
 
 
 def _decode_each(data: bytes, first_number: int, damage: Damage) -> list[Any]:
@@ -154,20 +187,38 @@ def _decode_each(data: bytes, first_number: int, damage: Damage) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(decode(line))
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            record = decode(line)
+        except DECODE_ERRORS as exc:
             damage.add(number, exc)
+            continue
+        if not _utf8(line):
+            if record.__class__ is not Run:
+                damage.add(number, ValueError("invalid UTF-8"))
+                continue
+            # Its times and identity decoded: keep the run, without the details that did not.
+            damage.note(f"{damage.source}:{number}: run {record.run_id}: invalid UTF-8; its "
+                        "class, label, task and stack are unreadable")
+            record.details = RunDetails(run_id=record.run_id)
+        records.append(record)
     return records
 
 
-def finish(run: Run, end: End) -> None:
-    """Complete `run` with its END record."""
+def finish(run: Run, end: End) -> bool:
+    """Complete `run` with its END record; False (and `run` left open) for an END before the
+    run's START, which is damage."""
+    if end.end_ns < run.start_ns:
+        return False
     run.end_ns = end.end_ns
     run.status = _STATUSES.get(end.status, end.status)
     run.end_reason = end.reason
     if end.error_type is not None or end.error_message is not None:
         run.error_type = end.error_type
         run.error_message = end.error_message
+    return True
+
+
+def ended_before_start(source: str, end: End) -> str:
+    return f"{source}: end of run {end.run_id} before its start; the run is left unfinished"
 
 
 _RUN_ID = attrgetter("run_id")
@@ -191,13 +242,16 @@ def load_lines(
     *,
     details: bool = True,
 ) -> tuple[list[Run], list[Process], int, list[str]]:
-    """The runs and the process of one trace file (`bytes` or an `mmap`). ENDs whose START is
-    not in this file go to `orphans`, for the caller to match once every file is loaded.
+    """The runs and the process of one trace file (`bytes`, or its `Blocks`). ENDs whose START
+    is not in this file go to `orphans`, for the caller to match once every file is loaded.
     `details=False` leaves each run's details to be read on demand."""
+    blocks = data if isinstance(data, Blocks) else Blocks.of(data)
     damage = Damage(source)
-    file = _FileLoad(source, damage, details, into, index.linked)
-    for lo, hi, records in decode_chunks(data, damage):
-        file.add(lo, hi, records, data)
+    numbers = _LineNumbers(blocks)
+    file = _FileLoad(source, damage, details, into, index.linked, numbers)
+    for base, block, size, final in blocks:
+        for lo, hi, records in decode_chunks(block, damage, numbers, base, size, final):
+            file.add(lo, hi, records, block, base)
     if not file.seen:
         if damage.skipped:
             raise NotATrace(damage.problems[0])
@@ -218,13 +272,15 @@ def load_lines(
             if run is None or run.end_ns is not None:
                 orphans.append((end, source))
                 continue
-            finish(run, end)
+            if not finish(run, end):
+                damage.note(ended_before_start(source, end))
+                continue
             into.ended(run)
     if header is not None:
         process = Process(
             host=header.host, pid=header.pid, source=source, service=header.service,
             argv=header.argv, ppid=header.ppid, started_ns=header.wall_ns,
-            last_ns=max(file.last_ns, header.wall_ns),
+            last_ns=max(file.last_ns, header.wall_ns), unresolved_targets=file.unresolved,
         )
     else:
         first = runs[0] if runs else None
@@ -238,10 +294,11 @@ class _FileLoad:
     cache: a pass over a million runs after the fact would miss the cache on every run."""
 
     def __init__(self, source: str, damage: Damage, details: bool, into: Loaded,
-                 linked: dict[str, Run]) -> None:
+                 linked: dict[str, Run], numbers: _LineNumbers) -> None:
         self.source = source
         self.damage = damage
         self.details = details
+        self.numbers = numbers
         self.into = into
         self.linked = linked
         self.header: Header | None = None
@@ -250,25 +307,32 @@ class _FileLoad:
         self.unmatched: list[End] = []
         self.last_ns = 0
         self.seen = 0
+        self.unresolved: list[Any] = []
 
-    def add(self, lo: int, hi: int, records: list[Any], data: Any) -> None:
+    def add(self, lo: int, hi: int, records: list[Any], data: Any, base: int) -> None:
         self.seen += len(records)
         kinds = list(map(type, records))
         stretch = list(compress(records, map(is_, kinds, repeat(Run))))
         ends = list(compress(records, map(is_, kinds, repeat(End))))
-        if self.header is None and len(stretch) + len(ends) < len(records):
-            self.header = next(r for r in records if r.__class__ is Header)
+        if len(stretch) + len(ends) < len(records):
+            headers = [r for r in records if r.__class__ is Header]
+            if self.header is None:
+                self.header = headers[0]
+            # A later header (written at exit) says which targets never resolved.
+            self.unresolved = headers[-1].unresolved_targets
         if stretch:
-            self._started(stretch, lo, hi, data)
+            self._started(stretch, lo, hi, data, base)
         if ends:
             self._ended(ends)
 
-    def _started(self, stretch: list[Run], lo: int, hi: int, data: Any) -> None:
+    def _started(self, stretch: list[Run], lo: int, hi: int, data: Any, base: int) -> None:
         header = self.header
         service = header.service if header is not None else None
-        set_each(stretch, "origin", repeat(Origin(self.source, service, lo, hi)))
+        set_each(stretch, "origin", repeat(Origin(self.source, service, base + lo, base + hi)))
         if self.details:
-            attach_details(stretch, data[lo:hi])
+            unreadable = attach_details(stretch, data[lo:hi])
+            if unreadable:
+                self._unreadable(unreadable, lo, hi, data, base)
         self.last_ns = max(self.last_ns, max(map(_START_NS, stretch)))
         opened = self.open
         size = len(opened)
@@ -294,6 +358,17 @@ class _FileLoad:
             self.into.on_loop += (r for r in stretch if r.loop_running)
         if any(map(_PARENT, stretch)) or any(map(_CREATOR, stretch)):
             self._link(stretch)
+
+    def _unreadable(self, runs: list[tuple[Run, Exception]], lo: int, hi: int,
+                    data: Any, base: int) -> None:
+        """Count runs whose START decoded but whose details did not (a wrong-typed label,
+        class or stack): the run stays, blank where its line is damaged."""
+        first = self.numbers.at(base + lo)
+        for run, exc in runs:
+            at = data.find(msgspec.json.encode(run.run_id), lo, hi)
+            number = line_number(data, lo, at, first) if at >= 0 else "?"
+            self.damage.note(f"{self.source}:{number}: run {run.run_id}: details unreadable: "
+                             f"{first_line(exc)}")
 
     def _link(self, stretch: list[Run]) -> None:
         """A run started inside another (its parent, or the run that created its task) finds it
@@ -321,6 +396,20 @@ class _FileLoad:
         opened.update(firsts)
         return kept
 
+    def _before_start(self, owners: list[Run], ends: list[End]) -> tuple[list[Run], list[End]]:
+        """The rare path: ENDs stamped before their run's START are damage; the run stays open
+        (a later, sound END may still complete it)."""
+        kept_owners: list[Run] = []
+        kept_ends: list[End] = []
+        for run, end in zip(owners, ends, strict=True):
+            if end.end_ns < run.start_ns:
+                self.damage.note(ended_before_start(self.source, end))
+                self.open[run.run_id] = run
+                continue
+            kept_owners.append(run)
+            kept_ends.append(end)
+        return kept_owners, kept_ends
+
     def _ended(self, ends: list[End]) -> None:
         """Complete the runs these ENDs belong to; an END that finds no open run waits in
         `unmatched` (its START later in the file, a second END, another file's run)."""
@@ -329,10 +418,12 @@ class _FileLoad:
         if None in owners:
             pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
             self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
-            if not pairs:
-                return
             owners = [r for r, _ in pairs]
             ends = [e for _, e in pairs]
+        if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
+            owners, ends = self._before_start(owners, ends)
+        if not owners:
+            return
         set_each(owners, "end_ns", map(_END_NS, ends))
         statuses = list(map(_STATUS, ends))
         set_each(owners, "status", map(_STATUSES.get, statuses, statuses))

@@ -3,24 +3,25 @@
 Accepts files and directories (every `*.jsonl` below a directory). A line that does not decode
 (a process killed mid-write, a disk that filled up, a hand edit) is skipped, counted and named
 once; the rest of the file still loads. Only input that cannot be read at all (a path that does
-not exist, a file that is not a trace) is a `LoadError`. Files are mapped into memory rather
-than read: decoding straight from the page cache saves copying the whole trace first.
+not exist, a file that is not a trace) is a `LoadError`.
+
+Files are read a block at a time, never mapped (see `blocks.py`: a mapped file that shrinks
+while it is decoded kills the reader with a signal).
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
 
 from racetrace.tracer.semconv import STATUS_ERROR
 
+from .blocks import Blocks
 from .gcpause import gc_paused
-from .lines import Loaded, NotATrace, finish, load_lines
+from .lines import Loaded, NotATrace, ended_before_start, finish, load_lines
 from .model import End, Process, Run, RunIndex, Trace, last_ns_by_process
 
 __all__ = ["LoadError", "NotATrace", "load", "trace_files"]
@@ -93,18 +94,19 @@ def load_files(
     with gc_paused():
         for file, named in files:
             try:
-                with _mapped(file) as data:
-                    size = len(data)
-                    if _looks_like_otlp(data):
+                with open(file, "rb", buffering=0) as handle:
+                    size = _size(file)
+                    if _looks_like_otlp(handle):
                         from .otlp import load_otlp_lines
 
                         file_runs, file_processes, file_skipped, file_problems = (
-                            load_otlp_lines(data[:], str(file), key_attr=key_attr))
+                            load_otlp_lines(handle.readall(), str(file), key_attr=key_attr))
                         file_runs = _indexed(file_runs, index, loaded, str(file),
                                              file_problems)
                     else:
                         file_runs, file_processes, file_skipped, file_problems = load_lines(
-                            data, str(file), index, loaded, orphans, details=details == "eager"
+                            Blocks(handle), str(file), index, loaded, orphans,
+                            details=details == "eager",
                         )
             except OSError as exc:
                 raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
@@ -130,7 +132,11 @@ def load_files(
                     what = "whose start is missing" if run is None else "that had already ended"
                     problems.append(f"{source}: end of run {end.run_id} {what}")
                 continue
-            finish(run, end)
+            if not finish(run, end):
+                skipped += 1
+                if len(problems) < 20:
+                    problems.append(ended_before_start(source, end))
+                continue
             loaded.ended(run)
         runs.sort(key=_start_of)
     return Trace(
@@ -159,25 +165,10 @@ def _size(path: Path) -> int:
         raise LoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
 
 
-@contextmanager
-def _mapped(path: Path) -> Iterator[Any]:
-    """The file's bytes, mapped read-only (`b""` for an empty file)."""
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:
-            yield b""
-            return
-        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        yield data
-    finally:
-        try:
-            data.close()
-        except BufferError:  # a view of it still alive: it is unmapped when that goes
-            pass
-
-
-def _looks_like_otlp(data: Any) -> bool:
-    return data[:4096].lstrip().startswith(b'{"resourceSpans"')
+def _looks_like_otlp(handle: Any) -> bool:
+    start = handle.read(4096)
+    handle.seek(0)
+    return start.lstrip().startswith(b'{"resourceSpans"')
 
 
 def _indexed(runs: list[Run], index: RunIndex, into: Loaded, source: str,

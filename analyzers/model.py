@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import compress, islice
 from operator import attrgetter, le
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from racetrace.tracer import semconv
@@ -59,6 +59,12 @@ _DETAIL_KEYS = {
 _START = attrgetter("start_ns")
 _LOOP_RUNNING = attrgetter("loop_running")
 
+# Integers as a trace line may hold them: what does not fit in 64 bits (which every JSON writer
+# downstream, `runs --json` and the report included, refuses) damages its line at load rather
+# than crashing a command later. Timestamps are nanoseconds since the epoch, never negative.
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Ns = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
 
 class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_DETAIL_KEYS,
                  gc=False, kw_only=True):
@@ -67,7 +73,7 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     run_id: str = ""
     instance_class: str = ""
     instance_label: str | None = None
-    instance_id: int | None = None
+    instance_id: Int64 | None = None
     trace_id: str | None = None
     parent_span_id: str | None = None
     task_name: str | None = None
@@ -97,15 +103,15 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     # after the last one it matched.
     run_id: str
     method: str
-    start_ns: int
+    start_ns: Ns
     instance_key: str
-    pid: int = 0
+    pid: Int64 = 0
     host: str = ""
-    thread_id: int | None = None
+    thread_id: Int64 | None = None
     task_key: str | None = None
     task_created_by_run: str | None = None
     file: str | None = None
-    line: int | None = None
+    line: Int64 | None = None
     parent_run_id: str | None = None
     # A run a batch call fanned out on a resource key of its own (the batch run's id): a run
     # on the resource only; on the object it is part of the batch run.
@@ -265,24 +271,34 @@ class End(msgspec.Struct, tag_field="type", tag=semconv.LINE_END, gc=False,
           rename={"status": semconv.END_STATUS, "reason": semconv.END_REASON,
                   "error_type": semconv.ERROR_TYPE, "error_message": semconv.EXCEPTION_MESSAGE}):
     run_id: str
-    end_ns: int
+    end_ns: Ns
     status: str = semconv.STATUS_OK
     reason: str | None = None
     error_type: str | None = None
     error_message: str | None = None
 
 
+class UnresolvedTarget(msgspec.Struct, gc=False, frozen=True):
+    """A target the user named that a process never traced, and why (its header says)."""
+
+    target: str
+    reason: str = ""
+
+
 class Header(msgspec.Struct, tag_field="type", tag=semconv.LINE_HEADER, gc=False):
     format: str
-    pid: int = 0
-    ppid: int | None = None
+    pid: Int64 = 0
+    ppid: Int64 | None = None
     host: str = ""
     service: str | None = None
     argv: list[str] = []
     python: str | None = None
     racetrace: str | None = None
-    wall_ns: int = 0
-    monotonic_ns: int | None = None
+    wall_ns: Ns = 0
+    monotonic_ns: Int64 | None = None
+    # Written again in a later header line at exit when it changed (the file's first header
+    # is written with its first run).
+    unresolved_targets: list[UnresolvedTarget] = []
 
 
 class Process(msgspec.Struct, gc=False):
@@ -296,6 +312,12 @@ class Process(msgspec.Struct, gc=False):
     ppid: int | None = None
     started_ns: int = 0
     last_ns: int = 0  # the latest timestamp it recorded: where its unfinished runs stop
+    unresolved_targets: list[UnresolvedTarget] | None = None  # None: its file does not say
+
+    @property
+    def unresolved(self) -> tuple[str, ...]:
+        """The specs of `unresolved_targets` (what `racetrace report`'s gate line names)."""
+        return tuple(t.target for t in self.unresolved_targets or ())
 
     @property
     def key(self) -> str:
@@ -434,6 +456,21 @@ class RunIndex:
 
 
 _RUN_ID = attrgetter("run_id")
+
+
+def unresolved_targets(processes: list[Process]) -> list[UnresolvedTarget]:
+    """Targets that no process traced: each named unresolved by every process whose file says
+    (a module only a worker imports is unresolved in its parent alone)."""
+    told = [p.unresolved_targets for p in processes if p.unresolved_targets is not None]
+    if not told:
+        return []
+    common = set.intersection(*({t.target for t in listed} for listed in told))
+    seen: dict[str, UnresolvedTarget] = {}
+    for listed in told:
+        for target in listed:
+            if target.target in common:
+                seen.setdefault(target.target, target)
+    return sorted(seen.values(), key=lambda t: t.target)
 
 
 def last_ns_by_process(processes: list[Process]) -> dict[str, int]:

@@ -178,7 +178,7 @@ def load_otlp_lines(
             continue
         try:
             batch = _decoder.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
             skipped += 1
             if len(problems) < 20:
                 message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

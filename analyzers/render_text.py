@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.text import Text
 
-from .model import Run, Trace
+from .model import Run, Trace, unresolved_targets
 from .procname import process_text
 from .report import (
     ERROR,
@@ -60,6 +60,11 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     if briefs > INFO_SHOWN:
         console.print(Text(f"... and {briefs - INFO_SHOWN} more info findings (-v lists them, "
                            "--json has them all)", style="dim"), highlight=False)
+    for target in unresolved_targets(trace.processes):
+        # Without this, a typo in a target reads as "no findings": nothing was traced.
+        console.print(Text(f"NOT TRACED: target {clean(target.target)}: "
+                           f"{clean(target.reason, limit=300)}", style="yellow"),
+                      highlight=False, soft_wrap=True)
     console.print(summary_line(report), highlight=False, soft_wrap=True)
 
 

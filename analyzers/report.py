@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Run, Trace
+from .model import Run, Trace, unresolved_targets
 
 SCHEMA = "racetrace.report/1"
 
@@ -291,6 +291,10 @@ class Report:
             "schema": SCHEMA,
             "files": list(self.trace.files),
             "problems": list(self.trace.problems),
+            "unresolved_targets": [
+                {"target": t.target, "reason": t.reason}
+                for t in unresolved_targets(self.trace.processes)
+            ],
             "max_pairs": self.max_pairs,
             "suppressions": {
                 "rules": list(self.suppressions),

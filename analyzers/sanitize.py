@@ -25,7 +25,10 @@ def clean(text: object, *, limit: int | None = None) -> str:
     """`text` as a single line with every control character shown as an escape."""
     if text is None:
         return ""
-    out = str(text).translate(_TABLE)
+    out = str(text)
+    if limit is not None and len(out) > limit:
+        out = out[: limit + 1]  # escapes only lengthen it: cut first, 200 MB labels happen
+    out = out.translate(_TABLE)
     if any(unicodedata.category(ch) == "Cf" for ch in out if ord(ch) > 0x7F):
         # Other invisible format characters (zero-width joiners etc.) are harmless but
         # confusing in paths and names; show them too.

@@ -14,7 +14,7 @@ import os
 import msgspec
 
 from .details import attach_details
-from .lines import MAX_PROBLEMS, first_line
+from .lines import DECODE_ERRORS, MAX_PROBLEMS, first_line
 from .model import End, Header, Run
 
 Record = Header | Run | End
@@ -69,7 +69,7 @@ class FileTail:
         self.lines += data.count(b"\n")
         try:
             return _decoder.decode_lines(data)  # the fast path: no damage in this stretch
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except DECODE_ERRORS:
             pass
         records: list[Record] = []
         for number, line in enumerate(data.splitlines(), first):
@@ -77,7 +77,7 @@ class FileTail:
                 continue
             try:
                 records.append(_decoder.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except DECODE_ERRORS as exc:
                 self.skipped += 1
                 if len(self.problems) < MAX_PROBLEMS:
                     self.problems.append(f"{self.path}:{number}: skipped: {first_line(exc)}")

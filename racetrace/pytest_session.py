@@ -329,6 +329,12 @@ class RacetraceSession:
             problems.append(
                 f"{count} test{'s' if count != 1 else ''} not checked for overlaps "
                 f"(internal error while checking; first: {self.unchecked[0]})")
+        if self.active:
+            from racetrace.tracer.targets import unresolved
+
+            # Said on stderr when it happened, which pytest captures: say it where it is seen.
+            problems += [f"target {spec} not traced: {reason}"
+                         for spec, reason in unresolved()]
         if self.active or self.worker_dirs or self.flagged or problems or (
             self.report_written
         ):

@@ -87,5 +87,7 @@ def write_report(paths: Sequence[str], target: str, *, suppressions: Any,
              else {"blocking_threshold_ns": blocking_threshold_ns})
     report = analyze(trace, suppressions=suppressions, **extra)
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    with open(target, "wb") as f:
+    from racetrace.analyzers.outfile import open_private
+
+    with open_private(target) as f:
         f.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")

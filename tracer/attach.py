@@ -16,6 +16,11 @@ from . import semconv
 
 _started = False
 _created_session: str | None = None  # the session this process created (not joined)
+_exit_hook = False
+# The pid of the first traced process of a program (children inherit it): the one whose file is
+# written even when it records no run, so that "nothing traced" reads apart from "tracing never
+# started", and the targets that never resolved are named.
+ENV_ROOT = "RACETRACE_ROOT_PID"
 
 
 def startup() -> bool:
@@ -65,10 +70,16 @@ def start(
     if presets is not None:
         config = dataclasses.replace(config, presets=presets)
     runtime.install(config)
+    os.environ.setdefault(ENV_ROOT, str(os.getpid()))
+    global _exit_hook
+    if not _exit_hook:
+        import atexit
+
+        atexit.register(_at_exit)
+        _exit_hook = True
     if not _started:
         _started = True
         preset_registry.enable(config.presets)
-        _name_unresolved_at_exit()
     for spec in (*config.targets, *targets):
         target_registry.request_spec(spec)
     from .decorate import adopt_deferred
@@ -77,19 +88,28 @@ def start(
     return True
 
 
-_exit_hook_registered = False
+def _at_exit() -> None:
+    """Name the targets that never resolved: on stderr (with a hint; all of them with
+    RACETRACE_VERBOSE) and in the trace file's header. A process that recorded no run has no
+    file; the program's first process writes one all the same (a header alone), so that an
+    empty session reads apart from tracing that never started. Its children do not: a helper
+    process that never imports the program, such as multiprocessing's resource tracker, would
+    leave a file of its own and name every target."""
+    try:
+        from . import runtime, targets
 
+        recorder = runtime.RECORDER
+        if recorder is None:
+            return
+        targets.report_unresolved()
+        missing = targets.unresolved()
+        root = os.environ.get(ENV_ROOT) == str(os.getpid())
+        recorder.sink.at_exit([{"target": spec, "reason": reason} for spec, reason in missing],
+                              create=root)
+    except Exception as exc:
+        from .errors import internal_error
 
-def _name_unresolved_at_exit() -> None:
-    global _exit_hook_registered
-    if _exit_hook_registered:
-        return
-    import atexit
-
-    from . import targets
-
-    atexit.register(targets.report_unresolved)
-    _exit_hook_registered = True
+        internal_error("exit", exc)
 
 
 def stop() -> None:

@@ -49,6 +49,22 @@ def parse_presets(value: str) -> tuple[str, ...]:
     return split_list(value.lower())
 
 
+def target_error(spec: str) -> str | None:
+    """Why `spec` cannot name a method (`module:Class.method` or `module:function`), or None.
+    Here rather than in `targets`, so that `racetrace run` checks its targets without importing
+    the tracer."""
+    module, sep, path = spec.strip().partition(":")
+    if (
+        not sep
+        or not module
+        or not all(p.isidentifier() for p in module.split("."))
+        or not all(p.isidentifier() for p in path.split("."))
+    ):
+        return (f"bad target {spec!r}: expected module:Class.method or module:function, "
+                "e.g. myapp.agents:Agent.run")
+    return None
+
+
 def wants_otlp(env: os._Environ[str] | dict[str, str]) -> bool:
     if env.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
         return False

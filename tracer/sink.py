@@ -27,7 +27,7 @@ import orjson
 
 from . import semconv
 from .clock import now_ns
-from .errors import say
+from .errors import internal_error, say
 
 _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv.EXCEPTION_MESSAGE)
 
@@ -95,6 +95,36 @@ def _make_dirs(directory: str) -> None:
             pass
 
 
+# Flags whose value is likely a secret: `--api-key=...`, `--token ...`, `--db-password=...`.
+_SECRET_WORDS = ("key", "token", "password", "passwd", "secret")
+REDACTED = "<redacted>"
+
+
+def command_line(argv: list[str]) -> list[str]:
+    """`argv` for the header: whole with RACETRACE_CAPTURE_ARGS=1, else with the values of
+    flags that look like secrets (`--*key*`, `--*token*`, `--*password*`, `--*secret*`, in the
+    `--flag=value` and the `--flag value` forms) replaced by `<redacted>`."""
+    if os.environ.get(semconv.ENV_CAPTURE_ARGS, "").strip().lower() not in semconv.OFF_VALUES:
+        return argv
+    out: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next and not arg.startswith("-"):
+            out.append(REDACTED)
+            hide_next = False
+            continue
+        hide_next = False
+        if arg.startswith("-") and arg != "--":
+            name, eq, _ = arg.partition("=")
+            if any(word in name.lower() for word in _SECRET_WORDS):
+                if eq:
+                    out.append(f"{name}={REDACTED}")
+                    continue
+                hide_next = True
+        out.append(arg)
+    return out
+
+
 def run_id_of(span: Any) -> str:
     """A run's id: its span id in hex (a lean span carries it ready-made)."""
     run_id = getattr(span, "run_id", None)
@@ -119,6 +149,10 @@ class JsonLinesSink:
         self._closed = False
         self._retry_ns = 0
         self.lost = 0  # lines that could not be written
+        # Targets named but not traced here, [{"target", "reason"}]: in the header, so that
+        # "nothing traced" reads apart from "nothing wrong".
+        self.unresolved: list[dict[str, str]] = []
+        self._header: dict[str, Any] = {}
 
     # -- SpanProcessor interface -------------------------------------------------------------
     def on_start(self, span: Any, parent_context: Any = None) -> None:
@@ -218,23 +252,43 @@ class JsonLinesSink:
         path = os.path.join(self.directory, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = _os_open(path, flags, 0o600)
-        header = {
+        header = self._header = {
             "type": semconv.LINE_HEADER,
             "format": semconv.TRACE_FORMAT,
             "pid": pid,
             "ppid": os.getppid(),
             "host": self.host,
             "service": self.service,
-            "argv": list(getattr(sys, "argv", [])),
+            "argv": command_line(list(getattr(sys, "argv", []))),
             "python": sys.version.split()[0],
             "racetrace": self.version,
             "wall_ns": now_ns(),
             "monotonic_ns": time.monotonic_ns(),
         }
+        if self.unresolved:
+            header["unresolved_targets"] = list(self.unresolved)
         _os_write(fd, encode_line(header))
         self.path = path
         self._fd = fd
         return fd
+
+    def at_exit(self, unresolved: list[dict[str, str]], *, create: bool) -> None:
+        """The process is ending: its file names the targets that never resolved here, in a
+        second header line when they changed since the first was written; with `create`, a
+        file is written (a header alone) even when no run was recorded."""
+        if self._closed:
+            return
+        try:
+            if self._fd is None:
+                if not create:
+                    return
+                self.unresolved = unresolved
+                self._open()
+            elif unresolved != self.unresolved:
+                self.unresolved = unresolved
+                _os_write(self._fd, encode_line({**self._header, "unresolved_targets": unresolved}))
+        except Exception as exc:
+            internal_error("writing the trace file's header", exc)
 
     def close(self) -> None:
         with self._lock:
@@ -256,6 +310,7 @@ class JsonLinesSink:
                 pass
         self._fd = None
         self.path = None
+        self._header = {}
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 import threading
 import types
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from typing import Any
 import wrapt
 
 from . import classhook, coverage, resolution
+from .config import target_error
 from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
 from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
@@ -96,18 +98,10 @@ class Target:
 
     @classmethod
     def parse(cls, spec: str) -> Target:
-        module, sep, path = spec.strip().partition(":")
-        parts = path.split(".")
-        if (
-            not sep
-            or not module
-            or not all(p.isidentifier() for p in module.split("."))
-            or not all(p.isidentifier() for p in parts)
-        ):
-            raise TargetError(
-                f"bad target {spec!r}: expected module:Class.method or module:function, "
-                "e.g. myapp.agents:Agent.run"
-            )
+        problem = target_error(spec)
+        if problem is not None:
+            raise TargetError(problem)
+        module, _, path = spec.strip().partition(":")
         return cls(module=module, path=path)
 
 
@@ -132,6 +126,8 @@ _resolved_named: set[str] = set()
 _deferred: set[str] = set()
 # Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
 _registering = threading.local()
+# Target strings that do not parse, with why: named in the trace file's header too.
+_bad_specs: dict[str, str] = {}
 _lock = threading.RLock()
 
 
@@ -153,6 +149,8 @@ def request_spec(spec: str) -> bool:
     try:
         target = Target.parse(spec)
     except TargetError as exc:
+        with _lock:
+            _bad_specs.setdefault(spec.strip(), str(exc))
         say(str(exc))
         return False
     with _lock:
@@ -161,6 +159,23 @@ def request_spec(spec: str) -> bool:
     request(target)
     _watch_classes()
     return True
+
+
+def unresolved() -> list[tuple[str, str]]:
+    """`(spec, why)` for each target the user named that this process never patched, for the
+    trace file's header: a missing attribute, or a module never imported (a typo, or a module
+    only another process imports: the reader decides, across processes)."""
+    with _lock:
+        reasons = dict(_named)
+        found = list(_bad_specs.items())
+    for spec in unresolved_targets():
+        reason = reasons.get(spec)
+        if reason is None:
+            module = spec.partition(":")[0]
+            reason = (f"module {module} was never imported" if module not in sys.modules
+                      else "not found")
+        found.append((spec, reason))
+    return found
 
 
 def _on_import(target: Target, module: ModuleType) -> None:
@@ -370,6 +385,7 @@ def uninstrument_all() -> None:
         _named.clear()
         _resolved_named.clear()
         _deferred.clear()
+        _bad_specs.clear()
         _family_owners.clear()
     classhook.watch(frozenset(), _on_class)
     for p in patches:

@@ -11,7 +11,6 @@ import gc
 import os
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from racetrace.analyzers.load import LoadError, load
@@ -487,6 +486,7 @@ class RacetraceApp(App[int]):
     def write_report(self, path: str) -> str | None:
         """Write the JSON report to `path`; a one-line error, or None when written."""
         import orjson
+        from racetrace.analyzers.outfile import open_private
 
         if self.report is None:
             return "no report to write"
@@ -500,7 +500,8 @@ class RacetraceApp(App[int]):
         except (TypeError, orjson.JSONEncodeError) as exc:
             return f"cannot encode the report: {_one_line(exc)}"
         try:
-            Path(path).write_bytes(data + b"\n")
+            with open_private(path) as out:
+                out.write(data + b"\n")
         except OSError as exc:
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)

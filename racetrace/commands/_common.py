@@ -91,7 +91,9 @@ def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: 
                    max_pairs: int, jobs: int | None = None,
                    blocking_threshold_ns: int | None = None) -> Report:
     """Load and analyze traces for `racetrace report`, on two cores where that pays, with the
-    same errors, damage line and progress bar as `load_traces`."""
+    same errors and progress bar as `load_traces`. The damage line is the caller's to print
+    (`report_damage`) once the report is shown: only then are the details of the runs it
+    shows read, and checked."""
     from racetrace.analyzers.parallel import analyze_paths
 
     with _loading(quiet=False) as progress:
@@ -100,7 +102,6 @@ def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: 
         report = analyze_paths(paths, key_attr=key_attr, on_progress=progress,
                                suppressions=suppressions, max_pairs=max_pairs, jobs=jobs,
                                **extra)
-    report_damage(report.trace)
     skip_teardown()
     return report
 
@@ -120,16 +121,24 @@ def _loading(quiet: bool) -> Iterator[_Progress | None]:
 
 
 def report_damage(trace: Trace) -> None:
-    if trace.skipped_lines:
-        first = trace.problems[0] if trace.problems else ""
+    """One stderr line for the damaged lines the load skipped and the runs whose details were
+    found damaged when read (lazy loads), one per file ignored. What a trace holds (run ids,
+    file names, types) is escaped as in the report body: it may carry terminal escapes."""
+    from racetrace.analyzers.details import unreadable
+    from racetrace.analyzers.sanitize import clean
+
+    runs, problems = unreadable()
+    skipped = trace.skipped_lines + runs
+    if skipped:
+        first = (trace.problems or problems or [""])[0]
         print(
-            f"racetrace: skipped {trace.skipped_lines} damaged line"
-            f"{'s' if trace.skipped_lines != 1 else ''} (first: {first})",
+            f"racetrace: skipped {skipped} damaged line{'s' if skipped != 1 else ''} "
+            f"(first: {clean(first, limit=500)})",
             file=sys.stderr,
         )
     for problem in trace.problems:
         if "ignored, not a trace file" in problem:
-            print(f"racetrace: {problem}", file=sys.stderr)
+            print(f"racetrace: {clean(problem, limit=500)}", file=sys.stderr)
 
 
 class _Progress:
@@ -170,8 +179,10 @@ def why_empty(trace: Trace, paths: Sequence[str]) -> str:
                 "(RACETRACE=1 python app.py, or racetrace run -- python app.py)")
     if not trace.processes:
         return f"no racetrace trace in {where}"
+    from racetrace.analyzers.model import unresolved_targets
+
     count = len(trace.processes)
-    unresolved = sorted({t for p in trace.processes for t in getattr(p, "unresolved", ())})
+    unresolved = [t.target for t in unresolved_targets(trace.processes)]
     if unresolved:
         return (f"{count} traced process{'es' if count != 1 else ''} recorded no run; targets "
                 f"that never resolved: {clean(', '.join(unresolved))}")

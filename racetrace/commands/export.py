@@ -106,12 +106,10 @@ def _write(chunks: Any, target: str) -> None:
             out.write(chunk)
         out.flush()
         return
+    from racetrace.analyzers.outfile import open_private
+
     try:
-        # 0600: run records carry call sites, stacks and error messages of the user's program.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with open(fd, "wb") as f:
-            if hasattr(os, "fchmod"):  # also when the file was there before, with other rights
-                os.fchmod(fd, 0o600)
+        with open_private(target) as f:
             for chunk in chunks:
                 f.write(chunk)
     except OSError as exc:

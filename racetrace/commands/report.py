@@ -76,18 +76,22 @@ def run(args: argparse.Namespace) -> int:
     except (FailOnError, SuppressionError) as exc:
         raise UsageError(str(exc)) from None
 
-    from ._common import analyze_traces, session_paths, why_empty
+    from ._common import analyze_traces, report_damage, session_paths, why_empty
 
     paths = session_paths(args.paths, all_sessions=args.all_sessions, quiet=args.quiet)
     report = analyze_traces(paths, key_attr=args.key_attr, suppressions=rules,
                             max_pairs=args.max_pairs, jobs=args.jobs,
                             blocking_threshold_ns=threshold)
     if fail_on and not report.summary.runs and not args.allow_empty:
+        report_damage(report.trace)
         raise UsageError(f"{why_empty(report.trace, paths)}; --allow-empty lets that pass")
-    if args.json:
-        _write_json(report, args.json)
-    if args.json != "-":
-        _print_text(report, verbose=args.verbose, quiet=args.quiet)
+    try:
+        if args.json:
+            _write_json(report, args.json)
+        if args.json != "-":
+            _print_text(report, verbose=args.verbose, quiet=args.quiet)
+    finally:
+        report_damage(report.trace)
     if fail_on and fail_on.matching(report.findings):
         return EXIT_FINDINGS
     return 0
@@ -113,8 +117,10 @@ def _write_json(report: Any, target: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    from racetrace.analyzers.outfile import open_private
+
     try:
-        with open(target, "wb") as f:
+        with open_private(target) as f:
             f.write(data)
     except OSError as exc:
         raise UsageError(f"{target}: cannot write the report: {exc.strerror or exc}") from None

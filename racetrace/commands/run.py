@@ -89,6 +89,14 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("run: no command given; usage: racetrace run [--target T]... -- CMD...")
+    from racetrace.tracer.config import split_list, target_error
+
+    # Checked before the command starts: a bad target would otherwise be one warning in the
+    # program's output and a run that traced nothing.
+    for spec in (*split_list(os.environ.get("RACETRACE_TARGETS", "")), *args.target):
+        problem = target_error(spec)
+        if problem is not None:
+            raise UsageError(f"run: {problem}")
     executable = shutil.which(command[0])
     if executable is None:
         raise UsageError(f"run: command not found: {command[0]}")
@@ -131,19 +139,30 @@ def _run_command(executable: str, command: list[str], env: dict[str, str]) -> in
 
 def _verdict(folder: str, status: int, fail_on: Any, args: argparse.Namespace,
              exit_findings: int) -> int:
-    from rich.console import Console
-
-    from racetrace.analyzers.render_text import render, render_brief
-    from racetrace.analyzers.sanitize import clean
     from racetrace.analyzers.suppressions import SuppressionError, Suppressions
 
-    from ._common import analyze_traces, why_empty
+    from ._common import analyze_traces, report_damage
 
     try:
         rules = Suppressions.from_env()
     except SuppressionError as exc:
         raise UsageError(str(exc)) from None
     report = analyze_traces([folder], key_attr=None, suppressions=rules, max_pairs=100)
+    try:
+        return _summarize(report, folder, status, fail_on, args, exit_findings)
+    finally:
+        report_damage(report.trace)
+
+
+def _summarize(report: Any, folder: str, status: int, fail_on: Any, args: argparse.Namespace,
+               exit_findings: int) -> int:
+    from rich.console import Console
+
+    from racetrace.analyzers.render_text import render, render_brief
+    from racetrace.analyzers.sanitize import clean
+
+    from ._common import why_empty
+
     console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
     where = clean(os.path.relpath(folder))
     if not report.summary.runs:

@@ -146,7 +146,9 @@ def _print_table(trace: Any, runs: Sequence[Any], overlaps: dict[str, int],
             "callsite": _short_path(r.callsite) or "-",
         }
         # What a trace holds is data: escapes become visible, never reach the terminal.
-        rows.append([clean(cells[c]) for c in columns])
+        # Cut to a screenful before anything measures it: a 200 MB label is no more readable
+        # than its first line, and far slower.
+        rows.append([clean(cells[c], limit=CELL_LIMIT) for c in columns])
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
     lines = [f"{len(runs)} run{'s' if len(runs) != 1 else ''}"
              + (f" of {len(trace.runs)}" if len(runs) != len(trace.runs) else ""),
@@ -170,3 +172,6 @@ def _short_path(callsite: str | None) -> str | None:
     except ValueError:  # another drive
         return callsite
     return callsite if relative.startswith("..") else relative
+
+
+CELL_LIMIT = 200  # characters of trace text a table cell shows

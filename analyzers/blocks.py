@@ -1,0 +1,71 @@
+"""A trace file read a block of whole lines at a time, never mapped into memory.
+
+A mapped file that shrinks while it is read (a user truncating it, a disk tool rewriting it)
+kills the reader with SIGBUS, which Python cannot catch. Reading takes what the file holds at
+each moment: a file cut short mid-read ends early, its last line damage like any other. Blocks
+are read into one reused buffer, so that a large file costs neither its size in memory nor an
+allocation's page faults per block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import BinaryIO
+
+BLOCK_BYTES = 4 << 20
+
+
+class Blocks:
+    """The lines of a file (or of bytes already in memory), `(base, data, size, final)` a
+    block at a time: `data[:size]` holds whole lines starting at byte `base` of the file,
+    except that the `final` block may end in a line cut short. `data` is reused for the next
+    block: keep slices of it, never the object. `read(lo, hi)` reads a range again (for the
+    rare line number a damaged line needs)."""
+
+    def __init__(self, handle: BinaryIO | None = None, data: bytes | None = None) -> None:
+        self.handle = handle
+        self.data = data
+
+    @classmethod
+    def of(cls, data: bytes) -> Blocks:
+        return cls(data=data)
+
+    def __iter__(self) -> Iterator[tuple[int, bytes | bytearray, int, bool]]:
+        if self.data is not None:
+            yield 0, self.data, len(self.data), True
+            return
+        assert self.handle is not None
+        buffer = bytearray(BLOCK_BYTES)
+        base = 0
+        filled = 0
+        while True:
+            end = False
+            with memoryview(buffer) as view:
+                while filled < len(buffer):  # fill the buffer, or reach the end of the file
+                    got = self.handle.readinto(view[filled:])
+                    if not got:
+                        end = True
+                        break
+                    filled += got
+            if end:
+                if filled:
+                    yield base, buffer, filled, True
+                return
+            cut = buffer.rfind(b"\n", 0, filled) + 1
+            if cut == 0:  # one line longer than the buffer: make room and read on
+                buffer.extend(bytes(len(buffer)))
+                continue
+            yield base, buffer, cut, False
+            base += cut
+            buffer[: filled - cut] = buffer[cut:filled]
+            filled -= cut
+
+    def read(self, lo: int, hi: int) -> bytes:
+        if self.data is not None:
+            return self.data[lo:hi]
+        assert self.handle is not None
+        try:
+            return os.pread(self.handle.fileno(), max(0, hi - lo), lo)
+        except OSError:
+            return b""
