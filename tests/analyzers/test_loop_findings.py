@@ -38,7 +38,7 @@ def record(mode: str, directory: Path, *args: str) -> Path:
                           env=traced_env(directory), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert list(directory.glob("*.jsonl")), done.stderr
+    assert list(directory.rglob("*.jsonl")), done.stderr
     return directory
 
 
@@ -184,7 +184,7 @@ def test_a_sync_call_that_waits_for_its_own_loop_deadlocks_as_a_nested_loop(tmp_
         # The run's START line is written before its code runs; wait for it, then kill the
         # hung process as a supervisor would.
         for _ in range(600):
-            files = list(directory.glob("*.jsonl"))
+            files = list(directory.rglob("*.jsonl"))
             if files and b"Service.wait_for_loop" in files[0].read_bytes():
                 break
             time.sleep(0.05)
@@ -286,9 +286,9 @@ def test_the_threshold_reaches_both_halves_of_a_split_analysis(tmp_path, cli) ->
     directory = tmp_path / "traces"
     record("nested", directory)
     record("blocking", directory)
-    assert len(list(directory.glob("*.jsonl"))) == 2  # two processes: two halves with -j 2
-    both, _ = report(cli, directory, "-j", "2")
+    assert len(list(directory.rglob("*.jsonl"))) == 2  # two processes: two halves with -j 2
+    both, _ = report(cli, directory, "-j", "2", "--all")  # two sessions: read both
     assert {f["kind"] for f in both["findings"]} >= {"nested-loop", "loop-blocking"}
-    high, _ = report(cli, directory, "-j", "2", "--blocking-threshold", "60s")
+    high, _ = report(cli, directory, "-j", "2", "--all", "--blocking-threshold", "60s")
     kinds = {f["kind"] for f in high["findings"]}
     assert "nested-loop" in kinds and "loop-blocking" not in kinds

@@ -54,7 +54,7 @@ class Outcome:
     def lines(self) -> list[dict[str, Any]]:
         import orjson
 
-        return [orjson.loads(line) for path in sorted(self.trace_dir.glob("*.jsonl"))
+        return [orjson.loads(line) for path in sorted(self.trace_dir.rglob("*.jsonl"))
                 for line in path.read_bytes().splitlines() if line.strip()]
 
 

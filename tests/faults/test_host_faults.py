@@ -127,7 +127,7 @@ CLOSED_FD = Case(
 
 def _check_closed_fd(untraced: Outcome, traced: Outcome) -> None:
     # The writer opened a second file and went on: no run lost, the interrupted one ended.
-    assert len(list(traced.trace_dir.glob("*.jsonl"))) == 2
+    assert len(list(traced.trace_dir.rglob("*.jsonl"))) == 2
     runs = traced.runs()
     assert [r.status for r in runs] == ["ok", "ok", "ok"]
 

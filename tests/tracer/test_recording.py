@@ -201,7 +201,7 @@ def test_a_descriptor_the_program_closed_is_reopened_as_a_new_file(
     os.close(fd)  # as a program closing every descriptor does
     assert [module.Worker("w").work("abc") for _ in range(3)] == [3, 3, 3]
     assert "racetrace:" not in capfd.readouterr().err  # nothing lost, nothing to say
-    assert len(list(tracing.directory.glob("*.jsonl"))) == 2
+    assert len(list(tracing.directory.rglob("*.jsonl"))) == 2
     assert [r.status for r in tracing.runs()] == ["ok"] * 4
 
 
