@@ -62,16 +62,44 @@ def test_same_task_overlap_is_reentrant_even_without_links(writer, analyzed) -> 
     assert kinds(analyzed([w.write()])) == {"reentrant": "warning"}
 
 
-def test_regular_ticks_from_one_call_site_that_outlast_the_period_are_periodic(
-        writer, analyzed) -> None:
+def created(ms: float, by: str = "task/loop") -> dict[str, object]:
+    """A run's task creation evidence: when, and by which task."""
+    return {"racetrace.task.created_ns": w_ns(ms), "racetrace.task.created_by_task": by}
+
+
+def test_ticks_of_one_creator_that_outlast_the_period_are_periodic(writer, analyzed) -> None:
     w = writer()
     for tick in range(6):
-        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7")
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7",
+              **created(tick * 100 - 0.01))
     report = analyzed([w.write()])
     (f,) = report.findings
     assert f.kind == "periodic"
     assert f.pair_count == 5 and f.run_count == 6
     assert "every 100 ms" in f.explanation
+
+
+def test_regular_starts_without_evidence_of_a_timer_are_concurrent(writer, analyzed) -> None:
+    w = writer()
+    for tick in range(6):  # an older trace: no task creation recorded
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7")
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
+
+
+def test_tasks_created_together_that_start_staggered_are_concurrent(writer, analyzed) -> None:
+    w = writer()
+    for n in range(6):  # gather over handlers that each sleep n * 100 ms first
+        w.run(n * 100, n * 100 + 150, task=f"h{n}", site="/app/jobs.py:7",
+              **created(n * 0.01))
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
+
+
+def test_ticks_from_two_creators_are_not_one_timer(writer, analyzed) -> None:
+    w = writer()
+    for tick in range(6):
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7",
+              **created(tick * 100 - 0.01, by=f"task/loop-{tick % 2}"))
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
 
 
 def test_a_burst_of_tasks_from_one_call_site_is_concurrent_not_periodic(writer,
