@@ -27,7 +27,7 @@ from operator import attrgetter, eq, le, sub
 
 from racetrace.tracer import semconv
 
-from . import explain, known_errors
+from . import explain, known_errors, ordering
 from .classify import Ancestry, context_of
 from .contention import KeyContention, OverlapDraft, analyze_key
 from .details import prefetch
@@ -127,6 +127,7 @@ class Outcome:
     first_start_ns: int | None
     last_end_ns: int | None
     findings: list[Finding]
+    serialized: str | None = None  # why its runs, used by several tasks, are not latent
 
 
 @dataclasses.dataclass(slots=True)
@@ -171,6 +172,7 @@ class _Key:
     failed: list[Run] = dataclasses.field(default_factory=list)
     contention: KeyContention | None = None
     findings: list[Finding] = dataclasses.field(default_factory=list)
+    serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
 
 
 class _Analysis:
@@ -402,6 +404,10 @@ class _Analysis:
             return
         if key.resource and len({r.instance_key for r in runs}) < 2:
             return  # one instance: its own key reports it
+        kept_apart = ordering.serialized(runs, self.ancestry)
+        if kept_apart is not None:
+            key.serialized = kept_apart.describe()
+            return
         if key.closest is None:
             # The closest two runs came within `gap` of overlapping (C-level passes).
             gaps = list(map(sub, islice(key.starts, 1, None), key.ends))
@@ -487,6 +493,7 @@ class _Analysis:
             first_start_ns=key.starts[0] if key.starts else None,
             last_end_ns=key.last_end,
             findings=key.findings,
+            serialized=key.serialized,
         )
 
     def _totals(self, parts: Sequence[Part], outcomes: Sequence[Outcome],
@@ -545,6 +552,7 @@ def _summary(outcome: Outcome) -> InstanceSummary:
         first_start_ns=outcome.first_start_ns,
         last_end_ns=outcome.last_end_ns,
         finding_ids=tuple(f.id for f in findings),
+        serialized=outcome.serialized,
     )
 
 
