@@ -12,7 +12,7 @@ order, none overlapping) is judged against the one before it:
   outermost run (`Ancestry.root_of`): sequential code awaiting each run in one task, and the
   tasks a run creates for its own steps (AutoGen's runtime dispatches each turn in a new task)
   are that run's, not independent users. Runs that one timer started (`classify.timers`: one
-  creator, a task per tick) are the timer's.
+  creator, a task per tick, regular over the runs around them) are the timer's.
 
 When every run is explained, the key was serialized: no `latent` finding, and the report says
 why (`--verbose`). Runs handed to a new task per request or job, whose creator merely awaited
@@ -31,6 +31,7 @@ from .model import Run
 HANDED_OVER = "handed over"
 ONE_FLOW = "one flow of control"
 ONE_TIMER = "one timer"
+TIMER_WINDOW = 16  # runs searched for timers at a time
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,24 +62,42 @@ def serialized(runs: Sequence[Run], ancestry: Ancestry) -> Serialized | None:
     """How the runs (one key's, start-sorted, none overlapping) were serialized, or None when
     some run followed the previous one without anything keeping them apart (latent)."""
     reasons = {HANDED_OVER: 0, ONE_FLOW: 0, ONE_TIMER: 0}
-    timed: dict[str, Timer] | None = None
+    timed: dict[str, Timer] = {}
+    judged_until = 0  # runs[:judged_until] have been searched for timers
     previous = runs[0]
     previous_user = _user(previous, ancestry)
-    for run in runs[1:]:
+    for number in range(1, len(runs)):
+        run = runs[number]
         user = _user(run, ancestry)
         if user == previous_user:
             reasons[ONE_FLOW] += 1
         elif _handed_over(previous, run):
             reasons[HANDED_OVER] += 1
         else:
-            if timed is None:
-                timed = timers(runs)  # only now: most keys are decided before they need it
+            if not _may_tick(previous, run):
+                return None
+            if number >= judged_until:
+                # Timers among the runs from here on, a window at a time: a key decided here
+                # (most latent ones: one difference is enough) touches a few dozen runs, not
+                # all of a million.
+                lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+                judged_until = lo + TIMER_WINDOW
+                timed.update(timers(runs[lo:judged_until]))
             timer = timed.get(run.run_id)
             if timer is None or timer != timed.get(previous.run_id):
                 return None
             reasons[ONE_TIMER] += 1
         previous, previous_user = run, user
     return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def _may_tick(previous: Run, run: Run) -> bool:
+    """What one timer's two runs have at the least: one call site, and flows of control whose
+    creation was recorded, the later one created after the earlier."""
+    if previous.file != run.file or previous.line != run.line:
+        return False
+    before, after = previous.context_created_ns, run.context_created_ns
+    return before is not None and after is not None and before <= after
 
 
 def _user(run: Run, ancestry: Ancestry) -> object:
