@@ -265,3 +265,47 @@ def test_autogen_team_run_again_and_again_has_no_latent_agents(traced) -> None:
     assert len(agents) == 6 and len({r.task_key for r in agents}) > 2
     assert report.findings == []
     assert json.dumps([i.to_json() for i in report.instances])  # serializable as is
+
+
+def test_langgraph_branches_staggered_by_their_own_sleep_are_concurrent(traced) -> None:
+    pytest.importorskip("langgraph")
+    report = traced("""
+        import asyncio, operator
+        from typing import Annotated, TypedDict
+        from langgraph.graph import END, START, StateGraph
+
+        class Sub(TypedDict):
+            n: int
+
+        async def work(state):
+            await asyncio.sleep(0.12)
+            return {"n": state["n"] + 1}
+
+        sub = StateGraph(Sub)
+        sub.add_node("work", work)
+        sub.add_edge(START, "work")
+        sub.add_edge("work", END)
+        SUB = sub.compile()  # one subgraph, shared by the branches
+
+        class State(TypedDict):
+            done: Annotated[list, operator.add]
+
+        def branch(i):
+            async def node(state):
+                await asyncio.sleep(i * 0.05)  # the node's own sleep staggers the branches
+                out = await SUB.ainvoke({"n": i})
+                return {"done": [out["n"]]}
+            return node
+
+        builder = StateGraph(State)
+        for i in range(4):
+            builder.add_node(f"b{i}", branch(i))
+            builder.add_edge(START, f"b{i}")
+            builder.add_edge(f"b{i}", END)
+        GRAPH = builder.compile()
+
+        asyncio.run(GRAPH.ainvoke({"done": []}))
+    """)
+    (finding,) = report.findings
+    assert finding.kind == "concurrent" and finding.run_count == 4
+    assert "timer" not in finding.explanation
