@@ -31,7 +31,7 @@ from .model import Run
 HANDED_OVER = "handed over"
 ONE_FLOW = "one flow of control"
 ONE_TIMER = "one timer"
-TIMER_WINDOW = 16  # runs searched for timers at a time
+TIMER_WINDOW = 8  # runs searched for timers at a time
 
 
 @dataclass(frozen=True, slots=True)
