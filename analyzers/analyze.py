@@ -139,6 +139,7 @@ class Part:
     unfinished: list[Run]  # runs that never ended, in start order
     resource_runs: list[Run]  # runs with a resource key, in load order
     ancestors: dict[str, frozenset[str]]  # of the resource runs
+    users: dict[str, object]  # of the resource runs started inside others (`Ancestry.user_of`)
     runs: int
     failed: int
     suppressed: int
@@ -224,6 +225,8 @@ class _Analysis:
             unfinished=unfinished,
             resource_runs=resource_runs,
             ancestors={r.run_id: linked.of(r) for r in resource_runs},
+            users={r.run_id: linked.user_of(r) for r in resource_runs
+                   if r.parent_run_id is not None or r.task_created_by_run is not None},
             runs=len(trace.runs),
             failed=len(failed),
             suppressed=self.suppressed,
@@ -239,7 +242,7 @@ class _Analysis:
 
     def combine(self, parts: Sequence[Part], trace: Trace) -> Report:
         for part in parts:
-            self.ancestry.learn(part.ancestors)
+            self.ancestry.learn(part.ancestors, part.users)
             self.suppressed += part.suppressed
             self.benign += part.benign
             self.by_rule.update(part.by_rule)

@@ -50,11 +50,25 @@ class Ancestry:
         self._lookup = lookup
         self._cache: dict[str, frozenset[str]] = {}
         self._roots: dict[str, Run] = {}
+        self._users: dict[str, object] = {}
         self.misses = 0  # links to runs the lookup did not know
 
-    def learn(self, known: dict[str, frozenset[str]]) -> None:
-        """Ancestries worked out elsewhere (another part of the trace)."""
+    def learn(self, known: dict[str, frozenset[str]],
+              users: dict[str, object] | None = None) -> None:
+        """Ancestries (and users, see `user_of`) worked out elsewhere (another part of the
+        trace)."""
         self._cache.update(known)
+        if users:
+            self._users.update(users)
+
+    def user_of(self, run: Run) -> object:
+        """The flow of control a run's work belongs to: the context of its outermost run."""
+        if run.parent_run_id is None and run.task_created_by_run is None:
+            return context_of(run)
+        user = self._users.get(run.run_id)
+        if user is None:
+            user = self._users[run.run_id] = context_of(self.root_of(run))
+        return user
 
     def root_of(self, run: Run) -> Run:
         """The outermost run in whose call chain `run` started (itself when none): the one

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .classify import HANDOVER_NS, Ancestry, Timer, context_of, timers
+from .classify import HANDOVER_NS, Ancestry, Timer, timers
 from .model import Run
 
 HANDED_OVER = "handed over"
@@ -101,7 +101,7 @@ def _may_tick(previous: Run, run: Run) -> bool:
 
 
 def _user(run: Run, ancestry: Ancestry) -> object:
-    return context_of(ancestry.root_of(run))
+    return ancestry.user_of(run)
 
 
 def _handed_over(previous: Run, run: Run) -> bool:
