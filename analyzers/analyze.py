@@ -27,7 +27,7 @@ from operator import attrgetter, eq, le, sub
 
 from racetrace.tracer import semconv
 
-from . import explain, known_errors
+from . import explain, known_errors, ordering
 from .classify import Ancestry, context_of
 from .contention import KeyContention, OverlapDraft, analyze_key
 from .details import prefetch
@@ -135,6 +135,7 @@ class Outcome:
     first_start_ns: int | None
     last_end_ns: int | None
     findings: list[Finding]
+    serialized: str | None = None  # why its runs, used by several tasks, are not latent
 
 
 @dataclasses.dataclass(slots=True)
@@ -146,6 +147,7 @@ class Part:
     unfinished: list[Run]  # runs that never ended, in start order
     resource_runs: list[Run]  # runs with a resource key, in load order
     ancestors: dict[str, frozenset[str]]  # of the resource runs
+    users: dict[str, object]  # of the resource runs started inside others (`Ancestry.user_of`)
     runs: int
     failed: int
     suppressed: int
@@ -179,6 +181,7 @@ class _Key:
     failed: list[Run] = dataclasses.field(default_factory=list)
     contention: KeyContention | None = None
     findings: list[Finding] = dataclasses.field(default_factory=list)
+    serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
 
 
 class _Analysis:
@@ -236,6 +239,8 @@ class _Analysis:
             unfinished=unfinished,
             resource_runs=resource_runs,
             ancestors={r.run_id: linked.of(r) for r in resource_runs},
+            users={r.run_id: linked.user_of(r) for r in resource_runs
+                   if r.parent_run_id is not None or r.task_created_by_run is not None},
             runs=len(trace.runs),
             failed=len(failed),
             suppressed=self.suppressed,
@@ -251,7 +256,7 @@ class _Analysis:
 
     def combine(self, parts: Sequence[Part], trace: Trace) -> Report:
         for part in parts:
-            self.ancestry.learn(part.ancestors)
+            self.ancestry.learn(part.ancestors, part.users)
             self.suppressed += part.suppressed
             self.benign += part.benign
             self.by_rule.update(part.by_rule)
@@ -418,6 +423,10 @@ class _Analysis:
             return
         if key.resource and len({r.instance_key for r in runs}) < 2:
             return  # one instance: its own key reports it
+        kept_apart = ordering.serialized(runs, self.ancestry)
+        if kept_apart is not None:
+            key.serialized = kept_apart.describe()
+            return
         if key.closest is None:
             # The closest two runs came within `gap` of overlapping (C-level passes).
             gaps = list(map(sub, islice(key.starts, 1, None), key.ends))
@@ -550,6 +559,7 @@ class _Analysis:
             first_start_ns=key.starts[0] if key.starts else None,
             last_end_ns=key.last_end,
             findings=key.findings,
+            serialized=key.serialized,
         )
 
     def _totals(self, parts: Sequence[Part], outcomes: Sequence[Outcome],
@@ -613,6 +623,7 @@ def _summary(outcome: Outcome) -> InstanceSummary:
         first_start_ns=outcome.first_start_ns,
         last_end_ns=outcome.last_end_ns,
         finding_ids=tuple(f.id for f in findings),
+        serialized=outcome.serialized,
     )
 
 

@@ -9,7 +9,7 @@ Input is one key's runs sorted by start with their resolved, non-empty intervals
   the connected components of each kind, one draft per component;
 - beyond it (one object hammered by thousands of runs at once: k runs have k(k-1)/2 pairs):
   pairs are counted, not listed, and each run is judged once against the runs active when it
-  started (ancestors, same task, other processes, a periodic call site), its pairs going to
+  started (ancestors, same task, other processes, one timer), its pairs going to
   that kind. Counts stay exact; a capped sample of pairs is listed.
 
 For a resource key, pairs on one instance are skipped: the instance key reports them already.
@@ -25,7 +25,7 @@ from itertools import islice
 
 import networkx as nx
 
-from .classify import Ancestry, Site, context_of, pair_kind, periodic_callsites
+from .classify import Ancestry, Timer, context_of, pair_kind, timers
 from .model import Run
 from .overlap import (
     Episode,
@@ -78,7 +78,7 @@ def analyze_key(
     episodes = sweep_episodes(starts, ends)
     if not episodes:
         return result
-    periodic = periodic_callsites(runs)
+    periodic = timers(runs)
     for number, episode in enumerate(episodes):
         if episode.pair_count <= edge_limit:
             drafts, overlapping = _by_pair(
@@ -122,7 +122,7 @@ def _by_pair(
     episode: Episode,
     number: int,
     ancestry: Ancestry,
-    periodic: frozenset[Site],
+    periodic: dict[str, Timer],
     max_pairs: int,
     skip_same_instance: bool,
 ) -> tuple[list[OverlapDraft], list[Run]]:
@@ -181,7 +181,7 @@ def _by_run(
     episode: Episode,
     number: int,
     ancestry: Ancestry,
-    periodic: frozenset[Site],
+    periodic: dict[str, Timer],
     max_pairs: int,
     skip_same_instance: bool,
 ) -> tuple[list[OverlapDraft], list[Run]]:
@@ -204,9 +204,7 @@ def _by_run(
             Counter({CONCURRENT: episode.size - 1}),
             {**{k: [] for k in OVERLAP_KINDS}, CONCURRENT: sample})
     sites: list[object] = (
-        [(r.host, r.pid, r.file, r.line) if (r.file, r.line) in periodic else None
-         for r in members]
-        if periodic else [None] * len(members)
+        [periodic.get(r.run_id) for r in members] if periodic else [None] * len(members)
     )
     instances = [r.instance_key for r in members] if skip_same_instance else None
     heap: list[tuple[int, int]] = []

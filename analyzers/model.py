@@ -32,7 +32,9 @@ _START_KEYS = {
     "fan_out_of": semconv.FAN_OUT_OF,
     "task_key": semconv.TASK_KEY,
     "task_created_by_run": semconv.TASK_CREATED_BY_RUN,
+    "task_created_ns": semconv.TASK_CREATED_NS,
     "thread_id": semconv.THREAD_ID,
+    "thread_started_ns": semconv.THREAD_STARTED_NS,
     "pid": semconv.PROCESS_PID,
     "host": semconv.HOST_NAME,
     "file": semconv.CODE_FILE,
@@ -48,7 +50,9 @@ _DETAIL_KEYS = {
     "instance_id": semconv.INSTANCE_ID,
     "task_name": semconv.TASK_NAME,
     "task_created_at": semconv.TASK_CREATED_AT,
+    "task_created_by_task": semconv.TASK_CREATED_BY_TASK,
     "thread_name": semconv.THREAD_NAME,
+    "thread_started_by": semconv.THREAD_STARTED_BY,
     "function": semconv.CODE_FUNCTION,
     "stack": semconv.STACK,
     "args": "racetrace.args",
@@ -78,7 +82,9 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     parent_span_id: str | None = None
     task_name: str | None = None
     task_created_at: str | None = None
+    task_created_by_task: str | None = None
     thread_name: str | None = None
+    thread_started_by: int | None = None
     function: str | None = None
     stack: list[str] = []
     args: str | None = None
@@ -108,8 +114,13 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
     pid: Int64 = 0
     host: str = ""
     thread_id: Int64 | None = None
+    # When the run's thread was started (outside asyncio; None for the main thread and threads
+    # started before tracing), and when its task was created: what tells a timer, a gather and
+    # a task that was waiting for a lock apart (`classify`, `ordering`).
+    thread_started_ns: Int64 | None = None
     task_key: str | None = None
     task_created_by_run: str | None = None
+    task_created_ns: Int64 | None = None
     file: str | None = None
     line: Int64 | None = None
     parent_run_id: str | None = None
@@ -179,8 +190,28 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
         return self.detail().task_created_at
 
     @property
+    def task_created_by_task(self) -> str | None:
+        return self.detail().task_created_by_task
+
+    @property
     def thread_name(self) -> str | None:
         return self.detail().thread_name
+
+    @property
+    def thread_started_by(self) -> int | None:
+        return self.detail().thread_started_by
+
+    @property
+    def context_created_ns(self) -> int | None:
+        """When the run's flow of control (its task, else its thread) came to be, if known."""
+        return self.task_created_ns if self.task_key is not None else self.thread_started_ns
+
+    @property
+    def context_creator(self) -> object:
+        """What created the run's task (a task key) or started its thread (a thread id)."""
+        if self.task_key is not None:
+            return self.task_created_by_task
+        return self.thread_started_by
 
     @property
     def function(self) -> str | None:
@@ -245,8 +276,12 @@ class Run(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_STAR
                 "id": self.task_key,
                 "created_at": self.task_created_at,
                 "created_by_run": self.task_created_by_run,
+                "created_ns": self.task_created_ns,
+                "created_by_task": self.task_created_by_task,
             },
-            "thread": {"id": self.thread_id, "name": self.thread_name},
+            "thread": {"id": self.thread_id, "name": self.thread_name,
+                       "started_ns": self.thread_started_ns,
+                       "started_by": self.thread_started_by},
             "pid": self.pid,
             "host": self.host,
             "service": self.service,

@@ -343,6 +343,10 @@ def _run(
         task_key=_str(attrs.get(semconv.TASK_KEY)),
         task_created_at=_str(attrs.get(semconv.TASK_CREATED_AT)),
         task_created_by_run=_str(attrs.get(semconv.TASK_CREATED_BY_RUN)),
+        task_created_ns=_int(attrs.get(semconv.TASK_CREATED_NS)),
+        task_created_by_task=_str(attrs.get(semconv.TASK_CREATED_BY_TASK)),
+        thread_started_ns=_int(attrs.get(semconv.THREAD_STARTED_NS)),
+        thread_started_by=_int(attrs.get(semconv.THREAD_STARTED_BY)),
         # Another tool's thread.id says nothing of asyncio tasks: runs on one thread may be
         # independent tasks, so it is no evidence of nesting (the name is still shown).
         thread_id=_int(attrs.get(semconv.THREAD_ID)) if ours else None,

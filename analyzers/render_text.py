@@ -60,6 +60,8 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     if briefs > INFO_SHOWN:
         console.print(Text(f"... and {briefs - INFO_SHOWN} more info findings (-v lists them, "
                            "--json has them all)", style="dim"), highlight=False)
+    if verbose:
+        _serialized(console, report)
     for target in unresolved_targets(trace.processes):
         # Without this, a typo in a target reads as "no findings": nothing was traced.
         console.print(Text(f"NOT TRACED: target {clean(target.target)}: "
@@ -74,6 +76,21 @@ def render_brief(report: Report, console: Console) -> None:
     for finding in report.findings:
         _brief(console, finding)
     console.print(summary_line(report), highlight=False, soft_wrap=True)
+
+
+def _serialized(console: Console, report: Report) -> None:
+    """Instances shared by several tasks that were serialized by design: not latent, and
+    said so, so that a user who wonders about them sees why."""
+    for instance in report.instances:
+        if instance.serialized:
+            subject = instance.cls.rsplit(".", 1)[-1]
+            if instance.label:
+                subject += f" '{instance.label}'"
+            console.print(Text.assemble(
+                ("NOTE: racetrace: ", "bold cyan"),
+                (f"serialized: {clean(subject)} ({clean(instance.key)})", "bold"),
+                f": {clean(instance.serialized)}.",
+            ), highlight=False, soft_wrap=True)
 
 
 def render_to_string(report: Report, *, width: int = 100, verbose: bool = False,

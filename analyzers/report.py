@@ -180,6 +180,9 @@ class InstanceSummary:
     first_start_ns: int | None = None
     last_end_ns: int | None = None
     finding_ids: tuple[str, ...] = ()
+    # Used by several tasks or threads without overlap, and kept apart by design (a lock, a
+    # queue, one flow of control, one timer): why that is no latent finding.
+    serialized: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -199,6 +202,7 @@ class InstanceSummary:
             "first_start_ns": self.first_start_ns,
             "last_end_ns": self.last_end_ns,
             "findings": list(self.finding_ids),
+            "serialized": self.serialized,
         }
 
 

@@ -264,30 +264,36 @@ class Recorder:
 
     def _add_task(self, attributes: dict[str, Any], sync: bool = False,
                   runs_loop: bool = False) -> None:
+        """The run's asyncio task, or outside asyncio its thread's start: the flow of control
+        it ran in, and when and by whom that was created (recorded once per task or thread)."""
         asyncio = sys.modules.get("asyncio")
-        if asyncio is None:
-            return
         # current_task() raises outside a running loop: look first, rather than pay for an
         # exception on every run of sync code.
-        loop = asyncio._get_running_loop()
-        if loop is None:
-            return
-        if sync:
+        loop = asyncio._get_running_loop() if asyncio is not None else None
+        if loop is not None and sync:
             # A plain call on the loop's own thread: the loop waits until it returns.
             attributes[semconv.LOOP_RUNNING] = True
             if runs_loop:
                 attributes[semconv.LOOP_OWN] = True
-        task = asyncio.current_task(loop)
+        task = asyncio.current_task(loop) if loop is not None else None
         if task is None:
+            started = taskorigin.thread_origin()
+            if started is not None:
+                attributes[semconv.THREAD_STARTED_NS] = started[0]
+                attributes[semconv.THREAD_STARTED_BY] = started[1]
             return
         attributes[semconv.TASK_NAME] = task.get_name()
         attributes[semconv.TASK_KEY] = self.registry.key_of(task)
         origin = taskorigin.origin_of(task)
         if origin is not None:
-            created_at, created_by_run = origin
-            attributes[semconv.TASK_CREATED_AT] = created_at
+            created_at, created_by_run, created_ns, created_by_task = origin
+            if created_at is not None:
+                attributes[semconv.TASK_CREATED_AT] = created_at
             if created_by_run is not None:
                 attributes[semconv.TASK_CREATED_BY_RUN] = created_by_run
+            attributes[semconv.TASK_CREATED_NS] = created_ns
+            if created_by_task is not None:
+                attributes[semconv.TASK_CREATED_BY_TASK] = created_by_task
 
     # -- run end ---------------------------------------------------------------------------
     def finish(

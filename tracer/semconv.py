@@ -22,6 +22,14 @@ TASK_NAME = "racetrace.task.name"
 TASK_KEY = "racetrace.task.id"
 TASK_CREATED_AT = "racetrace.task.created_at"
 TASK_CREATED_BY_RUN = "racetrace.task.created_by_run"
+# When the run's task was created and by which task: a timer creates its jobs one by one at a
+# period, a gather creates them together; a task created before the previous run ended was
+# waiting for it (a lock, a queue).
+TASK_CREATED_NS = "racetrace.task.created_ns"
+TASK_CREATED_BY_TASK = "racetrace.task.created_by_task"
+# The same for a run outside asyncio: when its thread was started, and by which thread.
+THREAD_STARTED_NS = "racetrace.thread.started_ns"
+THREAD_STARTED_BY = "racetrace.thread.started_by"
 STACK = "racetrace.stack"
 # A synchronous run that started on a thread whose asyncio event loop was running: while it
 # runs, that loop (every other task on it) waits. Written only when true.

@@ -1,29 +1,60 @@
-"""Where each asyncio task was created, and by which run: the race detector's "created at".
+"""Where, when and by whom each asyncio task was created, and each thread started.
 
 A run's own stack no longer shows who started it once `gather` or `create_task` has handed its
 coroutine to the event loop. We wrap `BaseEventLoop.create_task` (the pure-Python loop that
-asyncio uses by default) and remember, per task, the user's line that created it and the run
-that was current there. That also links a run to its creator when context did not propagate.
+asyncio uses by default) and remember, per task, the user's line that created it, the run that
+was current there (which also links a run to its creator when context did not propagate), when
+it was created and by which task. The last two tell a timer (one task creating jobs one by one
+at a period) from a gather (tasks created together), and a task that was already waiting for a
+lock or a queue from one created after the previous run had ended. For runs outside asyncio,
+`Thread.start` is wrapped the same way: when each thread was started, and by which thread.
+
+All of it is recorded once per task or thread, never per run.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+import time
 import weakref
 from typing import Any
 
 from .errors import internal_error
 from .frames import INTERNAL, OTHER, file_kind
 
-_origins: weakref.WeakKeyDictionary[Any, tuple[str, str | None]] = weakref.WeakKeyDictionary()
+# task -> (created at "file:line", created by run id, created at ns, created by task key)
+TaskOrigin = tuple[str | None, str | None, int, str | None]
+_origins: weakref.WeakKeyDictionary[Any, TaskOrigin] = weakref.WeakKeyDictionary()
 _original_create_task: Any = None
 
+# thread -> (started at ns, started by thread id)
+ThreadOrigin = tuple[int, int]
+_thread_origins: weakref.WeakKeyDictionary[Any, ThreadOrigin] = weakref.WeakKeyDictionary()
+_original_thread_start: Any = None
+_this_thread = threading.local()  # each thread's own origin, once looked up
 
-def origin_of(task: object) -> tuple[str, str | None] | None:
+
+def origin_of(task: object) -> TaskOrigin | None:
     try:
         return _origins.get(task)
     except TypeError:
         return None
+
+
+def thread_origin() -> ThreadOrigin | None:
+    """When and by whom the current thread was started; None for the main thread and threads
+    started before racetrace (they were there before any run)."""
+    try:
+        return _this_thread.origin  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    try:
+        origin = _thread_origins.get(threading.current_thread())
+    except TypeError:
+        origin = None
+    _this_thread.origin = origin
+    return origin
 
 
 def _creation_site() -> str | None:
@@ -41,25 +72,42 @@ def _creation_site() -> str | None:
     return fallback
 
 
-def _record(task: object) -> None:
-    from .runtime import current_run
+def _record(loop: Any, task: object) -> None:
+    from . import runtime
     from .sink import run_id_of
 
     try:
+        created_ns = time.time_ns()
         site = _creation_site()
-        if site is None:
-            return
-        run = current_run()
+        run = runtime.current_run()
         run_id = None
         if run is not None and not run.ended:
             run_id = run_id_of(run.span)
-        _origins[task] = (site, run_id)
+        creator_key = None
+        recorder = runtime.RECORDER
+        asyncio = sys.modules.get("asyncio")
+        if recorder is not None and asyncio is not None:
+            creator = asyncio.current_task(loop)
+            if creator is not None:
+                creator_key = recorder.registry.key_of(creator)
+        _origins[task] = (site, run_id, created_ns, creator_key)
     except Exception as exc:
         internal_error("recording where a task was created", exc)
 
 
+def _record_thread(thread: object) -> None:
+    try:
+        if thread not in _thread_origins:  # a second start() raises: keep the first
+            _thread_origins[thread] = (time.time_ns(), threading.get_ident())
+    except TypeError:
+        pass  # a Thread subclass that cannot be hashed: no start time for it
+    except Exception as exc:
+        internal_error("recording when a thread was started", exc)
+
+
 def install() -> None:
     global _original_create_task
+    _install_thread_start()
     if _original_create_task is not None:
         return
     try:
@@ -70,7 +118,7 @@ def install() -> None:
 
     def create_task(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
         task = original(self, coro, *args, **kwargs)
-        _record(task)
+        _record(self, task)
         return task
 
     create_task.__wrapped__ = original  # type: ignore[attr-defined]
@@ -81,8 +129,30 @@ def install() -> None:
     _original_create_task = original
 
 
+def _install_thread_start() -> None:
+    global _original_thread_start
+    if _original_thread_start is not None:
+        return
+    original = threading.Thread.start
+
+    def start(self: Any) -> None:
+        # Before the thread runs: its first run may begin before `start` returns.
+        _record_thread(self)
+        original(self)
+
+    start.__wrapped__ = original  # type: ignore[attr-defined]
+    start.__doc__ = original.__doc__
+    start.__name__ = original.__name__
+    start.__qualname__ = original.__qualname__
+    threading.Thread.start = start  # type: ignore[method-assign]
+    _original_thread_start = original
+
+
 def uninstall() -> None:
-    global _original_create_task
+    global _original_create_task, _original_thread_start
+    if _original_thread_start is not None:
+        threading.Thread.start = _original_thread_start  # type: ignore[method-assign]
+        _original_thread_start = None
     if _original_create_task is None:
         return
     import asyncio.base_events as base_events

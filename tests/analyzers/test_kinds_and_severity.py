@@ -62,16 +62,44 @@ def test_same_task_overlap_is_reentrant_even_without_links(writer, analyzed) -> 
     assert kinds(analyzed([w.write()])) == {"reentrant": "warning"}
 
 
-def test_regular_ticks_from_one_call_site_that_outlast_the_period_are_periodic(
-        writer, analyzed) -> None:
+def created(ms: float, by: str = "task/loop") -> dict[str, object]:
+    """A run's task creation evidence: when, and by which task."""
+    return {"racetrace.task.created_ns": w_ns(ms), "racetrace.task.created_by_task": by}
+
+
+def test_ticks_of_one_creator_that_outlast_the_period_are_periodic(writer, analyzed) -> None:
     w = writer()
     for tick in range(6):
-        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7")
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7",
+              **created(tick * 100 - 0.01))
     report = analyzed([w.write()])
     (f,) = report.findings
     assert f.kind == "periodic"
     assert f.pair_count == 5 and f.run_count == 6
     assert "every 100 ms" in f.explanation
+
+
+def test_regular_starts_without_evidence_of_a_timer_are_concurrent(writer, analyzed) -> None:
+    w = writer()
+    for tick in range(6):  # an older trace: no task creation recorded
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7")
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
+
+
+def test_tasks_created_together_that_start_staggered_are_concurrent(writer, analyzed) -> None:
+    w = writer()
+    for n in range(6):  # gather over handlers that each sleep n * 100 ms first
+        w.run(n * 100, n * 100 + 150, task=f"h{n}", site="/app/jobs.py:7",
+              **created(n * 0.01))
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
+
+
+def test_ticks_from_two_creators_are_not_one_timer(writer, analyzed) -> None:
+    w = writer()
+    for tick in range(6):
+        w.run(tick * 100, tick * 100 + 150, task=f"tick-{tick}", site="/app/jobs.py:7",
+              **created(tick * 100 - 0.01, by=f"task/loop-{tick % 2}"))
+    assert kinds(analyzed([w.write()])) == {"concurrent": "warning"}
 
 
 def test_a_burst_of_tasks_from_one_call_site_is_concurrent_not_periodic(writer,
@@ -140,6 +168,43 @@ def test_runs_used_by_several_tasks_without_overlap_are_latent_info(writer, anal
     (f,) = report.findings
     assert (f.kind, f.severity) == ("latent", "info")
     assert f.details["closest_gap_ns"] == 2_000_000 and f.details["contexts"] == 2
+
+
+def test_runs_handed_over_to_tasks_that_were_waiting_are_serialized_not_latent(
+        writer, analyzed) -> None:
+    w = writer()
+    for n in range(4):  # all waiting from the start; each begins 0.1 ms after the last ends
+        w.run(n * 10.1, n * 10.1 + 10, task=f"req-{n}", **created(n * 0.01, by="task/server"))
+    report = analyzed([w.write()])
+    assert report.findings == []
+    (instance,) = report.instances
+    assert instance.serialized and "3 started right after the previous run ended" in (
+        instance.serialized)
+
+
+def test_runs_in_tasks_created_after_the_previous_run_ended_stay_latent(writer,
+                                                                         analyzed) -> None:
+    w = writer()
+    for n in range(4):  # the same timing, but each task made only when the last run ended
+        w.run(n * 10.1, n * 10.1 + 10, task=f"req-{n}",
+              **created(n * 10.1 - 0.05, by="task/server"))
+    (f,) = analyzed([w.write()]).findings
+    assert f.kind == "latent" and f.details["contexts"] == 4
+
+
+def test_tasks_a_run_creates_for_its_steps_are_its_children_not_users(writer,
+                                                                      analyzed) -> None:
+    w = writer()
+    for n in range(2):  # one team run after the other in one task; each turn a task of its own
+        team = w.run(n * 100, n * 100 + 90, task="main", key="team/1")
+        for turn in range(2):
+            at = n * 100 + 10 + turn * 40
+            w.run(at, at + 30, task=f"turn-{n}-{turn}", key="agent/1", created_by=team,
+                  **created(at - 1))
+    report = analyzed([w.write()])
+    assert report.findings == []
+    agent = next(i for i in report.instances if i.key == "agent/1")
+    assert "same flow of control" in agent.serialized
 
 
 def test_one_task_calling_an_instance_repeatedly_is_not_latent(writer, analyzed) -> None:

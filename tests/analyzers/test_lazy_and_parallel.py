@@ -200,3 +200,26 @@ def test_the_command_reports_the_same_on_one_or_two_processes(
         outputs.append((done.stdout, out.read_bytes()))
     assert outputs[0] == outputs[1]
     assert b'"cross-process"' in outputs[0][1]
+
+
+def test_two_cores_see_a_conversations_child_runs_as_their_runs_users(
+        writer: Callable[..., Any]) -> None:
+    # One team run per process, one after the other; each turn on the conversation is a task
+    # of the team run's, on an agent of its own: serialized by the team runs, not latent.
+    paths = []
+    for n in range(4):
+        w = writer(f"p{n}.jsonl", pid=300 + n)
+        team = w.run(n * 100, n * 100 + 90, key=f"{300 + n}/team", task="main")
+        for turn in range(2):
+            at = n * 100 + 10 + turn * 40
+            w.run(at, at + 30, key=f"{300 + n}/agent{turn}", task=f"turn-{turn}",
+                  created_by=team, resource=f"chat-{n}")
+        paths.append(w.write())
+    groups = split(trace_files(paths), min_bytes=0)
+    assert groups is not None
+    combined = analyze_split(groups)
+    assert combined is not None, "fell back to one analysis"
+    single = report_json(paths)
+    assert combined.to_json() == single
+    assert single["findings"] == []
+    assert all(i["serialized"] for i in single["instances"] if i["key"].startswith("chat-"))

@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -239,6 +240,66 @@ def test_task_name_id_and_creation_site_are_recorded(tracing: Tracing, agents) -
     assert in_task.task_key and in_main.task_key and in_task.task_key != in_main.task_key
     assert in_main.task_created_at is not None  # the asyncio.run() line of this test
     assert in_main.task_created_at.startswith(f"{__file__}:")
+
+
+def test_task_creation_time_and_creating_task_are_recorded_once_per_task(
+    tracing: Tracing, agents  # type: ignore[no-untyped-def]
+) -> None:
+    agent = agents.Agent("a")
+    moments: list[int] = []
+
+    async def job(n: int) -> None:
+        await agent.run(str(n))
+        await agent.run(f"{n} again")  # a second run of the same task: same creation
+
+    async def main() -> None:
+        moments.append(time.time_ns())
+        await asyncio.gather(job(1), job(2))
+        moments.append(time.time_ns())
+
+    asyncio.run(main())
+    runs = tracing.runs()
+    tasks = {r.task_key for r in runs}
+    assert len(tasks) == 2
+    for task in tasks:
+        mine = [r for r in runs if r.task_key == task]
+        assert len({r.task_created_ns for r in mine}) == 1
+    assert all(moments[0] <= r.task_created_ns <= r.start_ns <= moments[1] for r in runs)
+    # Both created by main()'s task: asyncio.run's task, which no task created.
+    (creator,) = {r.task_created_by_task for r in runs}
+    assert creator is not None and creator not in tasks
+
+
+def test_a_threads_start_time_and_starting_thread_are_recorded(
+    tracing: Tracing, agents  # type: ignore[no-untyped-def]
+) -> None:
+    agent = agents.Agent("a")
+    before = time.time_ns()
+    thread = threading.Thread(target=agent.run_sync, args=("x",))
+    thread.start()
+    thread.join()
+    agent.run_sync("y")  # the main thread: started before tracing
+    in_thread, in_main = tracing.runs()
+    assert before <= in_thread.thread_started_ns <= in_thread.start_ns
+    assert in_thread.thread_started_by == threading.get_ident()
+    assert in_main.thread_started_ns is None and in_main.task_key is None
+
+
+def test_stopping_restores_thread_start_and_create_task(
+    tmp_path, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    import asyncio.base_events as base_events
+
+    import racetrace
+
+    monkeypatch.delenv("RACETRACE_DIR", raising=False)
+    originals = (threading.Thread.start, base_events.BaseEventLoop.create_task)
+    racetrace.start(directory=str(tmp_path / "traces"))
+    try:
+        assert threading.Thread.start is not originals[0]
+    finally:
+        racetrace.stop()
+    assert (threading.Thread.start, base_events.BaseEventLoop.create_task) == originals
 
 
 def test_run_records_process_host_and_thread(tracing: Tracing, agents) -> None:  # type: ignore[no-untyped-def]

@@ -86,11 +86,13 @@ def shop() -> None:
     records.append(start("p1", 190, planner, "shop.agents.Agent", "planner", pid=100, host=a,
                          task="Task-1", parent="p0", line=31))
     ends += [(260, end("p1", 260)), (300, end("p0", 300))]
-    # A timer whose ticks outlast the period: periodic.
+    # A timer whose ticks outlast the period: periodic (one task creates a task per tick).
     for i in range(5):
         s = 320 + 60 * i
         records.append(start(f"d{i}", s, digest, "shop.jobs.Digest", "digest", pid=100, host=a,
                              task=f"tick-{i}", line=50))
+        records[-1]["racetrace.task.created_ns"] = T0 + int((s - 0.05) * MS)
+        records[-1]["racetrace.task.created_by_task"] = f"{a}/100/task-timer"
         ends.append((s + 85, end(f"d{i}", s + 85)))
     # Sequential runs: one fails, one is cancelled, the last never ends.
     for i, (s, e, status) in enumerate([(20, 70, "ok"), (80, 140, "error"), (160, 200, "cancelled"),

@@ -1,0 +1,115 @@
+"""Whether runs on one key that never overlapped were kept apart by design, or by luck.
+
+`latent` is for several *independent* users of one object whose runs merely happened not to
+overlap. Runs that something kept apart are not latent. Each run after the first (runs in start
+order, none overlapping) is judged against the one before it:
+
+- handed over: it started within `HANDOVER_NS` of the previous run's end, in a task (thread)
+  that existed before that end. That task was already waiting, for a lock, a queue or a running
+  guard, and the end woke it. A task created after the end cannot have been waiting for it; a
+  thread whose start is unknown is the main thread or one started before tracing: it existed.
+- one flow of control: both runs belong to one user. A run's user is the task (thread) of its
+  outermost run (`Ancestry.root_of`): sequential code awaiting each run in one task, and the
+  tasks a run creates for its own steps (AutoGen's runtime dispatches each turn in a new task)
+  are that run's, not independent users. Runs that one timer started (`classify.timers`: one
+  creator, a task per tick, regular over the runs around them) are the timer's.
+
+When every run is explained, the key was serialized: no `latent` finding, and the report says
+why (`--verbose`). Runs handed to a new task per request or job, whose creator merely awaited
+each one today, are neither: each task is its own user, created after the previous run ended.
+That is how servers run them, and under load they overlap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .classify import HANDOVER_NS, Ancestry, Timer, timers
+from .model import Run
+
+HANDED_OVER = "handed over"
+ONE_FLOW = "one flow of control"
+ONE_TIMER = "one timer"
+TIMER_WINDOW = 8  # runs searched for timers at a time
+
+
+@dataclass(frozen=True, slots=True)
+class Serialized:
+    """How the runs of a key were kept apart: per reason, how many runs it explains."""
+
+    runs: int
+    reasons: dict[str, int]
+
+    def describe(self) -> str:
+        parts = []
+        if self.reasons.get(HANDED_OVER):
+            parts.append(f"{self.reasons[HANDED_OVER]} started right after the previous run "
+                         "ended, in a task or thread that was already waiting for it (a lock, "
+                         "a queue or a running guard)")
+        if self.reasons.get(ONE_FLOW):
+            parts.append(f"{self.reasons[ONE_FLOW]} came from the same flow of control as the "
+                         "previous run (sequential code, or the steps one run dispatched to "
+                         "tasks of its own)")
+        if self.reasons.get(ONE_TIMER):
+            parts.append(f"{self.reasons[ONE_TIMER]} came from the timer that started the "
+                         "previous run, which started one job at a time")
+        return (f"its {self.runs} runs were kept apart by design, not by luck: of the runs "
+                f"after the first, {'; '.join(parts)}")
+
+
+def serialized(runs: Sequence[Run], ancestry: Ancestry) -> Serialized | None:
+    """How the runs (one key's, start-sorted, none overlapping) were serialized, or None when
+    some run followed the previous one without anything keeping them apart (latent)."""
+    reasons = {HANDED_OVER: 0, ONE_FLOW: 0, ONE_TIMER: 0}
+    timed: dict[str, Timer] = {}
+    judged_until = 0  # runs[:judged_until] have been searched for timers
+    previous = runs[0]
+    previous_user = _user(previous, ancestry)
+    for number in range(1, len(runs)):
+        run = runs[number]
+        user = _user(run, ancestry)
+        if user == previous_user:
+            reasons[ONE_FLOW] += 1
+        elif _handed_over(previous, run):
+            reasons[HANDED_OVER] += 1
+        else:
+            if not _may_tick(previous, run):
+                return None
+            if number >= judged_until:
+                # Timers among the runs from here on, a window at a time: a key decided here
+                # (most latent ones: one difference is enough) touches a few dozen runs, not
+                # all of a million.
+                lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+                judged_until = lo + TIMER_WINDOW
+                timed.update(timers(runs[lo:judged_until]))
+            timer = timed.get(run.run_id)
+            if timer is None or timer != timed.get(previous.run_id):
+                return None
+            reasons[ONE_TIMER] += 1
+        previous, previous_user = run, user
+    return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def _may_tick(previous: Run, run: Run) -> bool:
+    """What one timer's two runs have at the least: one call site, and flows of control whose
+    creation was recorded, the later one created after the earlier."""
+    if previous.file != run.file or previous.line != run.line:
+        return False
+    before, after = previous.context_created_ns, run.context_created_ns
+    return before is not None and after is not None and before <= after
+
+
+def _user(run: Run, ancestry: Ancestry) -> object:
+    return ancestry.user_of(run)
+
+
+def _handed_over(previous: Run, run: Run) -> bool:
+    end = previous.end_ns
+    if end is None or not 0 <= run.start_ns - end <= HANDOVER_NS:
+        return False
+    if run.task_key is not None:
+        created = run.task_created_ns
+        return created is not None and created <= end
+    started = run.thread_started_ns
+    return started is None or started <= end
