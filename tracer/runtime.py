@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from racetrace._version import __version__
 
-from . import semconv, taskorigin
+from . import provenance, semconv, taskorigin
 from .config import Config
 from .errors import forget_after_fork, internal_error, say
 from .frames import called_by_owner, callsite_frame, is_delegation, short_stack
@@ -196,6 +196,12 @@ class Recorder:
                 attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
                 attributes[semconv.GEN_AI_AGENT_NAME] = label
                 attributes[semconv.GEN_AI_AGENT_ID] = key
+        created = provenance.first_sight(instance, key)
+        if created is not None:
+            file, line, function, scope = created
+            attributes[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
+            attributes[semconv.INSTANCE_CREATED_IN] = function
+            attributes[semconv.INSTANCE_CREATED_SCOPE] = scope
         if target.stateful is not None:
             attributes[semconv.STATEFUL] = target.stateful
         if target.ends_with is not None:

@@ -41,6 +41,9 @@ class EntryPoint:
     framework_calls: bool = True
     # A plain method that returns a generator (`astream_events`): the run is its iteration.
     returns_stream: bool = False
+    # `module:Qualname` of the instance's class when `instance` takes it from an argument:
+    # observed for where its objects are created.
+    instance_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class Preset:
                 ends_with=entry.ends_with,
                 framework_calls=entry.framework_calls,
                 returns_stream=entry.returns_stream,
+                instance_class=entry.instance_class,
                 optional=True,
             )
             if entry.instance is not None:

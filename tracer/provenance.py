@@ -1,0 +1,152 @@
+"""Where each traced object was created: the line to change when one object is shared.
+
+A traced class gets its `__init__` observed (the first Python `__init__` along its MRO, set on
+the class itself, so that subclasses that call `super().__init__()` are seen too). On an
+object's outermost `__init__` call, one frame walk finds the creating line: the first frame
+outside racetrace, the framework that owns the class and the object's own `__init__` chain
+(`callsite_frame`, as for a run's call site). That is once per object; a run pays one dict
+lookup by `id()` to emit it, as attributes of the object's first run in each process.
+
+Nothing here keeps an object alive, hashes it or compares it: entries are keyed by `id()` and
+dropped by a weakref callback when the object dies. Objects that refuse weak references, that
+were created before tracing started, or whose class has no Python `__init__`, have no creation
+site: the report just does not say one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+import weakref
+from collections.abc import Callable
+from types import CodeType
+from typing import Any
+
+import wrapt
+
+from .errors import internal_error
+from .frames import Owner, callsite_frame
+
+MODULE, CLASS, FUNCTION = "module", "class", "function"
+
+# Where an object was created: (file, line, function, scope).
+Site = tuple[str, int, str, str]
+
+# id(object) -> [weak reference, site, instance key it was last emitted under].
+_sites: dict[int, list[Any]] = {}
+_hooks: list[tuple[type, bool, Any]] = []  # (class, had its own __init__, original)
+_hooked: set[type] = set()
+_lock = threading.Lock()
+_CO_NEWLOCALS = inspect.CO_NEWLOCALS
+
+
+def scope_of(code: CodeType) -> str:
+    """`module` (top-level statements), `class` (a class body) or `function`."""
+    if code.co_name == "<module>":
+        return MODULE
+    if not code.co_flags & _CO_NEWLOCALS:
+        return CLASS
+    return FUNCTION
+
+
+def observe(cls: type, owner: Owner) -> None:
+    """Record where each new instance of `cls` (and of subclasses that chain `__init__`) is
+    created. Idempotent per class."""
+    with _lock:
+        if cls in _hooked:
+            return
+        _hooked.add(cls)
+    init = None
+    for base in cls.__mro__:
+        candidate = vars(base).get("__init__")
+        if candidate is not None:
+            init = candidate
+            break
+    # object.__init__ and C slots have semantics tied to the class's own slots (which args
+    # are accepted): replacing them could change what construction accepts. Those classes
+    # go without a creation site.
+    if not inspect.isfunction(init):
+        return
+    had_own = "__init__" in vars(cls)
+    try:
+        wrapper = wrapt.FunctionWrapper(init, _make_hook(owner))
+        type.__setattr__(cls, "__init__", wrapper)
+    except Exception as exc:
+        internal_error(f"observing where {cls.__qualname__} objects are created", exc)
+        return
+    with _lock:
+        _hooks.append((cls, had_own, init))
+
+
+def _make_hook(owner: Owner) -> Callable[..., Any]:
+    def hook(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        if instance is None and args:
+            instance = args[0]  # `Cls.__init__(self, ...)`, called through the class
+        if instance is not None:
+            entry = _sites.get(id(instance))
+            if entry is None or entry[0]() is not instance:
+                _record(instance, owner)
+        return wrapped(*args, **kwargs)
+
+    return hook
+
+
+def _record(instance: object, owner: Owner) -> None:
+    from . import runtime
+
+    if runtime.RECORDER is None:
+        return
+    try:
+        # Frames: this function, the hook, wrapt's call (C), then whoever called __init__.
+        frame = callsite_frame(sys._getframe(2), owner, instance)
+        if frame is None:
+            return
+        code = frame.f_code
+        function = getattr(code, "co_qualname", code.co_name)
+        site: Site = (code.co_filename, frame.f_lineno, function, scope_of(code))
+        oid = id(instance)
+        try:
+            ref = weakref.ref(instance, _forgetter(oid))
+        except TypeError:
+            return  # refuses weak references: holding it would keep it alive
+        _sites[oid] = [ref, site, None]
+    except Exception as exc:
+        internal_error("recording where an object was created", exc)
+
+
+def _forgetter(oid: int) -> Callable[[weakref.ref[object]], None]:
+    def forget(ref: weakref.ref[object]) -> None:
+        entry = _sites.get(oid)
+        if entry is not None and entry[0] is ref:
+            del _sites[oid]
+
+    return forget
+
+
+def first_sight(instance: object, key: str) -> Site | None:
+    """The creation site of `instance` the first time a run on it asks under `key` (its
+    instance key, new in a forked child), else None: it is written once per instance."""
+    entry = _sites.get(id(instance))
+    if entry is None or entry[2] is key or entry[0]() is not instance:
+        return None
+    entry[2] = key
+    return entry[1]  # type: ignore[no-any-return]
+
+
+def unobserve_all() -> None:
+    """Put every class's `__init__` back as it was; forget recorded sites."""
+    with _lock:
+        hooks = list(reversed(_hooks))
+        _hooks.clear()
+        _hooked.clear()
+    for cls, had_own, original in hooks:
+        try:
+            if had_own:
+                type.__setattr__(cls, "__init__", original)
+            else:
+                type.__delattr__(cls, "__init__")
+        except (AttributeError, TypeError):
+            pass
+    _sites.clear()
