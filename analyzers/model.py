@@ -50,6 +50,9 @@ _DETAIL_KEYS = {
     "function": semconv.CODE_FUNCTION,
     "stack": semconv.STACK,
     "args": "racetrace.args",
+    "created_at": semconv.INSTANCE_CREATED_AT,
+    "created_in": semconv.INSTANCE_CREATED_IN,
+    "created_scope": semconv.INSTANCE_CREATED_SCOPE,
 }
 
 
@@ -72,6 +75,10 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     function: str | None = None
     stack: list[str] = []
     args: str | None = None
+    # Where the instance was created: on its first run in each process only.
+    created_at: str | None = None
+    created_in: str | None = None
+    created_scope: str | None = None
 
 
 class Origin(msgspec.Struct, gc=False):

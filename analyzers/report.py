@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Run, Trace
+from .provenance import CreationSite
 
 SCHEMA = "racetrace.report/1"
 
@@ -114,6 +115,11 @@ class Finding:
     episodes: tuple[EpisodeSummary, ...] = ()  # overlap kinds: every episode, in time order
     suppressed_by: str | None = None  # the `benign:` rule that lowered it to info
     details: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (JSON-ready)
+    # Where the instance was created (a resource key: its instances'), when the tracer saw it.
+    created: tuple[CreationSite, ...] = ()
+    # Other keys whose finding of this kind listed the very same pairs, folded into this one
+    # (an object's finding into its conversation's): key, key_kind, class, label, process.
+    also_on: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_overlap(self) -> bool:
@@ -152,6 +158,8 @@ class Finding:
             "fix": self.fix,
             "suppressed_by": self.suppressed_by,
             "details": self.details,
+            "created_at": [site.to_json() for site in self.created],
+            "also_on": [dict(other) for other in self.also_on],
         }
 
 
@@ -175,6 +183,7 @@ class InstanceSummary:
     first_start_ns: int | None = None
     last_end_ns: int | None = None
     finding_ids: tuple[str, ...] = ()
+    created_at: CreationSite | None = None  # an instance key's, when the tracer saw it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -194,6 +203,7 @@ class InstanceSummary:
             "first_start_ns": self.first_start_ns,
             "last_end_ns": self.last_end_ns,
             "findings": list(self.finding_ids),
+            "created_at": self.created_at.to_json() if self.created_at is not None else None,
         }
 
 
