@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from .model import Run
+from .model import Run, Trace
 
 MODULE, CLASS, FUNCTION = "module", "class", "function"
 SINGLETON, FACTORY, ONCE = "singleton", "factory", "function"
@@ -50,6 +50,16 @@ class CreationSite(msgspec.Struct, frozen=True, gc=False):
         if self.scope in (MODULE, CLASS):
             return SINGLETON
         return FACTORY if self.instances > 1 else ONCE
+
+    @property
+    def role_text(self) -> str:
+        """`at module level: a singleton`, `a factory (3 instances made there)`, ..."""
+        if self.role == SINGLETON:
+            where = "at module level" if self.scope == MODULE else "in a class body"
+            return f"{where}: a singleton"
+        if self.role == FACTORY:
+            return f"a factory ({self.instances} instances made there)"
+        return "made once, in a function"
 
     def describe(self) -> str:
         """`created at app.py:12, at module level: a singleton`."""
@@ -99,3 +109,10 @@ def count_sites(sites: dict[str, CreationSite | None]) -> dict[str, CreationSite
             counts[(site.file, site.line)] = counts.get((site.file, site.line), 0) + 1
     return {key: site.with_count(counts[(site.file, site.line)]) if site is not None else None
             for key, site in sites.items()}
+
+
+def sites_by_instance(trace: Trace) -> dict[str, CreationSite]:
+    """Instance key -> where it was created, for every instance the tracer saw created."""
+    sites = count_sites({key: creation_of(runs)
+                         for key, runs in trace.runs_by_instance().items()})
+    return {key: site for key, site in sites.items() if site is not None}

@@ -25,9 +25,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import orjson
 
-        sys.stdout.buffer.write(
-            orjson.dumps([r.to_json() for r in trace.runs], option=orjson.OPT_INDENT_2)
-        )
+        from racetrace.analyzers.provenance import sites_by_instance
+
+        sites = sites_by_instance(trace)
+        runs = []
+        for r in trace.runs:
+            entry = r.to_json()
+            site = sites.get(r.instance_key)
+            entry["instance_created_at"] = site.to_json() if site is not None else None
+            runs.append(entry)
+        sys.stdout.buffer.write(orjson.dumps(runs, option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")
         return 0
     _print_table(trace)
