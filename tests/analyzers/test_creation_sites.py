@@ -1,0 +1,116 @@
+"""Where the shared instance was created, recorded once per object by the tracer and used by
+the report: real programs traced in a subprocess, as a user records them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import SAMPLES, TARGETS, racetrace
+from racetrace.analyzers.render_text import render_to_string
+
+PROGRAMS = Path(__file__).parent / "programs"
+CREATED = "racetrace.instance.created_at"
+
+
+def trace_lines(directory: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
+            for line in path.read_text().splitlines() if line.strip()]
+
+
+def record_program(script: Path, directory: Path) -> Path:
+    args = ["run", "-d", str(directory)]
+    for target in TARGETS:
+        args += ["-t", target]
+    done = racetrace(*args, "--", sys.executable, str(script), cwd=script.parent,
+                     env={"PYTHONPATH": str(SAMPLES)})
+    assert done.returncode == 0, done.stderr
+    return directory
+
+
+def overlap_warnings(report) -> list:
+    return [f for f in report.findings if f.severity == "warning"]
+
+
+def test_the_site_is_written_on_the_first_run_of_each_instance_only(sample_trace) -> None:
+    starts = [line for line in trace_lines(sample_trace("singleton_requests"))
+              if line["type"] == "start"]
+    assert len(starts) == 5
+    carrying = [line for line in starts if CREATED in line]
+    assert len(carrying) == 1 and carrying[0] is starts[0]
+    first = carrying[0]
+    assert first[CREATED] == f"{SAMPLES / 'singleton_requests.py'}:11"
+    assert first["racetrace.instance.created_scope"] == "module"
+    assert first["racetrace.instance.created_in"] == "<module>"
+
+
+def test_a_module_level_singleton_is_reported_as_one(sample_trace, analyzed) -> None:
+    report = analyzed([sample_trace("singleton_requests")])
+    (finding,) = overlap_warnings(report)
+    (site,) = finding.created
+    assert (Path(site.file).name, site.line, site.scope, site.role) == (
+        "singleton_requests.py", 11, "module", "singleton")
+    (instance,) = [i for i in report.instances if not i.is_resource]
+    assert instance.to_json()["created_at"]["role"] == "singleton"
+    text = render_to_string(report, width=400)
+    assert "created at singleton_requests.py:11, at module level: a singleton" in text
+    assert "module-level singleton" in finding.explanation
+    assert "instead of once at singleton_requests.py:11" in finding.fix
+
+
+def test_an_agent_made_once_in_main_and_gathered_names_main(sample_trace, analyzed) -> None:
+    report = analyzed([sample_trace("shared_gather")])
+    (finding,) = overlap_warnings(report)
+    (site,) = finding.created
+    assert (site.line, site.function, site.scope, site.role) == (16, "main", "function",
+                                                                 "function")
+    assert "created once at shared_gather.py:16 in main()" in finding.explanation
+
+
+def test_several_instances_made_at_one_line_are_a_factory(tmp_path: Path, analyzed) -> None:
+    report = analyzed([record_program(PROGRAMS / "factory_shared.py", tmp_path / "traces")])
+    (finding,) = overlap_warnings(report)
+    (site,) = finding.created
+    assert (site.line, site.function, site.role, site.instances) == (9, "make_agent",
+                                                                    "factory", 3)
+    sites = {i.key: i.created_at for i in report.instances if not i.is_resource}
+    assert len(sites) == 3 and all(s is not None and s.role == "factory" for s in sites.values())
+    assert "A factory is in place (3 instances made at factory_shared.py:9" in (
+        finding.explanation)
+    assert "Call make_agent() in each task" in finding.fix
+
+
+def test_runs_json_carries_each_runs_instance_creation_site(sample_trace) -> None:
+    done = racetrace("runs", str(sample_trace("shared_gather")), "--json")
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout)
+    assert runs and all(r["instance_created_at"]["line"] == 16 for r in runs)
+
+
+def test_an_object_created_before_tracing_started_has_no_site(tmp_path: Path,
+                                                              analyzed) -> None:
+    script = tmp_path / "late.py"
+    script.write_text(
+        "import asyncio\n"
+        "import racetrace\n"
+        "from agentlib import Agent\n"
+        "AGENT = Agent('early')\n"
+        f"racetrace.start(directory={str(tmp_path / 'traces')!r}, "
+        f"targets={list(TARGETS)!r})\n"
+        "async def main():\n"
+        "    await asyncio.gather(AGENT.run('a'), AGENT.run('b'))\n"
+        "asyncio.run(main())\n"
+        "racetrace.stop()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RACETRACE", "OTEL_"))}
+    env["PYTHONPATH"] = str(SAMPLES)
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=env)
+    assert ran.returncode == 0, ran.stderr
+    report = analyzed([tmp_path / "traces"])
+    (finding,) = overlap_warnings(report)
+    assert finding.created == ()
+    assert "Agent 'early' created at" not in render_to_string(report, width=400)
