@@ -63,20 +63,48 @@ def observe(cls: type, owner: Owner) -> None:
         if candidate is not None:
             init = candidate
             break
-    # object.__init__ and C slots have semantics tied to the class's own slots (which args
-    # are accepted): replacing them could change what construction accepts. Those classes
-    # go without a creation site.
-    if not inspect.isfunction(init):
-        return
+    installed: list[Any] = []
+    if init is object.__init__:
+        init = _object_init(installed)
+    elif not inspect.isfunction(init):
+        return  # a C type's __init__: its own argument rules, left alone
     had_own = "__init__" in vars(cls)
     try:
         wrapper = wrapt.FunctionWrapper(init, _make_hook(owner))
+        installed.append(wrapper)
         type.__setattr__(cls, "__init__", wrapper)
     except Exception as exc:
         internal_error(f"observing where {cls.__qualname__} objects are created", exc)
         return
     with _lock:
         _hooks.append((cls, had_own, init))
+
+
+def _object_init(installed: list[Any]) -> Callable[..., None]:
+    """`object.__init__` for a class that had none of its own, with the same argument rules.
+
+    CPython lets `object.__new__` and `object.__init__` accept extra arguments only when the
+    other is overridden, and a class's own `__init__` (ours, now) counts as overriding: so the
+    rules as they were, before ours was set, are applied here, messages included.
+    """
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:
+            cls = type(self)
+            inherited = next((vars(b)["__init__"] for b in cls.__mro__
+                              if "__init__" in vars(b)), None)
+            if not (installed and inherited is installed[0]):
+                # A subclass's own __init__ passing arguments on to object's.
+                raise TypeError(
+                    "object.__init__() takes exactly one argument (the instance to initialize)")
+            if cls.__new__ is object.__new__:
+                raise TypeError(f"{cls.__name__}() takes no arguments")
+        object.__init__(self)
+
+    # What `inspect.signature(cls)` said before: no arguments.
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)])
+    return __init__
 
 
 def _make_hook(owner: Owner) -> Callable[..., Any]:
