@@ -20,7 +20,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
-from types import CodeType
+from types import CodeType, ModuleType
 from typing import Any
 
 import wrapt
@@ -151,6 +151,46 @@ def _forgetter(oid: int) -> Callable[[weakref.ref[object]], None]:
             del _sites[oid]
 
     return forget
+
+
+def adopt_module_singletons(cls: type, module: ModuleType) -> None:
+    """Instances of `cls` that its own module made at import, before the class could be
+    observed (a post-import hook runs after the module body): `AGENT = Agent()` below the
+    class. Their line is the top-level assignment that names them, read from the module's
+    source once. Only the object's type is looked at, never its methods."""
+    try:
+        names = {name for name, value in vars(module).items()
+                 if cls in type(value).__mro__ and not isinstance(value, type)}
+        if not names:
+            return
+        import ast
+        import linecache
+
+        file = getattr(module, "__file__", None)
+        if not file:
+            return
+        source = "".join(linecache.getlines(file))
+        if not source:
+            return
+        lines: dict[str, int] = {}
+        for node in ast.parse(source).body:
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [node.target] if isinstance(node, ast.AnnAssign) else [])
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id in names:
+                    lines.setdefault(target.id, node.lineno)
+        for name, line in lines.items():
+            instance = vars(module)[name]
+            entry = _sites.get(id(instance))
+            if entry is not None and entry[0]() is instance:
+                continue
+            try:
+                ref = weakref.ref(instance, _forgetter(id(instance)))
+            except TypeError:
+                continue
+            _sites[id(instance)] = [ref, (file, line, "<module>", MODULE), None]
+    except Exception as exc:
+        internal_error(f"finding where {cls.__qualname__} objects were created", exc)
 
 
 def first_sight(instance: object, key: str) -> Site | None:

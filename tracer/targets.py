@@ -204,6 +204,8 @@ def patch(target: Target, module: ModuleType) -> None:
         _observe_later(target.instance_class, target.owner)
     elif isinstance(parent, type) and not isinstance(original, classmethod | staticmethod):
         provenance.observe(parent, target.owner)
+        if parent.__module__ == module.__name__:
+            provenance.adopt_module_singletons(parent, module)
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
 

@@ -9,16 +9,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import SAMPLES, TARGETS, racetrace
 from racetrace.analyzers.render_text import render_to_string
 
 PROGRAMS = Path(__file__).parent / "programs"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+TARGETS = ("agentlib:Agent.run", "agentlib:Agent.run_stream", "agentlib:Team.run")
 CREATED = "racetrace.instance.created_at"
 
 
 def trace_lines(directory: Path) -> list[dict]:
     return [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
             for line in path.read_text().splitlines() if line.strip()]
+
+
+def racetrace(*args: str, env: dict[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The racetrace CLI in a subprocess, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "racetrace", *args], capture_output=True,
+                          text=True, timeout=120, cwd=cwd, env={**os.environ, **(env or {})})
 
 
 def record_program(script: Path, directory: Path) -> Path:
