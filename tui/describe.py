@@ -30,14 +30,14 @@ SEVERITY_BADGE = {"error": "‼", "warning": "!", "info": "i"}
 STATUS_STYLE = {"ok": "green", "error": "bold red", "cancelled": "yellow", "unfinished": "magenta"}
 
 
-def created_label(site: CreationSite) -> str:
-    """A lane's short creation site: `app.py:12 module level`, `app.py:40 factory`,
-    `app.py:16 in main()`."""
+def created_role(site: CreationSite) -> str:
+    """How a lane's instance was made, in a word or two: `module`, `class body`, `factory`,
+    `in main()`."""
     if site.role == "singleton":
-        return f"{site.short} {'module level' if site.scope == 'module' else 'class body'}"
+        return "module" if site.scope == "module" else "class body"
     if site.role == "factory":
-        return f"{site.short} factory"
-    return f"{site.short} in {site.function}()" if site.function else site.short
+        return "factory"
+    return f"in {site.function}()" if site.function else "in a function"
 
 
 def _created_of(run: Run, lane: Lane, report: Report | None) -> CreationSite | None:

@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from . import viewport
-from .describe import created_label, plural
+from .describe import created_role, plural
 from .lanes import Lane, Lanes, SubRow
 from .layout import Layout, layout
 from .paint import CURSOR, EMPTY, RELATED, SELECTED, STYLE_NAMES, paint_row
@@ -543,8 +543,11 @@ class Timeline(ScrollView, can_focus=True):
             if lane.is_resource:
                 text = f"resource key · {plural(lane.instance_count, 'instance')}"
             elif lane.created is not None:
-                # Where it was made says more than its key (the details panel has that).
-                text = f"{clean(lane.short_class)} · {clean(created_label(lane.created))}"
+                # Where it was made says more than its key (the details panel has that);
+                # a long file name gives way in the middle, keeping its line number.
+                head = f"{clean(lane.short_class)} · {clean(created_role(lane.created))} "
+                room = max(width - 3 - cell_len(head), 8)
+                text = head + shorten(clean(lane.created.short), room, keep="middle")
             else:
                 cls = clean(lane.short_class)
                 room = width - 4 - cell_len(cls) - 1
