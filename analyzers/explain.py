@@ -176,9 +176,9 @@ def overlap_explanation(
     span = f"{ran} were active at the same time on {objects}, {measure}"
     if stateless:
         return (
-            f"{span}. {what} is stateless: what a run works on (its messages, its config, "
-            "a checkpointer's thread) is given to each call, so runs sharing this object do "
-            "not share state, and the overlap is safe. Reported as info.",
+            f"{span}; that is safe, since {what} is stateless: what a run works on (its "
+            "messages, its config, a checkpointer's thread) is given to each call, so runs "
+            "sharing this object do not share state. Reported as info.",
             "Nothing to change on this object. If these runs continue one conversation, the "
             "finding on its thread or session key says what breaks.",
         )

@@ -89,8 +89,9 @@ class CreationSite(msgspec.Struct, frozen=True, gc=False):
 def creation_of(runs: Sequence[Run]) -> CreationSite | None:
     """The creation site recorded on a lane's first runs (start order), if any."""
     for number, run in enumerate(runs[:2]):
-        if number and run.start_ns - runs[0].start_ns > _RACE_NS:
-            break
+        if number and (run.thread_id == runs[0].thread_id
+                       or run.start_ns - runs[0].start_ns > _RACE_NS):
+            break  # only two threads can begin an instance's first two runs in a race
         details = run.detail()
         if details.created_at:
             file, _, line = details.created_at.rpartition(":")
