@@ -121,10 +121,16 @@ def _make_hook(owner: Owner) -> Callable[..., Any]:
     return hook
 
 
-def _record(instance: object, owner: Owner) -> None:
-    from . import runtime
+_runtime: Any = None  # the runtime module, imported on first use (it imports this one)
 
-    if runtime.RECORDER is None:
+
+def _record(instance: object, owner: Owner) -> None:
+    global _runtime
+    if _runtime is None:
+        from . import runtime
+
+        _runtime = runtime
+    if _runtime.RECORDER is None:
         return
     try:
         # Frames: this function, the hook, wrapt's call (C), then whoever called __init__.
