@@ -437,7 +437,8 @@ class _Analysis:
         cls, label, process = _identity(key)
         counted = len(contexts)
         explanation, fix = explain.latent_explanation(
-            cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED)
+            cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED,
+            created=key.created)
         draft = OverlapDraft(kind=LATENT, runs=(runs[at], runs[at + 1]), pairs=(),
                              pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
         subject = explain.subject(cls, label, key.key, resource=key.resource)

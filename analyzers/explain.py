@@ -260,9 +260,12 @@ def _resource_explanation(kind: str, ran: str, objects: str, measure: str, key: 
 
 def latent_explanation(
     cls: str, contexts: int, runs: Sequence[Run], run_count: int, gap_ns: int | None,
-    *, more: bool = False,
+    *, more: bool = False, created: Sequence[CreationSite] = (),
 ) -> tuple[str, str]:
     what = short_class(cls)
+    site = created[0] if len(created) == 1 else None
+    made = (f" (a module-level singleton, created at {site.short})"
+            if site is not None and site.role == SINGLETON else "")
     names = _contexts(runs)
     closest = (
         f"; the closest two came within {format_duration(gap_ns)} of each other"
@@ -270,7 +273,8 @@ def latent_explanation(
         else ""
     )
     return (
-        f"This {what} served {_plural(run_count, 'run')} from {contexts}{'+' if more else ''} "
+        f"This {what}{made} served {_plural(run_count, 'run')} from {contexts}"
+        f"{'+' if more else ''} "
         "different tasks or "
         f"threads{f' ({names})' if names else ''}, one at a time in this trace{closest}. "
         "Nothing racetrace can see kept them apart, so under more load or other timing they "

@@ -166,7 +166,7 @@ def adopt_module_singletons(cls: type, module: ModuleType) -> None:
     source once. Only the object's type is looked at, never its methods."""
     try:
         names = {name for name, value in vars(module).items()
-                 if cls in type(value).__mro__ and not isinstance(value, type)}
+                 if cls in type(value).__mro__}  # the type only: no user code runs
         if not names:
             return
         import ast

@@ -160,3 +160,29 @@ def test_the_explanation_names_the_methods_that_ran(tmp_path: Path, analyzed) ->
     assert "runs of Bot.run()" not in finding.explanation
     assert "created at bots.py:13, at module level: a singleton" in render_to_string(
         report, width=400)
+
+
+SINGLETON_SITE = {"racetrace.instance.created_at": "/app/app.py:12",
+                  "racetrace.instance.created_in": "<module>",
+                  "racetrace.instance.created_scope": "module"}
+
+
+def test_a_latent_singleton_says_it_is_one(writer, analyzed) -> None:
+    w = writer()
+    w.run(0, 10, task="request-1", **SINGLETON_SITE)
+    w.run(20, 30, task="request-2")
+    report = analyzed([w.write()])
+    (finding,) = report.findings
+    assert finding.kind == "latent"
+    assert "(a module-level singleton, created at app.py:12)" in finding.explanation
+
+
+def test_the_site_is_found_on_the_second_run_when_two_threads_began_together(
+        writer, analyzed) -> None:
+    # Two threads began the instance's first runs at once; the later start carried the site.
+    w = writer()
+    w.run(0, 10, thread=1)
+    w.run(0.1, 10, thread=2, **SINGLETON_SITE)
+    report = analyzed([w.write()])
+    (instance,) = report.instances
+    assert instance.created_at is not None and instance.created_at.line == 12
