@@ -248,8 +248,12 @@ def _resource_explanation(kind: str, ran: str, objects: str, measure: str, key: 
                  "callback continued the same conversation while it was running). ")
     else:
         cause = ""
-    per_object = ("An object per request would not help: the state is stored under the key, "
-                  "not in the object.")
+    if objects.startswith("this one"):
+        per_object = ("An object per request would not help: the state is stored under the "
+                      "key, not in the object.")
+    else:
+        per_object = ("Separate objects did not help: the state is stored under the key, not "
+                      "in the objects.")
     return (
         f"{ran}{by} continued {named} at the same time, on {objects}, {measure}. {cause}Both "
         f"runs read {store} before either wrote its result, so the later write wins and the "
