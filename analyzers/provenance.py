@@ -102,18 +102,20 @@ def creation_of(runs: Sequence[Run]) -> CreationSite | None:
     return None
 
 
-def count_sites(sites: dict[str, CreationSite | None]) -> dict[str, CreationSite | None]:
-    """Each instance's site with the number of instances created at the same line."""
-    counts: dict[tuple[str, int | None], int] = {}
-    for site in sites.values():
+def count_sites(sites: dict[str, tuple[CreationSite | None, str]],
+                ) -> dict[str, CreationSite | None]:
+    """Each instance's site (given with its class) with the number of instances of its class
+    created at the same line: a team whose constructor makes its runtime is not a factory."""
+    counts: dict[tuple[str, int | None, str], int] = {}
+    for site, cls in sites.values():
         if site is not None:
-            counts[(site.file, site.line)] = counts.get((site.file, site.line), 0) + 1
-    return {key: site.with_count(counts[(site.file, site.line)]) if site is not None else None
-            for key, site in sites.items()}
+            counts[(site.file, site.line, cls)] = counts.get((site.file, site.line, cls), 0) + 1
+    return {key: site.with_count(counts[(site.file, site.line, cls)]) if site is not None
+            else None for key, (site, cls) in sites.items()}
 
 
 def sites_by_instance(trace: Trace) -> dict[str, CreationSite]:
     """Instance key -> where it was created, for every instance the tracer saw created."""
-    sites = count_sites({key: creation_of(runs)
+    sites = count_sites({key: (creation_of(runs), runs[0].instance_class)
                          for key, runs in trace.runs_by_instance().items()})
     return {key: site for key, site in sites.items() if site is not None}
