@@ -123,9 +123,8 @@ def _created_cause(what: str, created: Sequence[CreationSite]) -> tuple[str, str
     site = created[0]
     if site.role == SINGLETON:
         return (
-            f"This {what} was created at {site.short}, at module level: a module-level "
-            "singleton, one object for the whole process that every request or task uses "
-            "at once.",
+            f"This {what} is a module-level singleton, created at {site.short}: one object "
+            "for the whole process, which every request or task uses at once.",
             f"Create the {what} per request or task instead of once at {site.short} (a "
             "factory called in the handler, e.g. make_agent()), or, if it must be shared, "
             "serialize access with a lock around the call (async with lock: await "
