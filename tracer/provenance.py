@@ -4,8 +4,9 @@ A traced class gets its `__init__` observed (the first Python `__init__` along i
 the class itself, so that subclasses that call `super().__init__()` are seen too). On an
 object's outermost `__init__` call, one frame walk finds the creating line: the first frame
 outside racetrace, the framework that owns the class and the object's own `__init__` chain
-(`callsite_frame`, as for a run's call site). That is once per object; a run pays one dict
-lookup by `id()` to emit it, as attributes of the object's first run in each process.
+(`callsite_frame`, as for a run's call site). That is once per object (measured: ~2.3 µs added
+to a construction, against ~17 µs for one traced run); a run pays one dict lookup by `id()`,
+and the object's first run in each process carries the site as attributes.
 
 Nothing here keeps an object alive, hashes it or compares it: entries are keyed by `id()` and
 dropped by a weakref callback when the object dies. Objects that refuse weak references, that
@@ -33,8 +34,10 @@ MODULE, CLASS, FUNCTION = "module", "class", "function"
 # Where an object was created: (file, line, function, scope).
 Site = tuple[str, int, str, str]
 
-# id(object) -> [weak reference, site, instance key it was last emitted under].
-_sites: dict[int, list[Any]] = {}
+# id(object) -> [weak reference, site, instance key it was last emitted under]. Never rebound
+# (the runtime holds it), only cleared.
+SITES: dict[int, list[Any]] = {}
+_sites = SITES
 _hooks: list[tuple[type, bool, Any]] = []  # (class, had its own __init__, original)
 _hooked: set[type] = set()
 _lock = threading.Lock()

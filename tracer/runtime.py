@@ -87,6 +87,7 @@ _CODE_LINE = semconv.CODE_LINE
 _STACK = semconv.STACK
 
 _class_names: dict[type, str] = {}
+_created_sites = provenance.SITES  # never rebound, only cleared
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
 
@@ -196,7 +197,10 @@ class Recorder:
                 attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
                 attributes[semconv.GEN_AI_AGENT_NAME] = label
                 attributes[semconv.GEN_AI_AGENT_ID] = key
-        created = provenance.first_sight(instance, key)
+        # Where the object was made: on its first run only (a dict lookup on the others).
+        entry = _created_sites.get(id(instance))
+        created = (provenance.first_sight(instance, key)
+                   if entry is not None and entry[2] is not key else None)
         if created is not None:
             file, line, function, scope = created
             attributes[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
