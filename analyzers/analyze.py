@@ -35,6 +35,7 @@ from .gcpause import gc_paused
 from .loops import DEFAULT_BLOCKING_NS, find_loop_runs
 from .model import Process, Run, Trace, last_ns_by_process
 from .overlap import merge_intervals, total_length
+from .provenance import CreationSite, count_sites, creation_of
 from .report import (
     ERROR,
     ERRORS,
@@ -63,6 +64,8 @@ from .suppressions import IGNORE, Suppressions
 _START = attrgetter("start_ns")
 _END = attrgetter("end_ns")
 _TASK = attrgetter("task_key")
+_METHOD = attrgetter("method")
+_INSTANCE = attrgetter("instance_key")
 _KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
 CONTEXTS_COUNTED = 100  # distinct tasks counted per latent instance ("100+" beyond)
 
@@ -136,6 +139,7 @@ class Outcome:
     last_end_ns: int | None
     findings: list[Finding]
     serialized: str | None = None  # why its runs, used by several tasks, are not latent
+    created: tuple[CreationSite, ...] = ()
 
 
 @dataclasses.dataclass(slots=True)
@@ -182,6 +186,8 @@ class _Key:
     contention: KeyContention | None = None
     findings: list[Finding] = dataclasses.field(default_factory=list)
     serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
+    # Where its instance was created (a resource key: each of its instances' sites).
+    created: tuple[CreationSite, ...] = ()
 
 
 class _Analysis:
@@ -207,6 +213,13 @@ class _Analysis:
         keys = [self._key(k, runs, resource=False)
                 for k, runs in _without_fan_outs(lanes, flagged, trace.lane_starts).items()]
         trace.lanes_sorted = True  # `_key` has put each lane in order
+        # Read from each lane's first run, whose details `_identity` reads anyway.
+        sites = count_sites({k.key: (site, k.runs[0].instance_class) if (
+            site := creation_of(k.runs)) is not None else (None, "") for k in keys})
+        for key in keys:
+            site = sites[key.key]
+            if site is not None:
+                key.created = (site,)
         instance_keys = {k.key: k for k in keys}
         failed = [r for r in flagged if r.status == semconv.STATUS_ERROR]
         for run in failed:
@@ -263,12 +276,17 @@ class _Analysis:
         resource_runs = [r for part in parts for r in part.resource_runs]
         keys = [self._key(k, runs, resource=True)
                 for k, runs in _by_resource(resource_runs).items()]
+        created = {o.key: o.created for part in parts for o in part.outcomes}
         for key in keys:
+            sites = {s.at: s for k in dict.fromkeys(map(_INSTANCE, key.runs))
+                     for s in created.get(k, ())}
+            key.created = tuple(sites.values())
             self._overlaps(key)
             if key.contention is None or not key.contention.drafts:
                 self._latent(key)
         outcomes = [o for part in parts for o in part.outcomes]
         outcomes += (self._outcome(key) for key in keys)
+        merged_pairs = _merge_same_pairs(outcomes)
         findings = _number(outcomes)
         summaries = [_summary(o) for o in outcomes]
         summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
@@ -278,7 +296,7 @@ class _Analysis:
             trace=trace,
             findings=findings,
             instances=summaries,
-            summary=self._totals(parts, outcomes, findings, unfinished, trace),
+            summary=self._totals(parts, outcomes, findings, unfinished, trace, merged_pairs),
             errors=[e for part in parts for e in part.errors],
             unfinished=unfinished,
             max_pairs=self.max_pairs,
@@ -348,11 +366,19 @@ class _Analysis:
             drafts = by_kind.get(kind)
             if drafts:
                 merged = _merge(kind, drafts, self.max_pairs)
+                # The methods that ran and the objects they ran on: from every run involved
+                # when one kind covers them all, else from the runs listed.
+                involved = (key.contention.overlapping if len(by_kind) == 1
+                            else merged.runs)
                 explanation, fix = explain.overlap_explanation(
                     kind, merged.runs, run_count=merged.run_count, pair_count=merged.pair_count,
                     overlap_ns=total_length(merged.stretches), peak=merged.peak, cls=cls,
                     period_ns=_period(merged) if kind == PERIODIC else None,
                     processes=sorted({r.process_key for r in merged.runs}),
+                    methods=Counter(map(_METHOD, involved)),
+                    instances=len(set(map(_INSTANCE, involved))),
+                    resource_key=key.key if key.resource else None,
+                    stateless=stateless, created=key.created,
                 )
                 self._add(key, kind, INFO if stateless else WARNING, merged, explanation, fix,
                           cls, label, process, episodes=_episodes(drafts))
@@ -403,6 +429,7 @@ class _Analysis:
             episodes=episodes,
             suppressed_by=suppressed_by,
             details=info,
+            created=key.created,
         ))
 
     # -- latent, unfinished, errors -----------------------------------------------------------
@@ -436,7 +463,8 @@ class _Analysis:
         cls, label, process = _identity(key)
         counted = len(contexts)
         explanation, fix = explain.latent_explanation(
-            cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED)
+            cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED,
+            created=key.created)
         draft = OverlapDraft(kind=LATENT, runs=(runs[at], runs[at + 1]), pairs=(),
                              pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
         subject = explain.subject(cls, label, key.key, resource=key.resource)
@@ -560,10 +588,12 @@ class _Analysis:
             last_end_ns=key.last_end,
             findings=key.findings,
             serialized=key.serialized,
+            created=key.created,
         )
 
     def _totals(self, parts: Sequence[Part], outcomes: Sequence[Outcome],
-                findings: Sequence[Finding], unfinished: Sequence[Run], trace: Trace) -> Summary:
+                findings: Sequence[Finding], unfinished: Sequence[Run], trace: Trace,
+                merged_pairs: int = 0) -> Summary:
         return Summary(
             runs=sum(part.runs for part in parts),
             instances=sum(1 for o in outcomes if not o.resource),
@@ -577,8 +607,9 @@ class _Analysis:
             skipped_lines=trace.skipped_lines,
             unfinished_runs=len(unfinished),
             error_runs=sum(part.failed for part in parts),
-            # Resource keys count only pairs across instances, so nothing is counted twice.
-            overlapping_pairs=sum(o.pair_count for o in outcomes),
+            # Resource keys count only pairs across instances, except on stateless objects,
+            # whose pairs a resource finding reports: merged there, they count once.
+            overlapping_pairs=sum(o.pair_count for o in outcomes) - merged_pairs,
             start_ns=min((o.first_start_ns for o in outcomes if o.first_start_ns is not None),
                          default=None),
             end_ns=max((o.last_end_ns for o in outcomes if o.last_end_ns is not None),
@@ -599,9 +630,61 @@ def _number(outcomes: Sequence[Outcome]) -> list[Finding]:
     by_key: dict[tuple[bool, str], list[Finding]] = {}
     for f in numbered:
         by_key.setdefault((f.key_kind == KEY_RESOURCE, f.instance_key), []).append(f)
+        for other in f.also_on:  # a merged finding is also the other key's
+            by_key.setdefault((other["key_kind"] == KEY_RESOURCE, other["key"]), []).append(f)
     for o in outcomes:
         o.findings = by_key.get((o.resource, o.key), [])
     return numbered
+
+
+def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
+    """Fold an instance's overlap finding into the resource finding of the same kind that
+    lists the very same pairs (a stateless object serving one conversation twice): one finding
+    naming both identities. Returns the pairs no longer counted twice."""
+    by_pairs: dict[tuple[str, frozenset[tuple[str, str]]], tuple[Outcome, int]] = {}
+    for outcome in outcomes:
+        if outcome.resource:
+            continue
+        for n, f in enumerate(outcome.findings):
+            if f.is_overlap and not f.pairs_truncated:
+                by_pairs[(f.kind, frozenset(f.pairs))] = (outcome, n)
+    if not by_pairs:
+        return 0
+    merged = 0
+    dropped: dict[int, set[int]] = {}
+    for outcome in outcomes:
+        if not outcome.resource:
+            continue
+        for n, f in enumerate(outcome.findings):
+            if not f.is_overlap or f.pairs_truncated:
+                continue
+            hit = by_pairs.get((f.kind, frozenset(f.pairs)))
+            if hit is None or f.also_on:
+                continue
+            owner, index = hit
+            if index in dropped.get(id(owner), set()):
+                continue
+            other = owner.findings[index]
+            dropped.setdefault(id(owner), set()).add(index)
+            merged += other.pair_count
+            also = {
+                "key": other.instance_key, "key_kind": KEY_INSTANCE,
+                "class": other.instance_class, "label": other.instance_label,
+                "process": other.process, "severity": other.severity,
+            }
+            outcome.findings[n] = dataclasses.replace(
+                f,
+                severity=worst((f.severity, other.severity)) or f.severity,
+                headline=f"{f.headline} and " + explain.subject(
+                    other.instance_class, other.instance_label, other.instance_key),
+                also_on=(*f.also_on, also),
+                created=f.created or other.created,
+            )
+    for outcome in outcomes:
+        gone = dropped.get(id(outcome))
+        if gone:
+            outcome.findings = [f for n, f in enumerate(outcome.findings) if n not in gone]
+    return merged
 
 
 def _summary(outcome: Outcome) -> InstanceSummary:
@@ -624,6 +707,7 @@ def _summary(outcome: Outcome) -> InstanceSummary:
         last_end_ns=outcome.last_end_ns,
         finding_ids=tuple(f.id for f in findings),
         serialized=outcome.serialized,
+        created_at=outcome.created[0] if outcome.created and not outcome.resource else None,
     )
 
 

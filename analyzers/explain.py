@@ -6,10 +6,12 @@ Pure functions of facts the analysis already computed; nothing here looks at the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from .known_errors import KnownError
 from .model import Run
+from .provenance import FACTORY, SINGLETON, CreationSite
 from .report import (
     CROSS_PROCESS,
     ERRORS,
@@ -78,6 +80,88 @@ def _contexts(runs: Sequence[Run]) -> str:
     return shown
 
 
+def _runs_of(run_count: int, methods: Counter[str] | None, runs: Sequence[Run]) -> str:
+    """`3 runs of Agent.run()`, or `4038 runs (4000 of Agent.step(), 38 of Agent.run())` when
+    several methods ran: the methods that actually ran, counted where known."""
+    if not methods:
+        return f"{_plural(run_count, 'run')} of {_methods(runs)}"
+    if len(methods) == 1:
+        return f"{_plural(run_count, 'run')} of {short_method(next(iter(methods)))}()"
+    ranked = sorted(methods.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{n} of {short_method(m)}()" for m, n in ranked[:3])
+    return f"{_plural(run_count, 'run')} ({shown}{', ...' if len(ranked) > 3 else ''})"
+
+
+def _objects(cls: str, instances: int, created: Sequence[CreationSite]) -> str:
+    """`this one Agent object`, or `2 CompiledStateGraph objects (...)`."""
+    names = sorted({short_class(c.strip()) for c in cls.split(",") if c.strip()}) or ["object"]
+    what = " and ".join(names)
+    if instances <= 1:
+        return f"this one {what} object"
+    made = ""
+    if created and all(site.role == created[0].role for site in created):
+        if created[0].role == FACTORY:
+            made = f", made per call at {created[0].short}"
+    return f"{instances} different {what} objects{made}"
+
+
+def conversation(key: str) -> tuple[str, str, str]:
+    """(what the key names, where its state lives, the per-key fix) for a resource key."""
+    head, _, ident = key.rpartition("/")
+    if head == "langgraph/thread":
+        return (f"the conversation thread_id '{ident}'", "the thread's checkpoint",
+                f"await the previous run of thread_id '{ident}' before starting the next (a "
+                "lock per thread id: a dict of asyncio.Lock keyed by thread_id, held around "
+                "graph.ainvoke), or give conversations that may run at once distinct thread ids")
+    if head == "openai-agents/session":
+        return (f"the session '{ident}'", "the session's history",
+                f"await the previous Runner.run of session '{ident}' before starting the next "
+                "(a lock per session id, held around Runner.run), or give each conversation a "
+                "session of its own")
+    if head == "openai/conversation":
+        return (f"the conversation_id '{ident}'", "the server-side conversation",
+                f"await the previous run of conversation_id '{ident}' before starting the next "
+                "(a lock per conversation id), or use distinct conversation ids")
+    if head == "langchain/history":
+        return (f"the chat history session_id '{ident}'", "the chat history",
+                f"await the previous run of session_id '{ident}' before starting the next (a "
+                "lock per session id, held around the chain's ainvoke), or give concurrent "
+                "conversations distinct session ids")
+    return (f"the resource '{key}'", "the state behind this key",
+            "serialize runs per key: await the previous run on this key before starting the "
+            "next (a lock per key), or use distinct keys for work that may run at once")
+
+
+def _created_cause(what: str, created: Sequence[CreationSite]) -> tuple[str, str] | None:
+    """(why, fix) from where the shared instance was created, when the tracer saw it."""
+    if len(created) != 1:
+        return None
+    site = created[0]
+    if site.role == SINGLETON:
+        return (
+            f"This {what} is a module-level singleton, created at {site.short}: one object "
+            "for the whole process, which every request or task uses at once.",
+            f"Create the {what} per request or task instead of once at {site.short} (a "
+            "factory called in the handler, e.g. make_agent()), or, if it must be shared, "
+            "serialize access with a lock around the call (async with lock: await "
+            "agent.run(...)).",
+        )
+    function = f"{site.function}()" if site.function else "a function"
+    if site.role == FACTORY:
+        return (
+            f"A factory is in place ({site.instances} instances made at {site.short} in "
+            f"{function}), but this one {what} it made was handed to several tasks at once.",
+            f"Call {function} in each task or request rather than sharing one of its "
+            f"products; or serialize access to the shared {what} with a lock.",
+        )
+    return (
+        f"It was created once at {site.short} in {function} and handed to every task.",
+        f"Create one {what} per task where each task starts (move the creation at "
+        f"{site.short} into the task), or serialize access with a lock around the call "
+        "(async with lock: await agent.run(...)).",
+    )
+
+
 def overlap_explanation(
     kind: str,
     runs: Sequence[Run],
@@ -89,14 +173,30 @@ def overlap_explanation(
     cls: str,
     period_ns: int | None = None,
     processes: Sequence[str] = (),
+    methods: Counter[str] | None = None,
+    instances: int = 1,
+    resource_key: str | None = None,
+    stateless: bool = False,
+    created: Sequence[CreationSite] = (),
 ) -> tuple[str, str]:
-    """(explanation, fix) for an overlap finding."""
+    """(explanation, fix) for an overlap finding: on one object (`resource_key` None) or on a
+    conversation key shared by `instances` objects; `methods` counts the methods that ran."""
     what = short_class(cls)
-    span = (
-        f"{_plural(run_count, 'run')} of {_methods(runs)} were active at the same time on this "
-        f"one {what} object, for {format_duration(overlap_ns)} in total (at most {peak} at once, "
-        f"{_plural(pair_count, 'overlapping pair')})"
-    )
+    objects = _objects(cls, instances, created)
+    measure = (f"for {format_duration(overlap_ns)} in total (at most {peak} at once, "
+               f"{_plural(pair_count, 'overlapping pair')})")
+    ran = _runs_of(run_count, methods, runs)
+    if resource_key is not None and kind != CROSS_PROCESS:
+        return _resource_explanation(kind, ran, objects, measure, resource_key, runs)
+    span = f"{ran} were active at the same time on {objects}, {measure}"
+    if stateless:
+        return (
+            f"{span}; that is safe, since {what} is stateless: what a run works on (its "
+            "messages, its config, a checkpointer's thread) is given to each call, so runs "
+            "sharing this object do not share state. Reported as info.",
+            "Nothing to change on this object. If these runs continue one conversation, the "
+            "finding on its thread or session key says what breaks.",
+        )
     if kind == REENTRANT:
         return (
             f"{span}. The later run started inside the earlier run's own call chain: a "
@@ -133,6 +233,14 @@ def overlap_explanation(
         )
     contexts = _contexts(runs)
     by = f" from {contexts}" if contexts else ""
+    cause = _created_cause(what, created)
+    if cause is not None:
+        why, fix = cause
+        return (
+            f"{span}{by}. {why} Their runs interleave on its state, so each can read or "
+            "overwrite the others' messages.",
+            fix,
+        )
     return (
         f"{span}{by}. Independent tasks, threads or requests drove one shared instance at "
         "once (a module-level singleton, one agent passed to asyncio.gather): their runs "
@@ -143,11 +251,40 @@ def overlap_explanation(
     )
 
 
+def _resource_explanation(kind: str, ran: str, objects: str, measure: str, key: str,
+                          runs: Sequence[Run]) -> tuple[str, str]:
+    """A conversation key (a LangGraph thread, a session, a chat history): what breaks is the
+    conversation, whatever objects ran it, and the fix is per key, not per object."""
+    named, store, fix = conversation(key)
+    contexts = _contexts(runs)
+    by = f" from {contexts}" if contexts else ""
+    if kind == REENTRANT:
+        cause = ("The later run started inside the earlier one's call chain (a node, tool or "
+                 "callback continued the same conversation while it was running). ")
+    else:
+        cause = ""
+    if objects.startswith("this one"):
+        per_object = ("An object per request would not help: the state is stored under the "
+                      "key, not in the object.")
+    else:
+        per_object = ("Separate objects did not help: the state is stored under the key, not "
+                      "in the objects.")
+    return (
+        f"{ran}{by} continued {named} at the same time, on {objects}, {measure}. {cause}Both "
+        f"runs read {store} before either wrote its result, so the later write wins and the "
+        f"other run's exchange is lost: a lost update. {per_object}",
+        f"Run one conversation turn at a time per key: {fix}.",
+    )
+
+
 def latent_explanation(
     cls: str, contexts: int, runs: Sequence[Run], run_count: int, gap_ns: int | None,
-    *, more: bool = False,
+    *, more: bool = False, created: Sequence[CreationSite] = (),
 ) -> tuple[str, str]:
     what = short_class(cls)
+    site = created[0] if len(created) == 1 else None
+    made = (f" (a module-level singleton, created at {site.short})"
+            if site is not None and site.role == SINGLETON else "")
     names = _contexts(runs)
     closest = (
         f"; the closest two came within {format_duration(gap_ns)} of each other"
@@ -155,7 +292,8 @@ def latent_explanation(
         else ""
     )
     return (
-        f"This {what} served {_plural(run_count, 'run')} from {contexts}{'+' if more else ''} "
+        f"This {what}{made} served {_plural(run_count, 'run')} from {contexts}"
+        f"{'+' if more else ''} "
         "different tasks or "
         f"threads{f' ({names})' if names else ''}, one at a time in this trace{closest}. "
         "Nothing racetrace can see kept them apart, so under more load or other timing they "

@@ -57,6 +57,9 @@ _DETAIL_KEYS = {
     "stack": semconv.STACK,
     "args": "racetrace.args",
     "runs_own_loop": semconv.LOOP_OWN,
+    "created_at": semconv.INSTANCE_CREATED_AT,
+    "created_in": semconv.INSTANCE_CREATED_IN,
+    "created_scope": semconv.INSTANCE_CREATED_SCOPE,
 }
 
 
@@ -89,6 +92,10 @@ class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, renam
     stack: list[str] = []
     args: str | None = None
     runs_own_loop: bool = False  # an entry point that runs an event loop of its own
+    # Where the instance was created: on its first run in each process only.
+    created_at: str | None = None
+    created_in: str | None = None
+    created_scope: str | None = None
 
 
 class Origin(msgspec.Struct, gc=False):

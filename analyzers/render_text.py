@@ -34,6 +34,7 @@ RULE = "=" * 18
 RUNS_SHOWN = 6  # per finding, unless verbose
 INFO_SHOWN = 10  # info findings shown briefly, unless verbose
 STACK_SHOWN = 4
+SITES_SHOWN = 3  # creation sites of a resource key's instances
 
 _SEVERITY_STYLE = {ERROR: "bold red", WARNING: "bold yellow", INFO: "bold cyan"}
 _STATUS_STYLE = {"error": "red", "cancelled": "yellow", "unfinished": "magenta"}
@@ -141,6 +142,9 @@ def _full(console: Console, report: Report, finding: Finding, origin: int,
         ), highlight=False)
     if finding.kind in LOOP_KINDS:
         console.print(Text(_loop_line(finding)), highlight=False)
+    for site in finding.created[:SITES_SHOWN]:
+        console.print(Text(f"  {clean(_created_what(finding))} {clean(site.describe())}."),
+                      highlight=False)
     if finding.suppressed_by:
         console.print(Text(f"  (lowered to info by suppression {clean(finding.suppressed_by)})",
                            style="dim"), highlight=False)
@@ -179,6 +183,16 @@ def _loop_line(finding: Finding) -> str:
     if d.get("never_ended"):
         outcome.append(f"{d['never_ended']} never returned (the loop stopped for good)")
     return f"  {runs} tried to run an event loop inside a running one: {', '.join(outcome)}."
+
+
+def _created_what(finding: Finding) -> str:
+    """Whose creation site a line tells: `Agent 'support'`, or the class of a resource key's
+    objects."""
+    classes = [c.strip() for c in finding.instance_class.split(",") if c.strip()]
+    names = " and ".join(sorted({c.rsplit(".", 1)[-1] for c in classes})) or "object"
+    if finding.key_kind == "instance" and finding.instance_label:
+        return f"{names} '{finding.instance_label}'"
+    return names if finding.key_kind == "instance" or len(finding.created) < 2 else names + "s"
 
 
 def _run_lines(trace: Trace, run: Run, number: int, total: int, origin: int,

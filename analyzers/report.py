@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Run, Trace, unresolved_targets
+from .provenance import CreationSite
 
 SCHEMA = "racetrace.report/1"
 
@@ -119,6 +120,11 @@ class Finding:
     episodes: tuple[EpisodeSummary, ...] = ()  # overlap kinds: every episode, in time order
     suppressed_by: str | None = None  # the `benign:` rule that lowered it to info
     details: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (JSON-ready)
+    # Where the instance was created (a resource key: its instances'), when the tracer saw it.
+    created: tuple[CreationSite, ...] = ()
+    # Other keys whose finding of this kind listed the very same pairs, folded into this one
+    # (an object's finding into its conversation's): key, key_kind, class, label, process.
+    also_on: tuple[dict[str, Any], ...] = ()
 
     @property
     def is_overlap(self) -> bool:
@@ -157,6 +163,8 @@ class Finding:
             "fix": self.fix,
             "suppressed_by": self.suppressed_by,
             "details": self.details,
+            "created_at": [site.to_json() for site in self.created],
+            "also_on": [dict(other) for other in self.also_on],
         }
 
 
@@ -183,6 +191,7 @@ class InstanceSummary:
     # Used by several tasks or threads without overlap, and kept apart by design (a lock, a
     # queue, one flow of control, one timer): why that is no latent finding.
     serialized: str | None = None
+    created_at: CreationSite | None = None  # an instance key's, when the tracer saw it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -203,6 +212,7 @@ class InstanceSummary:
             "last_end_ns": self.last_end_ns,
             "findings": list(self.finding_ids),
             "serialized": self.serialized,
+            "created_at": self.created_at.to_json() if self.created_at is not None else None,
         }
 
 

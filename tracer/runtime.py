@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 from racetrace._version import __version__
 
-from . import semconv, taskorigin
+from . import provenance, semconv, taskorigin
 from .clock import now_ns
 from .config import Config
 from .delegation import is_delegation
@@ -101,6 +101,7 @@ _STACK = semconv.STACK
 # Keyed by id() of the class, never by the class: a metaclass may define `__eq__` without
 # `__hash__`. The value holds the class, so that its id cannot be reused meanwhile.
 _class_names: dict[int, tuple[type, str]] = {}
+_created_sites = provenance.SITES  # never rebound, only cleared
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
 
@@ -231,6 +232,15 @@ class Recorder:
                 attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
                 attributes[semconv.GEN_AI_AGENT_NAME] = label
                 attributes[semconv.GEN_AI_AGENT_ID] = key
+        # Where the object was made: on its first run only (a dict lookup on the others).
+        entry = _created_sites.get(id(instance))
+        created = (provenance.first_sight(instance, key)
+                   if entry is not None and entry[2] is not key else None)
+        if created is not None:
+            file, line, function, scope = created
+            attributes[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
+            attributes[semconv.INSTANCE_CREATED_IN] = function
+            attributes[semconv.INSTANCE_CREATED_SCOPE] = scope
         if target.stateful is not None:
             attributes[semconv.STATEFUL] = target.stateful
         if target.ends_with is not None:

@@ -11,6 +11,11 @@ INSTANCE_LABEL = "racetrace.instance.label"
 INSTANCE_ID = "racetrace.instance.id"
 RESOURCE_KEY = "racetrace.resource.key"
 STATEFUL = "racetrace.stateful"
+# Where the object was created, on its first run in each process only: `file:line`, the
+# creating function's qualified name, and `module` | `class` | `function` (see provenance.py).
+INSTANCE_CREATED_AT = "racetrace.instance.created_at"
+INSTANCE_CREATED_IN = "racetrace.instance.created_in"
+INSTANCE_CREATED_SCOPE = "racetrace.instance.created_scope"
 # The run may outlive its call (a preset's `ends_with`: a streamed run's background task, a
 # runtime's message loop): after the call returns, the calling task goes on with other work.
 OUTLIVES_CALL = "racetrace.outlives_call"

@@ -27,7 +27,7 @@ from typing import Any
 
 import wrapt
 
-from . import classhook, coverage, resolution
+from . import classhook, coverage, provenance, resolution
 from .config import target_error
 from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
@@ -84,6 +84,9 @@ class Target:
     # A preset's entry point: missing in this version of the framework is said only in
     # verbose mode. A target the user named is always reported when it cannot be found.
     optional: bool = False
+    # The class of the run's instance when that is not the method's own class (a classmethod
+    # whose instance is an argument): `module:Qualname`, observed for where objects are made.
+    instance_class: str | None = None
     # Patched as an override found by subclass coverage, rather than named: a named target
     # for the same method takes its place.
     derived: bool = False
@@ -312,6 +315,12 @@ def _patch_resolved(
     had_own = isinstance(parent, type) and attribute in vars(parent)
     _install(target, parent, attribute, original, had_own)
     verbose(f"tracing {target.spec}")
+    if target.instance_class is not None:
+        _observe_later(target.instance_class, target.owner)
+    elif isinstance(parent, type) and not isinstance(original, classmethod | staticmethod):
+        provenance.observe(parent, target.owner)
+        if parent.__module__ == module.__name__:
+            provenance.adopt_module_singletons(parent, module)
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
     _resolved(target)
@@ -330,6 +339,21 @@ def _resolved(target: Target) -> None:
             return
         _resolved_named.add(target.spec)
     _watch_classes()
+
+
+def _observe_later(spec: str, owner: Owner) -> None:
+    """Observe the class `module:Qualname` where its objects are created, once imported."""
+    module_name, _, qualname = spec.partition(":")
+
+    def on_import(module: ModuleType) -> None:
+        try:
+            cls = wrapt.resolve_path(module, qualname)[2]
+            if isinstance(cls, type):
+                provenance.observe(cls, owner)
+        except Exception as exc:
+            internal_error(f"observing where {spec} objects are created", exc)
+
+    wrapt.register_post_import_hook(on_import, module_name)
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
@@ -378,6 +402,7 @@ def _patch_override(base_target: Target, cls: type, attribute: str) -> None:
 def uninstrument_all() -> None:
     """Restore every patched original and forget pending targets."""
     coverage.uncover_all()
+    provenance.unobserve_all()
     with _lock:
         patches = list(reversed(_patches))
         _patches.clear()

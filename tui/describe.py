@@ -23,11 +23,32 @@ from .textsafe import clean, shorten
 
 if TYPE_CHECKING:
     from racetrace.analyzers.model import Run, Trace
+    from racetrace.analyzers.provenance import CreationSite
     from racetrace.analyzers.report import Finding, Report
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 SEVERITY_BADGE = {"error": "‼", "warning": "!", "info": "i"}
 STATUS_STYLE = {"ok": "green", "error": "bold red", "cancelled": "yellow", "unfinished": "magenta"}
+
+
+def created_role(site: CreationSite) -> str:
+    """How a lane's instance was made, in a word or two: `module`, `class body`, `factory`,
+    `in main()`."""
+    if site.role == "singleton":
+        return "module" if site.scope == "module" else "class body"
+    if site.role == "factory":
+        return "factory"
+    return f"in {site.function}()" if site.function else "in a function"
+
+
+def _created_of(run: Run, lane: Lane, report: Report | None) -> CreationSite | None:
+    if not lane.is_resource:
+        return lane.created
+    if report is not None:
+        for summary in report.instances:
+            if summary.key == run.instance_key and not summary.is_resource:
+                return summary.created_at
+    return None
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -207,6 +228,13 @@ def run_details(lane: Lane, index: int, report: Report | None) -> RenderableType
     if run.instance_id is not None:
         instance.append(f"  id {run.instance_id}", "dim")
     row("instance", instance)
+    site = _created_of(run, lane, report)
+    if site is not None:
+        created = Text(clean(site.at))
+        if site.function:
+            created.append(f" in {clean(site.function)}", "dim")
+        created.append(f"  {clean(site.role_text)}")
+        row("created at", created)
     if run.resource_key:
         row("resource", run.resource_key)
     if run.fan_out_of:

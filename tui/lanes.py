@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from racetrace.analyzers.model import Run, Trace
 from racetrace.analyzers.overlap import overlap_stretches
+from racetrace.analyzers.provenance import CreationSite
 
 if TYPE_CHECKING:
     from racetrace.analyzers.report import Finding, InstanceSummary, Report
@@ -70,6 +71,7 @@ class Lane:
     index: dict[str, int] = field(default_factory=dict)  # run_id -> position in `runs`
     # Runs of its nested-loop and loop-blocking findings: they stopped their thread's loop.
     loop_runs: frozenset[str] = frozenset()
+    created: CreationSite | None = None  # where its instance was created (from the report)
 
     @property
     def height(self) -> int:
@@ -186,6 +188,9 @@ def apply_report(model: Lanes, report: Report) -> Lanes:
     for finding in report.findings:
         kind = "resource" if getattr(finding, "key_kind", "") == "resource" else "instance"
         findings_by_lane.setdefault(f"{kind}:{finding.instance_key}", []).append(finding)
+        for other in getattr(finding, "also_on", ()):  # a finding merged from this lane's key
+            findings_by_lane.setdefault(f"{other['key_kind']}:{other['key']}", []).append(
+                finding)
     for lane in model.lanes:
         summary = summaries.get(lane.id)
         lane.findings = findings_by_lane.get(lane.id, [])
@@ -196,6 +201,7 @@ def apply_report(model: Lanes, report: Report) -> Lanes:
             lane.max_concurrency = summary.max_concurrency
             if summary.label and not lane.label:
                 lane.label = summary.label
+            lane.created = summary.created_at
         if lane.findings and lane.severity is None:
             lane.severity = _worst(f.severity for f in lane.findings)
     lanes = sorted(model.lanes, key=_lane_order)

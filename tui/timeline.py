@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from . import viewport
-from .describe import plural
+from .describe import created_role, plural
 from .lanes import Lane, Lanes, SubRow
 from .layout import Layout, layout
 from .paint import CURSOR, EMPTY, RELATED, SELECTED, STYLE_NAMES, paint_row
@@ -616,17 +616,17 @@ def lane_where(lane: Lane, width: int, cls: str = "") -> str:
         if lane.fan_outs:
             text += f" · {lane.fan_outs} fan-out"
         return shorten(text, width)
+    if lane.created is not None:
+        # Where it was made says more than its key (the details panel has that); a long file
+        # name gives way in the middle, keeping its line number.
+        head = (f"{cls} · " if cls else "") + f"{clean(created_role(lane.created))} "
+        room = max(width - cell_len(head), 8)
+        return shorten(head + shorten(clean(lane.created.short), room, keep="middle"), width)
     key = clean(lane.key)
     if cls:
         room = width - cell_len(cls) - 1
-        text = shorten(f"{cls} {shorten(key, max(room, 8), keep='middle')}", width)
-    else:
-        text = shorten(key, width, keep="middle")
-    # Where the instance was created joins here once lanes carry it (issue 12, part 6).
-    created = getattr(lane, "created_at", None)
-    if created and cell_len(text) + 2 + cell_len(clean(created)) <= width:
-        text += "  " + clean(created)
-    return text
+        return shorten(f"{cls} {shorten(key, max(room, 8), keep='middle')}", width)
+    return shorten(key, width, keep="middle")
 
 
 def lane_names_width(lane: Lane) -> int:

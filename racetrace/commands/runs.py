@@ -53,10 +53,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import orjson
 
+        from racetrace.analyzers.provenance import sites_by_instance
+
+        sites = sites_by_instance(trace)
         rows = []
         for r in runs:
             row = r.to_json()
             row["overlapping_runs"] = overlaps.get(r.run_id, 0)
+            site = sites.get(r.instance_key)
+            row["instance_created_at"] = site.to_json() if site is not None else None
             rows.append(row)
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
         sys.stdout.buffer.write(b"\n")

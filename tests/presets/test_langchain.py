@@ -105,9 +105,14 @@ def test_two_runs_on_one_chat_history_overlap_on_the_history(scenarios: Scenario
     assert {r["resource_key"] for r in runs} == {"langchain/history/user-7"}
     assert overlapping_pairs(runs) == 1
     assert overlapping_pairs(runs, "resource_key") == 1
-    # The chain is stateless (information); the history is the bug.
-    (chain,) = [f for f in overlap_findings(done) if f["key_kind"] == "instance"]
-    assert (chain["kind"], chain["severity"], chain["pair_count"]) == ("concurrent", "info", 1)
+    # The chain is stateless, the history is the bug: the same pair on both is one finding,
+    # on the history, that names the chain too.
+    (finding,) = overlap_findings(done)
+    assert (finding["key_kind"], finding["instance"]["key"]) == (
+        "resource", "langchain/history/user-7")
+    assert (finding["kind"], finding["severity"], finding["pair_count"]) == (
+        "concurrent", "warning", 1)
+    assert [o["key"] for o in finding["also_on"]] == [runs[0]["instance_key"]]
 
 
 def test_one_run_at_a_time_per_chat_history_has_no_findings(scenarios: Scenarios) -> None:

@@ -25,10 +25,13 @@ def test_two_runs_on_one_session_overlap_on_the_session(scenarios: Scenarios) ->
     assert {r["resource_key"] for r in runs} == {SESSION}
     assert overlapping_pairs(runs) == 1
     assert overlapping_pairs(runs, "resource_key") == 1
-    # The Agent is a configuration: sharing it is information; the session is the bug.
-    (agent,) = [f for f in overlap_findings(done) if f["key_kind"] == "instance"]
-    assert agent["instance"]["key"] == runs[0]["instance_key"]
-    assert (agent["kind"], agent["severity"], agent["pair_count"]) == ("concurrent", "info", 1)
+    # The Agent is a configuration, the session is the bug: the same pair on both is one
+    # finding, on the session, that names the agent too.
+    (finding,) = overlap_findings(done)
+    assert (finding["key_kind"], finding["instance"]["key"]) == ("resource", SESSION)
+    assert (finding["kind"], finding["severity"], finding["pair_count"]) == (
+        "concurrent", "warning", 1)
+    assert [o["key"] for o in finding["also_on"]] == [runs[0]["instance_key"]]
 
 
 def test_one_run_at_a_time_per_session_has_no_findings(scenarios: Scenarios) -> None:

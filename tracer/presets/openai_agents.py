@@ -42,7 +42,7 @@ PRESET = Preset(
     entry_points=tuple(
         EntryPoint(
             RUN, f"Runner.{method}", stateful=False, instance=_STARTING_AGENT,
-            resource=conversation_of, agent=True,
+            resource=conversation_of, agent=True, instance_class="agents.agent:Agent",
             ends_with=_background_task if method == "run_streamed" else None,
             runs_loop=method == "run_sync",
         )

@@ -43,6 +43,9 @@ class EntryPoint:
     returns_stream: bool = False
     # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`).
     runs_loop: bool = False
+    # `module:Qualname` of the instance's class when `instance` takes it from an argument:
+    # observed for where its objects are created.
+    instance_class: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class Preset:
                 framework_calls=entry.framework_calls,
                 returns_stream=entry.returns_stream,
                 runs_loop=entry.runs_loop,
+                instance_class=entry.instance_class,
                 optional=True,
             )
             if entry.instance is not None:
