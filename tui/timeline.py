@@ -634,6 +634,8 @@ def lane_names_width(lane: Lane) -> int:
     name, cls = lane_title(lane)
     title = cell_len(name) + (2 + cell_len(cls) if cls else 0)
     where = len(lane.key) if not lane.is_resource else 30
+    if lane.created is not None:  # the second line tells where it was made instead
+        where = cell_len(f"{created_role(lane.created)} {lane.created.short}")
     runs = len(f"{len(lane.runs):,} runs · {lane.max_concurrency:,} at once")
     return 3 + max(title, where, runs) + 1
 

@@ -18,7 +18,7 @@ CREATED = "racetrace.instance.created_at"
 
 
 def trace_lines(directory: Path) -> list[dict]:
-    return [json.loads(line) for path in sorted(directory.glob("*.jsonl"))
+    return [json.loads(line) for path in sorted(directory.rglob("*.jsonl"))
             for line in path.read_text().splitlines() if line.strip()]
 
 

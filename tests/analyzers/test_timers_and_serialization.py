@@ -25,7 +25,7 @@ def traced(tmp_path: Path, cli, analyzed) -> Callable[..., Any]:
     def run(source: str, *targets: str) -> Any:
         (tmp_path / "main.py").write_text(textwrap.dedent(source))
         directory = tmp_path / "traces"
-        args = ["run", "-d", str(directory)]
+        args = ["run", "-q", "-d", str(directory)]  # -q: the report is read below
         for target in (*TARGETS, *targets):
             args += ["-t", target]
         done = cli(*args, "--", sys.executable, str(tmp_path / "main.py"), cwd=tmp_path,

@@ -36,9 +36,10 @@ async def test_the_lane_and_the_details_show_where_the_singleton_was_made(
         (lane,) = [lane for lane in app.timeline.lane_layout.lanes if not lane.is_resource]
         assert lane.created is not None
         assert (lane.created.line, lane.created.role) == (11, "singleton")
-        description = screen_text(app).splitlines()[1]
+        title, description = screen_text(app).splitlines()[:2]
+        assert "Agent" in title.split("│")[0]
         gutter = description.split("│")[0].strip()
-        assert gutter.startswith("Agent · module sin") and gutter.endswith(".py:11")
+        assert gutter.startswith("module singleton") and gutter.endswith(".py:11")
         await pilot.press("enter")
         shown = plain(app.screen.query_one("#details").content, width=200)
         assert "created at" in shown
