@@ -96,8 +96,11 @@ def _serialized(console: Console, report: Report) -> None:
 
 def render_to_string(report: Report, *, width: int = 100, verbose: bool = False,
                      color: bool = False) -> str:
+    # Lines stay whole (soft wrap): a test failure or a CI log is read in a browser or grepped,
+    # and a path split mid-line helps neither; `width` only bounds the rules and tables.
     console = Console(width=width, record=True, force_terminal=color, color_system=None
-                      if not color else "standard", highlight=False, file=_Null())
+                      if not color else "standard", highlight=False, file=_Null(),
+                      soft_wrap=True)
     render(report, console, verbose=verbose)
     return console.export_text(styles=color)
 
@@ -131,7 +134,8 @@ def _full(console: Console, report: Report, finding: Finding, origin: int,
     console.print(_head(finding), highlight=False, soft_wrap=True)
     if finding.kind in OVERLAP_KINDS and finding.overlap_start_ns is not None:
         console.print(Text(
-            f"  {finding.run_count} runs overlapped for {format_duration(finding.overlap_ns)}"
+            f"  {finding.run_count} run{'s' if finding.run_count != 1 else ''} overlapped for"
+            f" {format_duration(finding.overlap_ns)}"
             f" between +{format_duration(finding.overlap_start_ns - origin)} and"
             f" +{format_duration((finding.overlap_end_ns or 0) - origin)}, at most"
             f" {finding.max_concurrency} at once ({finding.pair_count} overlapping"
@@ -152,7 +156,8 @@ def _full(console: Console, report: Report, finding: Finding, origin: int,
     runs = finding.runs if verbose else finding.runs[:RUNS_SHOWN]
     ids = {r.run_id for r in finding.runs}
     for number, run in enumerate(runs, 1):
-        for line in _run_lines(trace, run, number, len(finding.runs), origin, ids):
+        # Numbered out of every run of the finding: "Run 1 of 209", then "... and 203 more".
+        for line in _run_lines(trace, run, number, finding.run_count, origin, ids):
             console.print(line, highlight=False)
     hidden = finding.run_count - len(runs)
     if hidden > 0:
@@ -199,7 +204,8 @@ def _run_lines(trace: Trace, run: Run, number: int, total: int, origin: int,
                ids: set[str]) -> list[Text]:
     end = run.end_ns
     length = (format_duration(end - run.start_ns) if end is not None
-              else f"open for {format_duration(trace.last_ns_of(run) - run.start_ns)}+")
+              # Open through its process' last record, inclusive, as the analysis counts it.
+              else f"open for {format_duration(trace.last_ns_of(run) + 1 - run.start_ns)}+")
     lines = [Text.assemble(
         (f"  Run {number} of {total}: ", "bold"),
         (clean(run.method), "bold"),
@@ -274,7 +280,8 @@ def summary_line(report: Report) -> Text:
     style = _SEVERITY_STYLE.get(_worst(report.findings), "bold green")
     return Text.assemble(
         ("SUMMARY: racetrace: ", style),
-        f"{found}; {s.runs} runs on {s.instances} instance{'s' if s.instances != 1 else ''}"
+        f"{found}; {s.runs} run{'s' if s.runs != 1 else ''} on {s.instances}"
+        f" instance{'s' if s.instances != 1 else ''}"
         f" in {s.processes} process{'es' if s.processes != 1 else ''},"
         f" {s.overlapping_pairs} overlapping pair{'s' if s.overlapping_pairs != 1 else ''}{tail}",
     )

@@ -176,3 +176,35 @@ def test_render_to_string_is_plain_text(writer, analyzed) -> None:
     text = render_to_string(analyzed([w.write()]), width=200)
     assert f"concurrent runs on Agent '{HOSTILE_LABEL}'" in text
     assert "\x1b" not in text
+
+
+def test_counts_read_as_people_write_them(writer, analyzed) -> None:
+    from racetrace.analyzers.render_text import render_to_string
+
+    w = writer()
+    w.run(0, 10, task="Task-1")
+    text = render_to_string(analyzed([w.write()]))
+    assert "no findings; 1 run on 1 instance in 1 process, 0 overlapping pairs" in text
+
+
+def test_runs_are_numbered_out_of_every_run_of_the_finding(writer, analyzed) -> None:
+    from racetrace.analyzers.render_text import RUNS_SHOWN, render_to_string
+
+    w = writer()
+    for i in range(10):
+        w.run(i, 100, task=f"Task-{i}")
+    text = render_to_string(analyzed([w.write()]))
+    assert "Run 1 of 10:" in text and f"Run {RUNS_SHOWN} of 10:" in text
+    assert f"... and {10 - RUNS_SHOWN} more runs" in text
+    assert "10 runs overlapped for" in text
+
+
+def test_a_report_keeps_every_line_whole_when_not_a_terminal(writer, analyzed) -> None:
+    from racetrace.analyzers.render_text import render_to_string
+
+    site = "/srv/" + "/".join(["a-very-long-folder-name"] * 8) + "/handlers.py:42"
+    w = writer()
+    w.run(0, 100, task="Task-1", site=site)
+    w.run(10, 90, task="Task-2", site=site)
+    text = render_to_string(analyzed([w.write()]), width=100)
+    assert any(site in line for line in text.splitlines())
