@@ -80,6 +80,8 @@ class RacetraceSession:
         self.worker_dirs: list[str] = []
         self.problems: list[str] = []
         self.unchecked: list[str] = []  # tests whose check failed inside racetrace
+        self._seen: set[tuple[str, str]] = set()  # (test, property) already in `flagged`
+        self._warnings: dict[str, list[str]] = {}  # test -> reports of its warnings, for junit
         self.report_written: str | None = None
 
     # -- roles and switching on ----------------------------------------------------------------
@@ -231,7 +233,12 @@ class RacetraceSession:
         else:
             report.sections.append((SECTION, text))
         verb = "failed" if failing else "warned"
-        report.user_properties.append((SECTION, f"{verb} ({report.when}): {line}"))
+        entry = (SECTION, f"{verb} ({report.when}): {line}")
+        report.user_properties.append(entry)
+        if not failing:
+            # junitxml writes a test's properties from its teardown report, which copies the
+            # item's: a warning found after the call phase reaches the XML that way.
+            item.user_properties.append(entry)
 
     def _picture(self, nodeid: str, when: str, analysis: Any, findings: Any) -> str:
         """The failing test's timeline beside the report, when the report names a folder: a
@@ -271,11 +278,17 @@ class RacetraceSession:
         sys.stderr.write(f"racetrace: {message}\n")
 
     # -- what every role sees ----------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)  # before junitxml closes the test's XML element
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self._warnings_to_junit(report)
         for name, value in report.user_properties:
-            if name != SECTION:
+            if name != SECTION or (report.nodeid, str(value)) in self._seen:
                 continue
+            self._seen.add((report.nodeid, str(value)))
             text = next((c for n, c in report.sections if n == SECTION), None)
+            if text is not None and not str(value).startswith("failed"):
+                self._warnings.setdefault(report.nodeid, []).append(text)
             entry = Flagged(report.nodeid, str(value), text)
             self.flagged.append(entry)
             if (self.role == CONTROLLER and entry.failed and report.failed
@@ -285,6 +298,27 @@ class RacetraceSession:
                 message = "racetrace: " + entry.line.split(": ", 1)[-1]
                 report.longrepr = RacetraceFailure(  # type: ignore[assignment]
                     report.longrepr, message, report.nodeid)
+
+    def _warnings_to_junit(self, report: pytest.TestReport) -> None:
+        """A warned test's reports as its `system-out` in `--junitxml`, whatever `junit_logging`
+        says: CI systems show a passing test's XML, never pytest's terminal sections. (A
+        failure needs nothing: its text is the XML's failure message.)"""
+        texts = self._warnings.pop(report.nodeid, None)
+        if not texts:
+            return
+        try:
+            from xml.etree import ElementTree
+
+            from _pytest.junitxml import bin_xml_escape, xml_key
+
+            xml = self.config.stash.get(xml_key, None)
+            if xml is None:
+                return
+            element = ElementTree.Element("system-out")
+            element.text = bin_xml_escape("\n".join(texts))
+            xml.node_reporter(report).append(element)
+        except Exception as exc:  # another pytest's internals: the property still says it
+            self._problem(f"cannot add the report of {report.nodeid} to the JUnit XML: {exc}")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:

@@ -37,6 +37,32 @@ def test_warn_mode_reports_without_failing(suite: Suite) -> None:
     assert racetrace_lines(result) == []
 
 
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_a_warning_reaches_the_junit_xml(suite: Suite, workers: tuple[str, ...]) -> None:
+    from xml.etree import ElementTree
+
+    suite.write(test_suite=OVERLAPPING + """
+
+    def test_quiet():
+        assert True
+""")
+    result = suite.run("--racetrace=warn", *TARGETS, "--junitxml", "junit.xml", *workers,
+                       plugins=["xdist"] if workers else [])
+    result.assert_outcomes(passed=2)
+    cases = {c.get("name"): c for c in
+             ElementTree.parse(suite.path / "junit.xml").getroot().iter("testcase")}
+    warned = cases["test_gather_on_one_agent"]
+    [prop] = [p for p in warned.iter("property") if p.get("name") == "racetrace"]
+    assert prop.get("value").startswith("warned (call): concurrent runs on Agent 'shared'")
+    [out] = warned.iter("system-out")
+    assert "WARNING: racetrace: concurrent runs on Agent 'shared'" in out.text
+    assert "SUMMARY: racetrace: 1 finding" in out.text
+    quiet = cases["test_quiet"]
+    assert not list(quiet.iter("property")) and not list(quiet.iter("system-out"))
+    # Counted once in the terminal summary, though the property rides on two reports.
+    assert result.stdout.str().count("test_gather_on_one_agent: warned (call)") == 1
+
+
 def test_benign_suppression_lets_the_test_pass(suite: Suite) -> None:
     suite.write(test_suite=OVERLAPPING)
     (suite.path / "racetrace.supp").write_text(
