@@ -211,10 +211,10 @@ def overlap_explanation(
         every = f"every {format_duration(period_ns)}" if period_ns else "at a regular interval"
         site = runs[0].callsite if runs and runs[0].callsite else "one call site"
         return (
-            f"{span}. They were started from {site} {every}, and each run took longer than "
-            "that, so a new run began before the previous one finished: a timer or loop that "
-            "starts its job without waiting. (If these are requests that happen to arrive at "
-            "a steady rate, read this as a concurrent overlap.)",
+            f"{span}. One timer started them from {site} {every} (one task's loop, or tasks "
+            "created one by one by the same creator), and each run took longer than that, so a "
+            "new run began before the previous one finished: the timer starts its job without "
+            "waiting for the last one.",
             "Add a running guard that skips a tick while the previous run is still going (or "
             "await the job inside the loop instead of create_task), or use a scheduler option "
             "that does it (APScheduler: max_instances=1, coalesce=True).",
@@ -240,6 +240,15 @@ def overlap_explanation(
             f"{span}{by}. {why} Their runs interleave on its state, so each can read or "
             "overwrite the others' messages.",
             fix,
+        )
+    if not by and not any(r.task_key or r.thread_id is not None for r in runs):
+        # Other tools' spans carry no task or thread: say only what the trace shows.
+        return (
+            f"{span}. None of these runs started inside another's call chain (no parent span "
+            "links them), yet they drove one shared instance at once: their runs interleave on "
+            "its state, so each can read or overwrite the others' messages.",
+            "Give each task or request its own instance (a factory called per request), or, if "
+            "it must be shared, serialize access with a lock around the call.",
         )
     return (
         f"{span}{by}. Independent tasks, threads or requests drove one shared instance at "
@@ -296,9 +305,11 @@ def latent_explanation(
         f"{'+' if more else ''} "
         "different tasks or "
         f"threads{f' ({names})' if names else ''}, one at a time in this trace{closest}. "
-        "Nothing racetrace can see kept them apart, so under more load or other timing they "
-        "will overlap: a shared instance that is safe only by luck. If a lock or a queue "
-        "already serializes these calls, this is fine.",
+        "Nothing racetrace saw kept them apart (no run began right as the previous one ended, "
+        "in a task already waiting for it; no single flow of control or timer ran them), so "
+        "under more load or other timing they will overlap: a shared instance that is safe "
+        "only by luck. A lock that is released long before the next holder runs is not seen: "
+        "if one serializes these calls, this is fine.",
         "Create an instance per task or request; or keep the lock that serializes it and "
         "mark the class benign in a suppressions file (benign:" + (cls or "Class") + ").",
     )

@@ -65,6 +65,9 @@ def test_gathered_runs_of_one_agent_are_concurrent_not_reentrant(spans, cli) -> 
     assert finding["instance"]["key"] == "helper"
     assert finding["instance"]["label"] == "helper"
     assert {r["method"] for r in finding["runs"]} == {"invoke_agent helper"}
+    # The spans carry no task or thread: the explanation claims no more than they show.
+    assert "Independent tasks" not in finding["explanation"]
+    assert "no parent span links them" in finding["explanation"]
     # Both agents' invoke_agent spans are runs; the create_agent spans are not.
     assert data["summary"]["runs"] == 3
     assert any("2 create_agent" in p and "not runs on the agent" in p for p in data["problems"])
