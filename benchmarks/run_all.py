@@ -82,7 +82,7 @@ def print_table(rows: Sequence[Row]) -> None:
                         for i, (c, w) in enumerate(zip(line, widths, strict=True))).rstrip())
         if n == 0:
             print("  ".join("-" * w for w in widths))
-    notes = [f"  {r.figure}: {r.note}" for r in rows if r.note]
+    notes = [f"  {r.figure.strip()}: {r.note}" for r in rows if r.note]
     if notes:
         print("\nnotes:")
         print("\n".join(notes))
@@ -181,10 +181,64 @@ def _median(values: Sequence[float]) -> float:
 
 
 # -- tracer: per traced call against a bare OpenTelemetry SDK span ------------------------------
+FLOOR_RECORDER = "floor recorder"
+
+
+def floor_recorder(path: Path) -> object:
+    """The least a recorder with the tracer's guarantees does per run (issue 13's floor): wrapt's
+    wrapper, two clock reads, two records encoded by orjson, one unbuffered `os.write` per line
+    (a START is in the file before the body runs). No stack, no span, no context."""
+    import itertools
+
+    import orjson
+    import wrapt
+
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    dumps, option, write, now = orjson.dumps, orjson.OPT_APPEND_NEWLINE, os.write, time.time_ns
+    serial = itertools.count()
+
+    def start(instance: object) -> int:
+        run = next(serial)
+        write(fd, dumps({"type": "start", "run_id": run, "name": "Floor.ping",
+                         "start_ns": now(), "racetrace.instance.id": id(instance)},
+                        option=option))
+        return run
+
+    @wrapt.decorator
+    def record(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        run = start(instance)
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            write(fd, dumps({"type": "end", "run_id": run, "end_ns": now()}, option=option))
+
+    @wrapt.decorator
+    async def arecord(wrapped, instance, args, kwargs):  # type: ignore[no-untyped-def]
+        run = start(instance)
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            write(fd, dumps({"type": "end", "run_id": run, "end_ns": now()}, option=option))
+
+    class Floor:
+        @record
+        def ping(self) -> int:
+            return 1
+
+        @arecord
+        async def aping(self) -> int:
+            return 1
+
+    return Floor()
+
+
 def bench_tracer(args: argparse.Namespace) -> list[Row]:
     import tracer_overhead
 
-    medians = tracer_overhead.measure_calls(args.calls, args.repeats)
+    with tempfile.TemporaryDirectory(prefix="racetrace-bench-floor-") as folder:
+        medians = tracer_overhead.measure_calls(
+            args.calls, args.repeats,
+            extra={FLOOR_RECORDER: floor_recorder(Path(folder, "floor.jsonl"))})
     rows = []
     for kind in ("sync", "async"):
         traced = medians[tracer_overhead.TRACED, kind]
@@ -193,6 +247,13 @@ def bench_tracer(args: argparse.Namespace) -> list[Row]:
                         "<= 0.5x (stretch 0.25x)", traced / sdk <= 0.5,
                         note="" if kind == "async" else
                         "floor: the same method in `start_as_current_span`, no processor"))
+    for kind in ("sync", "async"):
+        rows.append(Row(f"  for reference: floor recorder ({kind}) / SDK span",
+                        medians[FLOOR_RECORDER, kind], medians[tracer_overhead.SDK, kind], "ns",
+                        "-", None,
+                        note="" if kind == "async" else
+                        "wrapt + 2 clock reads + 2 orjson.dumps + one os.write per line: "
+                        "what the 0.5x target leaves room above"))
     return rows
 
 
@@ -378,7 +439,14 @@ async def _tui_child(directory: str, size: tuple[int, int], repeats: int, floor:
 
 
 def bench_tui(args: argparse.Namespace, root: Path) -> list[Row]:
-    d = _trace_dir(root, args.tui_runs)
+    rows = []
+    for runs in args.tui_runs:
+        rows += _bench_tui_size(args, root, runs)
+    return rows
+
+
+def _bench_tui_size(args: argparse.Namespace, root: Path, runs: int) -> list[Row]:
+    d = _trace_dir(root, runs)
     results: dict[bool, list[dict]] = {False: [], True: []}  # type: ignore[type-arg]
     for _ in range(args.tui_repeats):
         for floor in (True, False):
@@ -393,8 +461,9 @@ def bench_tui(args: argparse.Namespace, root: Path) -> list[Row]:
             child["peak"] = done.peak_bytes
             results[floor].append(child)
     app, base = results[False], results[True]
-    label = f"{args.tui_runs:,} runs"
-    lane_target = 0.7 if args.tui_runs <= 100_000 else 2.5
+    label = f"{runs:,} runs"
+    # The issue's targets are for 100k and 1M runs; sizes between take the 1M one.
+    lane_target = 0.7 if runs <= 100_000 else 2.5
     lanes = _median([r["lanes_s"] for r in app]) * 1000
     floor_paint = _median([r["lanes_s"] for r in base]) * 1000
     findings = _median([r["findings_s"] for r in app]) * 1000
@@ -411,17 +480,21 @@ def bench_tui(args: argparse.Namespace, root: Path) -> list[Row]:
             "none set", None),
         Row(f"tui peak memory, {label}", memory, floor_memory, "MB", "<= 300 MB at 1M",
             memory <= 300),
-        Row("tui key to screen, median", _median(keys) if keys else None,
+        Row(f"tui key to screen, median, {label}", _median(keys) if keys else None,
             _median(floor_keys) if floor_keys else None, "ms", "none set", None,
             note=f"{len(keys)} presses of pan, zoom in/out, next lane, next run; floor: the "
                  "one-widget app updating a count"),
-        Row("tui key to screen, worst", max(keys) if keys else None,
+        Row(f"tui key to screen, worst, {label}", max(keys) if keys else None,
             max(floor_keys) if floor_keys else None, "ms", "<= 50 ms",
             bool(keys) and max(keys) <= 50),
     ]
 
 
 # -- main ------------------------------------------------------------------------------------------
+def _sizes(text: str) -> list[int]:
+    return [int(v) for v in text.replace("_", "").split(",") if v.strip()]
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(GROUPS),
@@ -429,7 +502,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and one repeat: a smoke run, not a measurement")
     parser.add_argument("--runs", type=int, help="runs in the report's trace (default 200000)")
-    parser.add_argument("--tui-runs", type=int, help="runs in the TUI's trace (default 100000)")
+    parser.add_argument("--tui-runs", type=_sizes,
+                        help="runs in the TUI's trace, or several sizes: 100000,1000000 "
+                             "(default 100000)")
     parser.add_argument("--repeats", type=int, help="repeats of each timed case (default 3)")
     parser.add_argument("--calls", type=int, help="traced calls per sample (default 5000)")
     parser.add_argument("--starts", type=int, help="interpreter starts per variant (default 20)")
@@ -440,10 +515,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tui-child", help=argparse.SUPPRESS)
     parser.add_argument("--tui-floor", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = dict(runs=200_000, tui_runs=100_000, repeats=3, calls=5000, starts=20,
+    defaults = dict(runs=200_000, tui_runs=[100_000], repeats=3, calls=5000, starts=20,
                     tui_repeats=2, key_repeats=10)
     if args.quick:
-        defaults = dict(runs=2_000, tui_runs=2_000, repeats=1, calls=200, starts=3,
+        defaults = dict(runs=2_000, tui_runs=[2_000], repeats=1, calls=200, starts=3,
                         tui_repeats=1, key_repeats=2)
     for name, value in defaults.items():
         if getattr(args, name) is None:

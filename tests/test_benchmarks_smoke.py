@@ -25,8 +25,10 @@ FIGURES = (
     "tui launch to lanes on screen, 1,000 runs",
     "tui launch to findings listed, 1,000 runs",
     "tui peak memory, 1,000 runs",
-    "tui key to screen, median",
-    "tui key to screen, worst",
+    "tui key to screen, median, 1,000 runs",
+    "tui key to screen, worst, 1,000 runs",
+    "  for reference: floor recorder (sync) / SDK span",
+    "  for reference: floor recorder (async) / SDK span",
 )
 NUMBER = r"[\d,]+(?:\.\d+)?"
 # measured, floor (with their unit), the ratio of the two
