@@ -284,8 +284,9 @@ def bench_startup(args: argparse.Namespace) -> list[Row]:
     if (HERE / "startup.py").exists():
         import startup  # benchmarks/startup.py: measure(starts) -> (plain ms, traced ms)
 
-        measure = startup.measure
-        source = "benchmarks/startup.py"
+        if callable(getattr(startup, "measure", None)):
+            measure = startup.measure
+            source = "benchmarks/startup.py"
     plain, traced = measure(args.starts)
     p, t = _median(plain), _median(traced)
     return [Row("RACETRACE=1 python -c pass / plain", t, p, "ms", "<= +40 ms", t - p <= 40,
