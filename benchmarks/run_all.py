@@ -1,7 +1,7 @@
 """Every figure of issue 13, each beside its floor measured in the same run, in one table.
 
     python benchmarks/run_all.py [--runs 200000] [--tui-runs 100000] [--only tracer,report]
-    python benchmarks/run_all.py --runs 1000000 --tui-runs 1000000   # the issue's sizes
+    python benchmarks/run_all.py --runs 1000000 --tui-runs 100000,1000000  # the issue's sizes
     python benchmarks/run_all.py --quick                              # a smoke run, seconds
 
 Groups (`--only`, comma-separated): tracer, startup, report, tui. Each row prints the figure,
@@ -460,7 +460,9 @@ async def _tui_child(directory: str, size: tuple[int, int], repeats: int, floor:
     async with app.run_test(size=size) as pilot:
         for n, name in enumerate(("lanes_at", "findings_at")):
             deadline = time.perf_counter() + 600
-            while not any(u[2][n] for u in updates) and time.perf_counter() < deadline:
+            while not any(u[2][n] for u in updates):
+                if time.perf_counter() > deadline:
+                    raise RuntimeError(f"no screen update showed {name[:-3]} within 600 s")
                 await asyncio.sleep(0.002)
             result[name] = next(u[1] for u in updates if u[2][n])
         await pilot.pause()
