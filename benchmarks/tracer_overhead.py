@@ -121,25 +121,30 @@ def time_async(obj: Any, calls: int) -> float:
     return asyncio.run(loop())
 
 
-def measure_calls(calls: int, repeats: int) -> dict[tuple[str, str], float]:
+def measure_calls(calls: int, repeats: int, extra: dict[str, Any] | None = None,
+                  ) -> dict[tuple[str, str], float]:
+    """Median ns per call of each subject, sync and async; `extra` adds subjects (name: an
+    object with `ping` and `aping`), timed interleaved with the others, as many calls as the
+    traced one."""
     import racetrace
 
     folder = tempfile.mkdtemp(prefix="racetrace-bench-")
     try:
         racetrace.start(directory=folder)
         racetrace.instrument(f"{__name__}:Traced.ping", f"{__name__}:Traced.aping")
-        subjects = {UNTRACED: Untraced(), TRACED: Traced(), SDK: make_sdk_class()()}
+        subjects = {UNTRACED: Untraced(), TRACED: Traced(), SDK: make_sdk_class()(),
+                    **(extra or {})}
         samples: dict[tuple[str, str], list[float]] = {}
         for obj in subjects.values():  # warm up: first sight, file open, imports
             time_sync(obj, 50)
             time_async(obj, 50)
         for _ in range(repeats):
             for name, obj in subjects.items():
-                n = max(100, int(calls * CALL_SCALE[name]))
+                n = max(100, int(calls * CALL_SCALE.get(name, 1)))
                 samples.setdefault((name, "sync"), []).append(time_sync(obj, n))
                 samples.setdefault((name, "async"), []).append(time_async(obj, n))
         racetrace.stop()
-        written = sum(f.stat().st_size for f in Path(folder).glob("*.jsonl"))
+        written = sum(f.stat().st_size for f in Path(folder).rglob("*.jsonl"))
         print(f"(racetrace wrote {written / 1e6:.1f} MB of trace lines to a temporary folder)")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
