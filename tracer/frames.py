@@ -19,12 +19,16 @@ _TRACER_DIR = os.path.dirname(_abspath(__file__)) + os.sep
 
 
 def _wrapt_dir() -> str:
+    """Where wrapt lives, found without importing it (its imports cost ~30 ms)."""
     try:
-        import wrapt
+        import importlib.util
 
-        return os.path.dirname(os.path.abspath(wrapt.__file__)) + os.sep
+        spec = importlib.util.find_spec("wrapt")
+        if spec is not None and spec.origin:
+            return os.path.dirname(os.path.abspath(spec.origin)) + os.sep
     except Exception:
-        return _TRACER_DIR
+        pass
+    return _TRACER_DIR
 
 
 def _stdlib_dirs() -> tuple[str, ...]:

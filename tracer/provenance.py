@@ -24,8 +24,6 @@ from collections.abc import Callable
 from types import CodeType, ModuleType
 from typing import Any
 
-import wrapt
-
 from .errors import internal_error
 from .frames import Owner, callsite_frame
 
@@ -73,6 +71,8 @@ def observe(cls: type, owner: Owner) -> None:
         return  # a C type's __init__: its own argument rules, left alone
     had_own = "__init__" in vars(cls)
     try:
+        import wrapt  # here, not at start-up: a class is observed once a target is patched
+
         wrapper = wrapt.FunctionWrapper(init, _make_hook(owner))
         installed.append(wrapper)
         type.__setattr__(cls, "__init__", wrapper)

@@ -15,9 +15,6 @@ from contextvars import ContextVar, Token
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from racetrace._version import __version__
 
 from . import provenance, semconv, taskorigin
@@ -31,6 +28,7 @@ from .sink import JsonLinesSink, run_id_of
 from .span import LeanSpanFactory, SdkSpanFactory
 
 if TYPE_CHECKING:
+    from .span import RunSpan
     from .targets import Target
 
 _args_repr = reprlib.Repr()
@@ -44,7 +42,7 @@ class ActiveRun:
     __slots__ = ("awaited", "callsite", "ended", "generation", "instance_id", "resource_key",
                  "span", "stack")
 
-    def __init__(self, span: trace.Span, instance_id: int, generation: int,
+    def __init__(self, span: RunSpan | Any, instance_id: int, generation: int,
                  pending: PendingRun | None = None) -> None:
         self.span = span
         self.instance_id = instance_id
@@ -332,7 +330,7 @@ class Recorder:
                 end[semconv.EXCEPTION_MESSAGE] = _message_of(exc)
             run.span.set_attributes(end)
             if status == semconv.STATUS_ERROR:
-                run.span.set_status(trace.StatusCode.ERROR)
+                self.spans.failed(run.span)
             # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
             run.span.end(end_ns if end_ns is not None else now_ns())
         except Exception as exc2:
@@ -365,6 +363,9 @@ Tokens = tuple[Token[ActiveRun | None], object]
 # they would be orphans with a new trace id in the user's telemetry. Which run is current for
 # racetrace itself (parent runs) is its own context variable either way.
 _in_otel_context = False
+# OpenTelemetry's context and trace modules, imported only when runs are set in the context.
+otel_context: Any = None
+trace: Any = None
 
 
 def activate(run: ActiveRun | None) -> Tokens | None:
@@ -400,10 +401,13 @@ _fork_hook_registered = False
 
 
 def install(config: Config) -> Recorder:
-    global RECORDER, _fork_hook_registered, _in_otel_context
+    global RECORDER, _fork_hook_registered, _in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
         _in_otel_context = isinstance(RECORDER.spans, SdkSpanFactory)
+        if _in_otel_context:
+            from opentelemetry import context as otel_context
+            from opentelemetry import trace
         if not _fork_hook_registered:
             # At-fork hooks cannot be removed: one for the process, for whichever recorder
             # is current then, so that start/stop cycles do not pile them up.

@@ -1,8 +1,8 @@
 """Targets: which methods are traced, how they are patched in, and how they are taken out.
 
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
-imported, before or after racetrace starts, through wrapt's post-import hooks, the way
-OpenTelemetry's contrib instrumentations do it; `uninstrument_all` restores every original.
+imported, before or after racetrace starts, through post-import hooks (importhook.py), the way
+OpenTelemetry's contrib instrumentations do it with wrapt's; `uninstrument_all` restores every original.
 A target the user named is also patched the moment its class is created (classhook.py), so that
 the script you run (`app:` or `__main__:`, run as `__main__`) and a module whose import runs
 the program are traced from the start; one that never resolved is known to
@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-import wrapt
-
-from . import classhook, coverage, provenance, resolution
+from . import classhook, coverage, importhook, provenance, resolution
 from .config import target_error
 from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
-from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
+
+# The wrappers (wrap.py, and wrapt with it, ~30 ms of imports) are imported when the first
+# target is patched: a process that never imports a traced module never pays for them.
 
 InstanceOf = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], object]
 # (what the call returned, the run's instance) -> an asyncio future the run lasts until, or None.
@@ -127,7 +127,7 @@ _resolved_named: set[str] = set()
 # A class made without the named method: said at exit, not at once (a later class of that name
 # may have it).
 _deferred: set[str] = set()
-# Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
+# Set while a post-import hook runs at registration, for a module already in sys.modules.
 _registering = threading.local()
 # Target strings that do not parse, with why: named in the trace file's header too.
 _bad_specs: dict[str, str] = {}
@@ -142,7 +142,7 @@ def request(target: Target) -> None:
         _requested[target.spec] = target
     _registering.active = True
     try:
-        wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+        importhook.register(lambda module: _on_import(target, module), target.module)
     finally:
         _registering.active = False
 
@@ -246,7 +246,7 @@ def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
             continue
         rest = target.path[len(prefix):]
         try:
-            parent, attribute, original = wrapt.resolve_path(cls, rest)
+            parent, attribute, original = resolve_path(cls, rest)
         except Exception:
             # Said at exit, unless a later class of that name has it.
             _named_failed(
@@ -265,10 +265,35 @@ class _Unresolvable(LookupError):
     pass
 
 
+def resolve_path(parent: Any, path: str) -> tuple[Any, str, Any]:
+    """`(the object holding the last name, that name, its value)` for a dotted `path`, as
+    `wrapt.resolve_path` finds it: on a class, the value in the `__dict__` of the class along
+    its MRO that defines it (a classmethod as itself, not bound), else `getattr`. Raises
+    AttributeError."""
+    names = path.split(".")
+    value = parent
+    for name in names:
+        parent = value
+        value = _lookup(parent, name)
+    return parent, names[-1], value
+
+
+def _lookup(parent: Any, name: str) -> Any:
+    if isinstance(parent, type):
+        for cls in parent.__mro__:
+            found = vars(cls)
+            if name in found:
+                return found[name]
+    return getattr(parent, name)
+
+
 def _is_ours(value: Any) -> bool:
-    return isinstance(value, wrapt.FunctionWrapper | types.FunctionType) and getattr(
-        value, "_self_racetrace_target", None
-    ) is not None
+    # Ours are plain functions or wrapt proxies: no other object is asked for the attribute.
+    if not isinstance(value, types.FunctionType):
+        wrapt = sys.modules.get("wrapt")
+        if wrapt is None or not isinstance(value, wrapt.FunctionWrapper):
+            return False
+    return getattr(value, "_self_racetrace_target", None) is not None
 
 
 def _is_derived(value: Any) -> bool:
@@ -291,7 +316,7 @@ def _owner_of(target: Target, module: ModuleType) -> Owner:
 
 def patch(target: Target, module: ModuleType) -> None:
     try:
-        parent, attribute, original = wrapt.resolve_path(module, target.path)
+        parent, attribute, original = resolve_path(module, target.path)
     except Exception as exc:
         raise _Unresolvable(
             f"target {target.spec}: {module.__name__} has no attribute {target.path!r}; "
@@ -347,16 +372,18 @@ def _observe_later(spec: str, owner: Owner) -> None:
 
     def on_import(module: ModuleType) -> None:
         try:
-            cls = wrapt.resolve_path(module, qualname)[2]
+            cls = resolve_path(module, qualname)[2]
             if isinstance(cls, type):
                 provenance.observe(cls, owner)
         except Exception as exc:
             internal_error(f"observing where {spec} objects are created", exc)
 
-    wrapt.register_post_import_hook(on_import, module_name)
+    importhook.register(on_import, module_name)
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
+    from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
+
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
     kind = kind_of(function)
     wrapper: Any

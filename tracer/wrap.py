@@ -28,6 +28,9 @@ from .clock import now_ns
 from .errors import internal_error
 from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .semconv import LOOP_RUNNING
+from .sink import load_encoder
+
+load_encoder()  # a target is being patched: its runs will write lines
 
 if TYPE_CHECKING:
     from .targets import Target

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import targets
+from .. import importhook, targets
 from ..errors import is_verbose, verbose
 from ..targets import EndsWith, InstanceOf, Target
 
@@ -88,9 +88,7 @@ class Preset:
         for target in self.targets():
             targets.request(target)
         if is_verbose() and self.entry_points:
-            import wrapt
-
-            wrapt.register_post_import_hook(
+            importhook.register(
                 lambda module: self.note_versions(), self.entry_points[0].module
             )
 
