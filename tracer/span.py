@@ -14,7 +14,6 @@ so spans made inside a run are its children there.
 
 from __future__ import annotations
 
-import random
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -24,8 +23,23 @@ from .clock import now_ns
 if TYPE_CHECKING:
     from opentelemetry import trace
 
-_getrandbits = random.getrandbits
 _modules = sys.modules
+
+
+def _first_getrandbits(bits: int) -> int:
+    load_ids()
+    return _getrandbits(bits)
+
+
+_getrandbits: Any = _first_getrandbits
+
+
+def load_ids() -> None:
+    """Import `random` (for span and trace ids) now: wrap.py does, when a target is patched."""
+    global _getrandbits
+    import random
+
+    _getrandbits = random.getrandbits
 
 
 class SpanSink(Protocol):

@@ -23,6 +23,7 @@ from typing import Any
 from . import importhook
 from .errors import internal_error
 from .frames import INTERNAL, OTHER, file_kind
+from .frames import prepare as prepare_frames
 
 # task -> (created at "file:line", created by run id, created at ns, created by task key)
 TaskOrigin = tuple[str | None, str | None, int, str | None]
@@ -132,6 +133,7 @@ def _on_base_events(base_events: Any) -> None:
     if not _wanted or _original_create_task is not None:
         return
     try:
+        prepare_frames()  # tasks are coming: classify their creators' files off the loop
         original = base_events.BaseEventLoop.create_task
     except Exception as exc:
         internal_error("observing asyncio's task creation", exc)

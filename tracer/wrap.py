@@ -27,10 +27,16 @@ from . import runtime
 from .clock import now_ns
 from .errors import internal_error
 from .runtime import ActiveRun, PendingRun, activate, deactivate
+from .frames import prepare as prepare_frames
 from .semconv import LOOP_RUNNING
 from .sink import load_encoder
+from .span import load_ids
 
-load_encoder()  # a target is being patched: its runs will write lines
+# Imported when the first target is patched: what its runs need is imported now, at an import,
+# rather than on the first run (perhaps on an event loop that a blocking-call checker watches).
+load_encoder()
+load_ids()
+prepare_frames()
 
 if TYPE_CHECKING:
     from .targets import Target

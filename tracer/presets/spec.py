@@ -92,6 +92,12 @@ class Preset:
                 lambda module: self.note_versions(), self.entry_points[0].module
             )
 
+    def enable_module(self, module: str) -> None:
+        """Request the targets that live in `module` (being imported, or imported)."""
+        for target in self.targets():
+            if target.module == module:
+                targets.request(target)
+
     def note_versions(self) -> None:
         """In verbose mode, once the framework is imported: which versions meet which."""
         from importlib import metadata
