@@ -1,8 +1,9 @@
 """Targets: which methods are traced, how they are patched in, and how they are taken out.
 
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
-imported, before or after racetrace starts, through post-import hooks (importhook.py), the way
-OpenTelemetry's contrib instrumentations do it with wrapt's; `uninstrument_all` restores every original.
+imported, before or after racetrace starts, through post-import hooks (importhook.py, as
+OpenTelemetry's contrib instrumentations do with wrapt's); `uninstrument_all` restores every
+original.
 A target the user named is also patched the moment its class is created (classhook.py), so that
 the script you run (`app:` or `__main__:`, run as `__main__`) and a module whose import runs
 the program are traced from the start; one that never resolved is known to

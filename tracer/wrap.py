@@ -26,8 +26,8 @@ import wrapt
 from . import runtime
 from .clock import now_ns
 from .errors import internal_error
-from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .frames import prepare as prepare_frames
+from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .semconv import LOOP_RUNNING
 from .sink import load_encoder
 from .span import load_ids
