@@ -25,10 +25,9 @@ from .errors import forget_after_fork, internal_error, say
 from .frames import called_by_owner, callsite_frame, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
 from .sink import JsonLinesSink, run_id_of
-from .span import LeanSpanFactory, SdkSpanFactory
+from .span import LeanSpanFactory, RunSpan, SdkSpanFactory
 
 if TYPE_CHECKING:
-    from .span import RunSpan
     from .targets import Target
 
 _args_repr = reprlib.Repr()
@@ -102,6 +101,8 @@ _class_names: dict[int, tuple[type, str]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
+# Per thread, what is read once: its name (`current_thread()` costs a lookup and a lock).
+_this_thread = threading.local()
 
 
 def _status_of(exc: BaseException | None) -> tuple[str, str]:
@@ -253,7 +254,11 @@ class Recorder:
         if pending.fan_out_of is not None:
             attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
-        attributes[_THREAD_NAME] = threading.current_thread().name
+        try:
+            attributes[_THREAD_NAME] = _this_thread.name
+        except AttributeError:  # this thread's first run: its name, read once
+            name = _this_thread.name = threading.current_thread().name
+            attributes[_THREAD_NAME] = name
         # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
         # the loop only while it returns, not for the run's length.
         self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
@@ -328,16 +333,24 @@ class Recorder:
             if exc is not None and status == semconv.STATUS_ERROR:
                 end[semconv.ERROR_TYPE] = f"{type(exc).__module__}.{type(exc).__qualname__}"
                 end[semconv.EXCEPTION_MESSAGE] = _message_of(exc)
-            run.span.set_attributes(end)
+            span = run.span
+            if end_ns is None:
+                # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
+                end_ns = now_ns()
+            if type(span) is RunSpan:
+                span.finish(end, end_ns)
+                return
+            span.set_attributes(end)
             if status == semconv.STATUS_ERROR:
-                self.spans.failed(run.span)
-            # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
-            run.span.end(end_ns if end_ns is not None else now_ns())
+                self.spans.failed(span)
+            span.end(end_ns)
         except Exception as exc2:
             internal_error("ending a run", exc2)
 
     # -- processes -------------------------------------------------------------------------
     def after_fork_in_child(self) -> None:
+        global _this_thread
+        _this_thread = threading.local()
         self.generation += 1
         self.pid = os.getpid()
         self.registry = new_registry()

@@ -192,6 +192,26 @@ class JsonLinesSink:
         record.update(attributes)
         self._write(record)
 
+    def write_start(self, run_id: str, trace_hex: str, parent_hex: str | None, name: str,
+                    start_ns: int, attributes: dict[str, Any]) -> None:
+        """A lean span's START line: the record `on_start` builds, without reading a span."""
+        record: dict[str, Any] = {
+            "type": _START,
+            "run_id": run_id,
+            "trace_id": trace_hex,
+            "parent_span_id": parent_hex,
+            "name": name,
+            "start_ns": start_ns,
+        }
+        record.update(attributes)
+        self._write(record)
+
+    def write_end(self, run_id: str, end_ns: int, end: dict[str, Any]) -> None:
+        """A lean span's END line; `end` holds the `_END_KEYS` that have a value, in order."""
+        record: dict[str, Any] = {"type": _END, "run_id": run_id, "end_ns": end_ns}
+        record.update(end)
+        self._write(record)
+
     def on_end(self, span: Any) -> None:
         attributes = span.attributes
         record: dict[str, Any] = {

@@ -106,6 +106,14 @@ class RunSpan:
         self.end_time = end_time if end_time is not None else now_ns()
         self._sink.on_end(self)
 
+    def finish(self, end: dict[str, Any], end_time: int) -> None:
+        """End with the END line's attributes (`set_attributes(end)` and `end()` in one)."""
+        if self.end_time is not None:
+            return
+        self.attributes.update(end)
+        self.end_time = end_time
+        self._sink.write_end(self.run_id, end_time, end)
+
 
 class LeanSpanFactory:
     def __init__(self, sink: SpanSink) -> None:
@@ -128,7 +136,9 @@ class LeanSpanFactory:
         trace_id = parent.trace_id if parent is not None else (_getrandbits(128) or 1)
         context = RunContext(trace_id, _getrandbits(64) or 1)
         span = RunSpan(name, context, parent, attributes, start_ns, self._sink)
-        self._sink.on_start(span)
+        self._sink.write_start(span.run_id, format(trace_id, "032x"),
+                               format(parent.span_id, "016x") if parent is not None else None,
+                               name, start_ns, attributes)
         return span
 
     def failed(self, span: Any) -> None:
