@@ -16,13 +16,10 @@ run that ends when a future the call started ends (`ends_with`).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import sys
 import threading
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -52,45 +49,98 @@ class TargetError(ValueError):
     """A target string that cannot name a method."""
 
 
-@dataclass(slots=True)
 class Target:
-    module: str
-    path: str  # "Class.method" or "function"
-    instance_of: InstanceOf = default_instance_of
-    label_of: Callable[[object], str | None] | None = None
-    # A logical identity shared across objects or processes (a LangGraph thread_id, a session).
-    resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None] | None = None
-    stateful: bool | None = None
-    gen_ai_agent: bool = False
-    owner: Owner = field(default_factory=lambda: Owner(None))
-    # Top-level packages that are one library for the call site and delegation (a framework
-    # split into distributions); empty: no family (a target the user named): the module's
-    # class bodies for the call site, and only the instance's own methods delegate.
-    family: tuple[str, ...] = ()
-    # Also trace the method in every subclass that overrides it, present and future, except
-    # classes of modules under `exclude` (another preset's, or a framework's own plumbing).
-    subclasses: bool = False
-    exclude: tuple[str, ...] = ()
-    # The call starts work that outlives it (a background task): the run ends with that.
-    ends_with: EndsWith | None = None
-    # Whether the framework calling this method from its own code (a chain calling its steps,
-    # a graph its subgraphs) makes a run: off for stateless components, whose nested calls are
-    # plumbing of the run the user started (calls that carry a resource key are kept).
-    framework_calls: bool = True
-    # A plain method that returns a generator it built: the run is that generator's iteration.
-    returns_stream: bool = False
-    # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`): called
-    # on a thread whose loop is running, it fails or deadlocks (a `nested-loop` finding).
-    runs_loop: bool = False
-    # A preset's entry point: missing in this version of the framework is said only in
-    # verbose mode. A target the user named is always reported when it cannot be found.
-    optional: bool = False
-    # The class of the run's instance when that is not the method's own class (a classmethod
-    # whose instance is an argument): `module:Qualname`, observed for where objects are made.
-    instance_class: str | None = None
-    # Patched as an override found by subclass coverage, rather than named: a named target
-    # for the same method takes its place.
-    derived: bool = False
+    """A method to trace and how to read its runs. A plain class, not a dataclass: the target
+    machinery is imported at start-up when targets are named, and `dataclasses` (with
+    `inspect`) costs every such process ~5 ms."""
+
+    __slots__ = ("derived", "ends_with", "exclude", "family", "framework_calls", "gen_ai_agent",
+                 "instance_class", "instance_of", "label_of", "module", "optional", "owner",
+                 "path", "resource_of", "returns_stream", "runs_loop", "stateful", "subclasses")
+
+    def __init__(
+        self,
+        module: str,
+        path: str,  # "Class.method" or "function"
+        instance_of: InstanceOf = default_instance_of,
+        label_of: Callable[[object], str | None] | None = None,
+        # A logical identity shared across objects or processes (a LangGraph thread_id).
+        resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None]
+        | None = None,
+        stateful: bool | None = None,
+        gen_ai_agent: bool = False,
+        owner: Owner | None = None,
+        family: tuple[str, ...] = (),
+        subclasses: bool = False,
+        exclude: tuple[str, ...] = (),
+        ends_with: EndsWith | None = None,
+        framework_calls: bool = True,
+        returns_stream: bool = False,
+        runs_loop: bool = False,
+        optional: bool = False,
+        instance_class: str | None = None,
+        derived: bool = False,
+    ) -> None:
+        self.module = module
+        self.path = path
+        self.instance_of = instance_of
+        self.label_of = label_of
+        self.resource_of = resource_of
+        self.stateful = stateful
+        self.gen_ai_agent = gen_ai_agent
+        self.owner = owner if owner is not None else Owner(None)
+        # Top-level packages that are one library for the call site and delegation (a
+        # framework split into distributions); empty: no family (a target the user named): the
+        # module's class bodies for the call site, and only the instance's own methods delegate.
+        self.family = family
+        # Also trace the method in every subclass that overrides it, present and future,
+        # except classes of modules under `exclude` (another preset's, or a framework's own
+        # plumbing).
+        self.subclasses = subclasses
+        self.exclude = exclude
+        # The call starts work that outlives it (a background task): the run ends with that.
+        self.ends_with = ends_with
+        # Whether the framework calling this method from its own code (a chain calling its
+        # steps, a graph its subgraphs) makes a run: off for stateless components, whose nested
+        # calls are plumbing of the run the user started (calls that carry a resource key are
+        # kept).
+        self.framework_calls = framework_calls
+        # A plain method that returns a generator it built: the run is that generator's
+        # iteration.
+        self.returns_stream = returns_stream
+        # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`):
+        # called on a thread whose loop is running, it fails or deadlocks (a `nested-loop`
+        # finding).
+        self.runs_loop = runs_loop
+        # A preset's entry point: missing in this version of the framework is said only in
+        # verbose mode. A target the user named is always reported when it cannot be found.
+        self.optional = optional
+        # The class of the run's instance when that is not the method's own class (a
+        # classmethod whose instance is an argument): `module:Qualname`, observed for where
+        # objects are made.
+        self.instance_class = instance_class
+        # Patched as an override found by subclass coverage, rather than named: a named target
+        # for the same method takes its place.
+        self.derived = derived
+
+    def replace(self, **changes: Any) -> Target:
+        """A copy with `changes`, as `dataclasses.replace` makes."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Target(**fields)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Target:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Target({self.spec!r})"
 
     @property
     def spec(self) -> str:
@@ -109,13 +159,16 @@ class Target:
         return cls(module=module, path=path)
 
 
-@dataclass(slots=True)
 class _Patch:
-    target: Target
-    parent: Any
-    attribute: str
-    original: Any
-    had_own: bool
+    __slots__ = ("attribute", "had_own", "original", "parent", "target")
+
+    def __init__(self, target: Target, parent: Any, attribute: str, original: Any,
+                 had_own: bool) -> None:
+        self.target = target
+        self.parent = parent
+        self.attribute = attribute
+        self.original = original
+        self.had_own = had_own
 
 
 _patches: list[_Patch] = []
@@ -414,11 +467,11 @@ def _patch_override(base_target: Target, cls: type, attribute: str) -> None:
         )
         # Only real functions: a property, a partial or a class attribute that happens to be
         # named `invoke` is not a method we know how to wrap faithfully.
-        if not inspect.isfunction(function):
+        if not isinstance(function, types.FunctionType):  # what inspect.isfunction checks
             return
         qualname = cls.__qualname__.replace(".<locals>", "")
-        target = dataclasses.replace(
-            base_target, module=module, path=f"{qualname}.{attribute}", subclasses=False,
+        target = base_target.replace(
+            module=module, path=f"{qualname}.{attribute}", subclasses=False,
             derived=True,
         )
         _install(target, cls, attribute, original, True)
