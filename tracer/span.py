@@ -50,44 +50,39 @@ class SpanSink(Protocol):
     def on_end(self, span: Any) -> None: ...
 
 
-class RunContext:
-    """A run's ids, read as an OpenTelemetry `SpanContext` is (`trace_id`, `span_id`)."""
-
-    __slots__ = ("span_id", "trace_id")
-    is_valid = True
-
-    def __init__(self, trace_id: int, span_id: int) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-
-
 class RunSpan:
     """What a run's trace lines need, with the part of the OpenTelemetry `Span` interface the
-    recorder uses. Never handed to OpenTelemetry: it is in no context and no exporter."""
+    recorder uses. Never handed to OpenTelemetry: it is in no context and no exporter. It is
+    its own span context (`trace_id`, `span_id`, `is_valid`): one object a run, not two."""
 
-    __slots__ = ("_sink", "attributes", "context", "end_time", "name", "parent", "run_id",
-                 "start_time")
+    __slots__ = ("_sink", "attributes", "end_time", "name", "run_id", "span_id", "start_time",
+                 "trace_id")
+    is_valid = True
 
     def __init__(
         self,
         name: str,
-        context: RunContext,
-        parent: Any,
+        trace_id: int,
+        span_id: int,
         attributes: dict[str, Any],
         start_time: int,
         sink: SpanSink,
     ) -> None:
         self.name = name
-        self.run_id = format(context.span_id, "016x")
-        self.context = context
-        self.parent = parent  # the parent's span context (`span_id`), or None
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.run_id = format(span_id, "016x")
         self.attributes = attributes
         self.start_time = start_time
         self.end_time: int | None = None
         self._sink = sink
 
-    def get_span_context(self) -> RunContext:
-        return self.context
+    @property
+    def context(self) -> RunSpan:
+        return self
+
+    def get_span_context(self) -> RunSpan:
+        return self
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self.end_time is None:
@@ -134,11 +129,15 @@ class LeanSpanFactory:
             if not parent.is_valid:
                 parent = None
         trace_id = parent.trace_id if parent is not None else (_getrandbits(128) or 1)
-        context = RunContext(trace_id, _getrandbits(64) or 1)
-        span = RunSpan(name, context, parent, attributes, start_ns, self._sink)
-        self._sink.write_start(span.run_id, format(trace_id, "032x"),
-                               format(parent.span_id, "016x") if parent is not None else None,
-                               name, start_ns, attributes)
+        span = RunSpan(name, trace_id, _getrandbits(64) or 1, attributes, start_ns, self._sink)
+        if parent is None:
+            parent_hex = None
+        elif type(parent) is RunSpan:  # the run this one happens in: its id is ready
+            parent_hex = parent.run_id
+        else:
+            parent_hex = format(parent.span_id, "016x")
+        self._sink.write_start(span.run_id, format(trace_id, "032x"), parent_hex, name,
+                               start_ns, attributes)
         return span
 
     def failed(self, span: Any) -> None:
