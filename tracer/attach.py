@@ -9,7 +9,6 @@ recorder's at-fork hook.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 from . import semconv
@@ -47,9 +46,10 @@ def start(
 ) -> bool:
     """Start recording in this process, with settings from the environment plus arguments."""
     global _started
+    import sys
+
     from . import presets as preset_registry
     from . import runtime
-    from . import targets as target_registry
     from .config import Config
 
     global _created_session
@@ -66,9 +66,9 @@ def start(
         folder = session.directory_for(config.directory, os.environ)
         if folder != handed:
             _created_session = folder
-        config = dataclasses.replace(config, directory=folder)
+        config = config.replace(directory=folder)
     if presets is not None:
-        config = dataclasses.replace(config, presets=presets)
+        config = config.replace(presets=presets)
     runtime.install(config)
     os.environ.setdefault(ENV_ROOT, str(os.getpid()))
     global _exit_hook
@@ -80,11 +80,18 @@ def start(
     if not _started:
         _started = True
         preset_registry.enable(config.presets)
-    for spec in (*config.targets, *targets):
-        target_registry.request_spec(spec)
-    from .decorate import adopt_deferred
+    # The target machinery (and wrapt with the wrappers) is imported only when something is
+    # to be traced: targets named here, or a preset's framework imported (presets/__init__).
+    named = (*config.targets, *targets)
+    if named:
+        from . import targets as target_registry
 
-    adopt_deferred()  # @racetrace.trace applied before this start
+        for spec in named:
+            target_registry.request_spec(spec)
+    if "racetrace.tracer.deferred" in sys.modules:  # @racetrace.trace applied while off
+        from .decorate import adopt_deferred
+
+        adopt_deferred()
     return True
 
 
@@ -96,13 +103,18 @@ def _at_exit() -> None:
     process that never imports the program, such as multiprocessing's resource tracker, would
     leave a file of its own and name every target."""
     try:
-        from . import runtime, targets
+        import sys
+
+        from . import runtime
 
         recorder = runtime.RECORDER
         if recorder is None:
             return
-        targets.report_unresolved()
-        missing = targets.unresolved()
+        missing: list[tuple[str, str]] = []
+        targets = sys.modules.get(__package__ + ".targets")  # never imported: nothing named
+        if targets is not None:
+            targets.report_unresolved()
+            missing = targets.unresolved()
         root = os.environ.get(ENV_ROOT) == str(os.getpid())
         recorder.sink.at_exit([{"target": spec, "reason": reason} for spec, reason in missing],
                               create=root)
@@ -115,8 +127,9 @@ def _at_exit() -> None:
 def stop() -> None:
     """Stop recording and restore every patched method (mostly for tests and notebooks)."""
     global _started, _created_session
-    from . import runtime, targets
+    from . import presets, runtime, targets
 
+    presets.disable()
     targets.uninstrument_all()
     runtime.uninstall()
     _started = False

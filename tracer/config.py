@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import Any
 
 from . import semconv
 
 ALL_PRESETS = "all"
 
 
-@dataclass(frozen=True, slots=True)
 class Config:
-    presets: tuple[str, ...]  # ("all",) for every installed framework
-    targets: tuple[str, ...]
-    directory: str
-    service: str
-    otlp: bool
-    capture_args: bool
+    """The settings of one recorder. A plain class, not a dataclass: importing `dataclasses`
+    (and `inspect` with it) costs every traced process ~5 ms at start-up."""
+
+    __slots__ = ("capture_args", "directory", "otlp", "presets", "service", "targets")
+
+    def __init__(self, *, presets: tuple[str, ...], targets: tuple[str, ...], directory: str,
+                 service: str, otlp: bool, capture_args: bool) -> None:
+        self.presets = presets  # ("all",) for every installed framework
+        self.targets = targets
+        self.directory = directory
+        self.service = service
+        self.otlp = otlp
+        self.capture_args = capture_args
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with `changes`, as `dataclasses.replace` makes."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Config(**fields)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Config:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"Config({fields})"
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Config:

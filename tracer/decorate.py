@@ -15,10 +15,11 @@ from . import deferred, targets
 from .errors import internal_error, verbose
 from .frames import Owner
 from .targets import Target
-from .wrap import TracedFunction, kind_of, make_wrapper
 
 
 def wrap_function(function: Callable[..., Any], *, stateful: bool | None = None) -> Any:
+    from .wrap import TracedFunction, kind_of, make_wrapper  # wrapt, once something is traced
+
     target = _target_of(function, stateful)
     module = sys.modules.get(target.module)
     if module is not None:

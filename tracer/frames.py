@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-import sysconfig
 from types import CodeType, FrameType
 
 # Taken at import: a blocking-call checker (blockbuster) patches `os.path.abspath` to raise on
@@ -19,22 +18,42 @@ _TRACER_DIR = os.path.dirname(_abspath(__file__)) + os.sep
 
 
 def _wrapt_dir() -> str:
+    """Where wrapt lives, found without importing it (its imports cost ~30 ms)."""
     try:
-        import wrapt
+        import importlib.util
 
-        return os.path.dirname(os.path.abspath(wrapt.__file__)) + os.sep
+        spec = importlib.util.find_spec("wrapt")
+        if spec is not None and spec.origin:
+            return os.path.dirname(os.path.abspath(spec.origin)) + os.sep
     except Exception:
-        return _TRACER_DIR
+        pass
+    return _TRACER_DIR
 
 
 def _stdlib_dirs() -> tuple[str, ...]:
+    import sysconfig
+
     paths = sysconfig.get_paths()
     dirs = {os.path.abspath(paths[k]) + os.sep for k in ("stdlib", "platstdlib") if k in paths}
     return tuple(sorted(dirs))
 
 
-_INTERNAL_DIRS = (_TRACER_DIR, _wrapt_dir())
-_STDLIB_DIRS = _stdlib_dirs()
+# Found with the first file classified, not at import: start-up is paid by every process.
+_INTERNAL_DIRS: tuple[str, ...] = ()
+_STDLIB_DIRS: tuple[str, ...] = ()
+
+
+def prepare() -> None:
+    """Find the directories now (at an import, when runs are coming), so that the first file
+    classified is not classified on an event loop that a blocking-call checker watches."""
+    if not _INTERNAL_DIRS:
+        _find_dirs()
+
+
+def _find_dirs() -> None:
+    global _INTERNAL_DIRS, _STDLIB_DIRS
+    _STDLIB_DIRS = _stdlib_dirs()
+    _INTERNAL_DIRS = (_TRACER_DIR, _wrapt_dir())
 
 INTERNAL, STDLIB, OTHER = 0, 1, 2
 _kind_cache: dict[str, int] = {}
@@ -44,6 +63,8 @@ def file_kind(filename: str) -> int:
     """INTERNAL (racetrace, wrapt), STDLIB, or OTHER (users' code and third-party libraries)."""
     kind = _kind_cache.get(filename)
     if kind is None:
+        if not _INTERNAL_DIRS:
+            _find_dirs()
         path = _abspath(filename) if not filename.startswith("<") else filename
         if path.startswith(_INTERNAL_DIRS):
             kind = INTERNAL

@@ -17,10 +17,7 @@ A label (an agent's `name`) is read once per instance, without running the objec
 
 from __future__ import annotations
 
-import inspect
 import os
-import secrets
-import socket
 import threading
 import types
 import weakref
@@ -29,7 +26,14 @@ from collections.abc import Callable
 LabelOf = Callable[[object], "str | None"]
 
 def host_name() -> str:
+    """`socket.gethostname()`, which is the kernel's node name, read without importing socket
+    (start-up cost, paid by every traced process)."""
     try:
+        uname = getattr(os, "uname", None)
+        if uname is not None:
+            return uname().nodename or "localhost"
+        import socket
+
         return socket.gethostname() or "localhost"
     except OSError:
         return "localhost"
@@ -56,7 +60,7 @@ class InstanceRegistry:
     objects that refuse weak references: see the module's docstring)."""
 
     def __init__(self, host: str, pid: int) -> None:
-        self.prefix = f"{host}/{pid}.{secrets.token_hex(2)}"
+        self.prefix = f"{host}/{pid}.{os.urandom(2).hex()}"  # what secrets.token_hex does
         self._entries: dict[int, _Entry] = {}
         self._unreferenced = 0
         self._serial = 0
@@ -158,6 +162,8 @@ _MISSING = object()
 
 
 def _static_attribute(obj: object, name: str) -> str | None:
+    import inspect  # once an object is first seen; not at start-up
+
     value = inspect.getattr_static(obj, name, _MISSING)
     if type(value) is types.MemberDescriptorType:  # a slot: read as the interpreter reads it
         try:

@@ -16,15 +16,12 @@ site: the report just does not say one.
 
 from __future__ import annotations
 
-import inspect
 import sys
 import threading
 import weakref
 from collections.abc import Callable
 from types import CodeType, ModuleType
 from typing import Any
-
-import wrapt
 
 from .errors import internal_error
 from .frames import Owner, callsite_frame
@@ -41,7 +38,7 @@ _sites = SITES
 _hooks: list[tuple[type, bool, Any]] = []  # (class, had its own __init__, original)
 _hooked: set[type] = set()
 _lock = threading.Lock()
-_CO_NEWLOCALS = inspect.CO_NEWLOCALS
+_CO_NEWLOCALS = 0x0002  # inspect.CO_NEWLOCALS, without importing inspect at start-up
 
 
 def scope_of(code: CodeType) -> str:
@@ -66,6 +63,8 @@ def observe(cls: type, owner: Owner) -> None:
         if candidate is not None:
             init = candidate
             break
+    import inspect  # a class is observed once a target is patched: not at start-up
+
     installed: list[Any] = []
     if init is object.__init__:
         init = _object_init(installed)
@@ -73,6 +72,8 @@ def observe(cls: type, owner: Owner) -> None:
         return  # a C type's __init__: its own argument rules, left alone
     had_own = "__init__" in vars(cls)
     try:
+        import wrapt  # here, not at start-up: a class is observed once a target is patched
+
         wrapper = wrapt.FunctionWrapper(init, _make_hook(owner))
         installed.append(wrapper)
         type.__setattr__(cls, "__init__", wrapper)
@@ -90,6 +91,8 @@ def _object_init(installed: list[Any]) -> Callable[..., None]:
     other is overridden, and a class's own `__init__` (ours, now) counts as overriding: so the
     rules as they were, before ours was set, are applied here, messages included.
     """
+
+    import inspect
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if args or kwargs:

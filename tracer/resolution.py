@@ -8,7 +8,6 @@ All of these name the same module here.
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
 from types import SimpleNamespace
@@ -165,6 +164,8 @@ def _module_hints(module: str, path: str) -> list[str]:
         hints.append(as_module)
     # The program's own names first, then modules of the program and its libraries: a near
     # miss on the standard library (`apq` -> `heapq`) would mislead.
+    import difflib  # hints are rare: not at start-up
+
     close = difflib.get_close_matches(module, sorted(main_names - MAIN_NAMES), n=1)
     if close and not hints:
         hints.append(f"did you mean {close[0]}:{path}? ({program} is the program you ran)")
@@ -212,6 +213,8 @@ def _attribute_hint(module: str, path: str) -> str | None:
         target, prefix = value, [*prefix, part]
     wanted = parts[len(prefix)]
     names = [n for n in dir(target) if not n.startswith("__")]
+    import difflib
+
     close = difflib.get_close_matches(wanted, names, n=1)
     if not close:
         return None

@@ -15,9 +15,6 @@ from contextvars import ContextVar, Token
 from types import CodeType, FrameType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-
 from racetrace._version import __version__
 
 from . import provenance, semconv, taskorigin
@@ -28,7 +25,7 @@ from .errors import forget_after_fork, internal_error, say
 from .frames import called_by_owner, callsite_frame, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
 from .sink import JsonLinesSink, run_id_of
-from .span import LeanSpanFactory, SdkSpanFactory
+from .span import LeanSpanFactory, RunSpan, SdkSpanFactory
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -44,7 +41,7 @@ class ActiveRun:
     __slots__ = ("awaited", "callsite", "ended", "generation", "instance_id", "resource_key",
                  "span", "stack")
 
-    def __init__(self, span: trace.Span, instance_id: int, generation: int,
+    def __init__(self, span: RunSpan | Any, instance_id: int, generation: int,
                  pending: PendingRun | None = None) -> None:
         self.span = span
         self.instance_id = instance_id
@@ -104,6 +101,8 @@ _class_names: dict[int, tuple[type, str]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
+# Per thread, what is read once: its name (`current_thread()` costs a lookup and a lock).
+_this_thread = threading.local()
 
 
 def _status_of(exc: BaseException | None) -> tuple[str, str]:
@@ -255,7 +254,11 @@ class Recorder:
         if pending.fan_out_of is not None:
             attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
-        attributes[_THREAD_NAME] = threading.current_thread().name
+        try:
+            attributes[_THREAD_NAME] = _this_thread.name
+        except AttributeError:  # this thread's first run: its name, read once
+            name = _this_thread.name = threading.current_thread().name
+            attributes[_THREAD_NAME] = name
         # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
         # the loop only while it returns, not for the run's length.
         self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
@@ -330,16 +333,24 @@ class Recorder:
             if exc is not None and status == semconv.STATUS_ERROR:
                 end[semconv.ERROR_TYPE] = f"{type(exc).__module__}.{type(exc).__qualname__}"
                 end[semconv.EXCEPTION_MESSAGE] = _message_of(exc)
-            run.span.set_attributes(end)
+            span = run.span
+            if end_ns is None:
+                # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
+                end_ns = now_ns()
+            if type(span) is RunSpan:
+                span.finish(end, end_ns)
+                return
+            span.set_attributes(end)
             if status == semconv.STATUS_ERROR:
-                run.span.set_status(trace.StatusCode.ERROR)
-            # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
-            run.span.end(end_ns if end_ns is not None else now_ns())
+                self.spans.failed(span)
+            span.end(end_ns)
         except Exception as exc2:
             internal_error("ending a run", exc2)
 
     # -- processes -------------------------------------------------------------------------
     def after_fork_in_child(self) -> None:
+        global _this_thread
+        _this_thread = threading.local()
         self.generation += 1
         self.pid = os.getpid()
         self.registry = new_registry()
@@ -365,6 +376,9 @@ Tokens = tuple[Token[ActiveRun | None], object]
 # they would be orphans with a new trace id in the user's telemetry. Which run is current for
 # racetrace itself (parent runs) is its own context variable either way.
 _in_otel_context = False
+# OpenTelemetry's context and trace modules, imported only when runs are set in the context.
+otel_context: Any = None
+trace: Any = None
 
 
 def activate(run: ActiveRun | None) -> Tokens | None:
@@ -400,10 +414,13 @@ _fork_hook_registered = False
 
 
 def install(config: Config) -> Recorder:
-    global RECORDER, _fork_hook_registered, _in_otel_context
+    global RECORDER, _fork_hook_registered, _in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
         _in_otel_context = isinstance(RECORDER.spans, SdkSpanFactory)
+        if _in_otel_context:
+            from opentelemetry import context as otel_context
+            from opentelemetry import trace
         if not _fork_hook_registered:
             # At-fork hooks cannot be removed: one for the process, for whichever recorder
             # is current then, so that start/stop cycles do not pile them up.

@@ -11,11 +11,8 @@ Standard library only: it runs at start-up in every traced process.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import shutil
-import socket
 import time
 from collections.abc import MutableMapping
 
@@ -67,6 +64,8 @@ def create(root: str, name: str) -> str:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return directory
+    import json  # here: a child process joins its parent's session and never needs it
+
     with os.fdopen(fd, "w") as f:
         json.dump({"name": name, "created_ns": time.time_ns(), "pid": os.getpid()}, f)
     return directory
@@ -78,6 +77,8 @@ def is_session(directory: str) -> bool:
 
 def created_ns(directory: str) -> int:
     """When the session was created (its marker's record, else the marker's mtime)."""
+    import json
+
     marker = os.path.join(directory, semconv.SESSION_MARKER)
     try:
         with open(marker, encoding="utf-8") as f:
@@ -111,6 +112,8 @@ def prune(root: str, *, keep: int, current: str) -> list[str]:
     for directory in sessions[: max(0, len(sessions) - (keep - 1))]:
         if _in_use(directory) or not _only_traces(directory):
             continue
+        import shutil
+
         try:
             shutil.rmtree(directory)
         except OSError:
@@ -133,7 +136,9 @@ def _only_traces(directory: str) -> bool:
 
 def _in_use(directory: str) -> bool:
     """Whether a process of this host that wrote a file here is still alive."""
-    host = socket.gethostname()
+    from .identity import host_name
+
+    host = host_name()
     try:
         names = os.listdir(directory)
     except OSError:

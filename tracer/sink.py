@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import sys
 import threading
 import time
 from typing import Any
-
-import orjson
 
 from . import semconv
 from .clock import now_ns
@@ -34,8 +31,10 @@ _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv
 
 _START = semconv.LINE_START
 _END = semconv.LINE_END
-_dumps = orjson.dumps
-_OPTIONS = orjson.OPT_APPEND_NEWLINE
+# orjson, imported with the first line written: a process that records nothing (a child that
+# imports no traced code) never pays for it (~4 ms, it imports json, datetime and uuid).
+_dumps: Any = None
+_OPTIONS = 0
 _os_write = os.write
 _os_open = os.open
 _os_close = os.close
@@ -70,8 +69,32 @@ def _as_text(value: object) -> str:
         return f"<{type(value).__name__}>"
 
 
+def load_encoder() -> None:
+    """Import orjson now (wrap.py does, when the first target is patched): not on a run's
+    path, which may be on an event loop that a blocking-call checker watches."""
+    global _dumps, _OPTIONS
+    import orjson
+
+    _OPTIONS = orjson.OPT_APPEND_NEWLINE
+    _dumps = orjson.dumps
+
+
+def encode_header(record: dict[str, Any]) -> bytes:
+    """A header line: with the stdlib's json while orjson is not imported (a process that
+    records no run writes its header at exit, and json is already there), else as any line."""
+    if _dumps is not None:
+        return encode_line(record)
+    import json
+
+    text = json.dumps(_escaped(record), ensure_ascii=False, separators=(",", ":"),
+                      default=_as_text)
+    return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
 def encode_line(record: dict[str, Any]) -> bytes:
     """One JSON line; whatever a value holds, never an exception."""
+    if _dumps is None:
+        load_encoder()
     try:
         return _dumps(record, default=_as_text, option=_OPTIONS)
     except TypeError:  # text that is not valid UTF-8, or a value `_as_text` could not fix
@@ -169,6 +192,26 @@ class JsonLinesSink:
         record.update(attributes)
         self._write(record)
 
+    def write_start(self, run_id: str, trace_hex: str, parent_hex: str | None, name: str,
+                    start_ns: int, attributes: dict[str, Any]) -> None:
+        """A lean span's START line: the record `on_start` builds, without reading a span."""
+        record: dict[str, Any] = {
+            "type": _START,
+            "run_id": run_id,
+            "trace_id": trace_hex,
+            "parent_span_id": parent_hex,
+            "name": name,
+            "start_ns": start_ns,
+        }
+        record.update(attributes)
+        self._write(record)
+
+    def write_end(self, run_id: str, end_ns: int, end: dict[str, Any]) -> None:
+        """A lean span's END line; `end` holds the `_END_KEYS` that have a value, in order."""
+        record: dict[str, Any] = {"type": _END, "run_id": run_id, "end_ns": end_ns}
+        record.update(end)
+        self._write(record)
+
     def on_end(self, span: Any) -> None:
         attributes = span.attributes
         record: dict[str, Any] = {
@@ -248,7 +291,7 @@ class JsonLinesSink:
     def _open_file(self) -> int:
         _make_dirs(self.directory)
         pid = os.getpid()
-        name = f"{self.host}.{pid}.{secrets.token_hex(3)}.jsonl"
+        name = f"{self.host}.{pid}.{os.urandom(3).hex()}.jsonl"
         path = os.path.join(self.directory, name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         fd = _os_open(path, flags, 0o600)
@@ -267,7 +310,7 @@ class JsonLinesSink:
         }
         if self.unresolved:
             header["unresolved_targets"] = list(self.unresolved)
-        _os_write(fd, encode_line(header))
+        _os_write(fd, encode_header(header))
         self.path = path
         self._fd = fd
         return fd
@@ -286,7 +329,8 @@ class JsonLinesSink:
                 self._open()
             elif unresolved != self.unresolved:
                 self.unresolved = unresolved
-                _os_write(self._fd, encode_line({**self._header, "unresolved_targets": unresolved}))
+                _os_write(self._fd,
+                          encode_header({**self._header, "unresolved_targets": unresolved}))
         except Exception as exc:
             internal_error("writing the trace file's header", exc)
 

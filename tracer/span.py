@@ -1,29 +1,45 @@
-"""Spans for runs: a lean OpenTelemetry `Span` by default, the SDK's when exporting over OTLP.
+"""Spans for runs: a lean span of our own by default, the SDK's when exporting over OTLP.
 
-The SDK's span object costs ~62 µs a run on our machines, most of the tracing overhead. A run
-needs only what the trace file records, so by default a run is a `RunSpan`: a real
-`opentelemetry.trace.Span` whose parent is the run it happens in (else the program's current
-span, so a run inside the user's own span carries its trace id). It is not set in the
-OpenTelemetry context: a span that no backend receives must not become the parent of the
-program's own spans. When an OTLP endpoint is configured, runs are SDK spans instead, through a
-private `TracerProvider` whose processors are our file writer and the OTLP batch exporter, and
-are set in the context (runtime.activate), so spans made inside a run are its children there.
+The SDK's span object costs ~62 µs a run on our machines, most of the tracing overhead, and
+importing OpenTelemetry costs every traced process tens of milliseconds at start-up. A run needs
+only what the trace file records, so by default a run is a `RunSpan`: a plain object holding its
+ids, attributes and times, whose parent is the run it happens in (else the program's current
+OpenTelemetry span, read only if the program imported OpenTelemetry, so a run inside the user's
+own span carries its trace id). It is not set in the OpenTelemetry context: a span that no
+backend receives must not become the parent of the program's own spans. When an OTLP endpoint
+is configured, runs are SDK spans instead, through a private `TracerProvider` whose processors
+are our file writer and the OTLP batch exporter, and are set in the context (runtime.activate),
+so spans made inside a run are its children there.
 """
 
 from __future__ import annotations
 
-import random
+import sys
 from collections.abc import Mapping
-from typing import Any, Protocol
-
-from opentelemetry import trace
-from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
-from opentelemetry.util import types
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .clock import now_ns
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-_UNSET = Status(StatusCode.UNSET)
+if TYPE_CHECKING:
+    from opentelemetry import trace
+
+_modules = sys.modules
+
+
+def _first_getrandbits(bits: int) -> int:
+    load_ids()
+    return _getrandbits(bits)
+
+
+_getrandbits: Any = _first_getrandbits
+
+
+def load_ids() -> None:
+    """Import `random` (for span and trace ids) now: wrap.py does, when a target is patched."""
+    global _getrandbits
+    import random
+
+    _getrandbits = random.getrandbits
 
 
 class SpanSink(Protocol):
@@ -34,66 +50,50 @@ class SpanSink(Protocol):
     def on_end(self, span: Any) -> None: ...
 
 
-class RunSpan(trace.Span):
-    """A recording span holding just what a run's trace lines need."""
+class RunSpan:
+    """What a run's trace lines need, with the part of the OpenTelemetry `Span` interface the
+    recorder uses. Never handed to OpenTelemetry: it is in no context and no exporter. It is
+    its own span context (`trace_id`, `span_id`, `is_valid`): one object a run, not two."""
+
+    __slots__ = ("_sink", "attributes", "end_time", "name", "run_id", "span_id", "start_time",
+                 "trace_id")
+    is_valid = True
 
     def __init__(
         self,
         name: str,
-        context: SpanContext,
-        parent: SpanContext | None,
-        attributes: dict[str, types.AttributeValue],
+        trace_id: int,
+        span_id: int,
+        attributes: dict[str, Any],
         start_time: int,
         sink: SpanSink,
     ) -> None:
         self.name = name
-        self.run_id = format(context.span_id, "016x")
-        self.context = context
-        self.parent = parent
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.run_id = format(span_id, "016x")
         self.attributes = attributes
         self.start_time = start_time
         self.end_time: int | None = None
-        self.status = _UNSET  # Status objects are immutable: one for every new span
         self._sink = sink
 
-    def get_span_context(self) -> SpanContext:
-        return self.context
+    @property
+    def context(self) -> RunSpan:
+        return self
 
-    def set_attributes(self, attributes: Mapping[str, types.AttributeValue]) -> None:
+    def get_span_context(self) -> RunSpan:
+        return self
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self.end_time is None:
             self.attributes.update(attributes)
 
-    def set_attribute(self, key: str, value: types.AttributeValue) -> None:
+    def set_attribute(self, key: str, value: Any) -> None:
         if self.end_time is None:
             self.attributes[key] = value
 
-    def add_event(
-        self,
-        name: str,
-        attributes: types.Attributes = None,
-        timestamp: int | None = None,
-    ) -> None:
-        """Events are not part of a run's record."""
-
-    def update_name(self, name: str) -> None:
-        self.name = name
-
     def is_recording(self) -> bool:
         return self.end_time is None
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if isinstance(status, StatusCode):
-            status = Status(status, description)
-        self.status = status
-
-    def record_exception(
-        self,
-        exception: BaseException,
-        attributes: types.Attributes = None,
-        timestamp: int | None = None,
-        escaped: bool = False,
-    ) -> None:
-        """The run's end line carries the exception's type and message instead."""
 
     def end(self, end_time: int | None = None) -> None:
         if self.end_time is not None:
@@ -101,28 +101,47 @@ class RunSpan(trace.Span):
         self.end_time = end_time if end_time is not None else now_ns()
         self._sink.on_end(self)
 
+    def finish(self, end: dict[str, Any], end_time: int) -> None:
+        """End with the END line's attributes (`set_attributes(end)` and `end()` in one)."""
+        if self.end_time is not None:
+            return
+        self.attributes.update(end)
+        self.end_time = end_time
+        self._sink.write_end(self.run_id, end_time, end)
+
 
 class LeanSpanFactory:
     def __init__(self, sink: SpanSink) -> None:
         self._sink = sink
 
     def start(
-        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int,
-        parent_span: trace.Span | None = None,
-    ) -> trace.Span:
+        self, name: str, attributes: dict[str, Any], start_ns: int, parent_span: Any = None,
+    ) -> RunSpan:
         """A run's span; `parent_span`: the run this one happens in, if any."""
+        parent: Any = None
         if parent_span is None:
-            parent_span = trace.get_current_span()
-        parent = parent_span.get_span_context()
-        if parent.is_valid:
-            trace_id = parent.trace_id
+            # Only a program that imported OpenTelemetry can have a current span.
+            otel_trace = _modules.get("opentelemetry.trace")
+            if otel_trace is not None:
+                parent_span = otel_trace.get_current_span()
+        if parent_span is not None:
+            parent = parent_span.get_span_context()
+            if not parent.is_valid:
+                parent = None
+        trace_id = parent.trace_id if parent is not None else (_getrandbits(128) or 1)
+        span = RunSpan(name, trace_id, _getrandbits(64) or 1, attributes, start_ns, self._sink)
+        if parent is None:
+            parent_hex = None
+        elif type(parent) is RunSpan:  # the run this one happens in: its id is ready
+            parent_hex = parent.run_id
         else:
-            parent = None
-            trace_id = random.getrandbits(128) or 1
-        context = SpanContext(trace_id, random.getrandbits(64) or 1, False, _SAMPLED)
-        span = RunSpan(name, context, parent, attributes, start_ns, self._sink)
-        self._sink.on_start(span)
+            parent_hex = format(parent.span_id, "016x")
+        self._sink.write_start(span.run_id, format(trace_id, "032x"), parent_hex, name,
+                               start_ns, attributes)
         return span
+
+    def failed(self, span: Any) -> None:
+        """The run raised: the trace file's END line says so, nothing else to mark."""
 
     def shutdown(self) -> None:
         pass
@@ -137,6 +156,7 @@ class SdkSpanFactory:
         from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+        from opentelemetry.trace import Status, StatusCode
 
         class SinkProcessor(SpanProcessor):
             # A real SpanProcessor subclass around the sink: the SDK calls hooks beyond
@@ -156,10 +176,10 @@ class SdkSpanFactory:
         self._provider.add_span_processor(SinkProcessor())
         self._provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         self._tracer = self._provider.get_tracer("racetrace", version)
+        self._error = Status(StatusCode.ERROR)
 
     def start(
-        self, name: str, attributes: dict[str, types.AttributeValue], start_ns: int,
-        parent_span: trace.Span | None = None,
+        self, name: str, attributes: dict[str, Any], start_ns: int, parent_span: Any = None,
     ) -> trace.Span:
         # The parent run is the current span of the OpenTelemetry context: runs are set there.
         return self._tracer.start_span(
@@ -169,6 +189,9 @@ class SdkSpanFactory:
             record_exception=False,
             set_status_on_exception=False,
         )
+
+    def failed(self, span: Any) -> None:
+        span.set_status(self._error)
 
     def shutdown(self) -> None:
         self._provider.shutdown()

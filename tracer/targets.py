@@ -1,8 +1,9 @@
 """Targets: which methods are traced, how they are patched in, and how they are taken out.
 
 A target is `module:Qualname.method` (or `module:function`). It is patched when its module is
-imported, before or after racetrace starts, through wrapt's post-import hooks, the way
-OpenTelemetry's contrib instrumentations do it; `uninstrument_all` restores every original.
+imported, before or after racetrace starts, through post-import hooks (importhook.py, as
+OpenTelemetry's contrib instrumentations do with wrapt's); `uninstrument_all` restores every
+original.
 A target the user named is also patched the moment its class is created (classhook.py), so that
 the script you run (`app:` or `__main__:`, run as `__main__`) and a module whose import runs
 the program are traced from the start; one that never resolved is known to
@@ -15,23 +16,20 @@ run that ends when a future the call started ends (`ends_with`).
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import sys
 import threading
 import types
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-import wrapt
-
-from . import classhook, coverage, provenance, resolution
+from . import classhook, coverage, importhook, provenance, resolution
 from .config import target_error
 from .errors import internal_error, is_verbose, say, verbose
 from .frames import Owner
-from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
+
+# The wrappers (wrap.py, and wrapt with it, ~30 ms of imports) are imported when the first
+# target is patched: a process that never imports a traced module never pays for them.
 
 InstanceOf = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], object]
 # (what the call returned, the run's instance) -> an asyncio future the run lasts until, or None.
@@ -51,45 +49,98 @@ class TargetError(ValueError):
     """A target string that cannot name a method."""
 
 
-@dataclass(slots=True)
 class Target:
-    module: str
-    path: str  # "Class.method" or "function"
-    instance_of: InstanceOf = default_instance_of
-    label_of: Callable[[object], str | None] | None = None
-    # A logical identity shared across objects or processes (a LangGraph thread_id, a session).
-    resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None] | None = None
-    stateful: bool | None = None
-    gen_ai_agent: bool = False
-    owner: Owner = field(default_factory=lambda: Owner(None))
-    # Top-level packages that are one library for the call site and delegation (a framework
-    # split into distributions); empty: no family (a target the user named): the module's
-    # class bodies for the call site, and only the instance's own methods delegate.
-    family: tuple[str, ...] = ()
-    # Also trace the method in every subclass that overrides it, present and future, except
-    # classes of modules under `exclude` (another preset's, or a framework's own plumbing).
-    subclasses: bool = False
-    exclude: tuple[str, ...] = ()
-    # The call starts work that outlives it (a background task): the run ends with that.
-    ends_with: EndsWith | None = None
-    # Whether the framework calling this method from its own code (a chain calling its steps,
-    # a graph its subgraphs) makes a run: off for stateless components, whose nested calls are
-    # plumbing of the run the user started (calls that carry a resource key are kept).
-    framework_calls: bool = True
-    # A plain method that returns a generator it built: the run is that generator's iteration.
-    returns_stream: bool = False
-    # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`): called
-    # on a thread whose loop is running, it fails or deadlocks (a `nested-loop` finding).
-    runs_loop: bool = False
-    # A preset's entry point: missing in this version of the framework is said only in
-    # verbose mode. A target the user named is always reported when it cannot be found.
-    optional: bool = False
-    # The class of the run's instance when that is not the method's own class (a classmethod
-    # whose instance is an argument): `module:Qualname`, observed for where objects are made.
-    instance_class: str | None = None
-    # Patched as an override found by subclass coverage, rather than named: a named target
-    # for the same method takes its place.
-    derived: bool = False
+    """A method to trace and how to read its runs. A plain class, not a dataclass: the target
+    machinery is imported at start-up when targets are named, and `dataclasses` (with
+    `inspect`) costs every such process ~5 ms."""
+
+    __slots__ = ("derived", "ends_with", "exclude", "family", "framework_calls", "gen_ai_agent",
+                 "instance_class", "instance_of", "label_of", "module", "optional", "owner",
+                 "path", "resource_of", "returns_stream", "runs_loop", "stateful", "subclasses")
+
+    def __init__(
+        self,
+        module: str,
+        path: str,  # "Class.method" or "function"
+        instance_of: InstanceOf = default_instance_of,
+        label_of: Callable[[object], str | None] | None = None,
+        # A logical identity shared across objects or processes (a LangGraph thread_id).
+        resource_of: Callable[[object, tuple[Any, ...], dict[str, Any]], str | None]
+        | None = None,
+        stateful: bool | None = None,
+        gen_ai_agent: bool = False,
+        owner: Owner | None = None,
+        family: tuple[str, ...] = (),
+        subclasses: bool = False,
+        exclude: tuple[str, ...] = (),
+        ends_with: EndsWith | None = None,
+        framework_calls: bool = True,
+        returns_stream: bool = False,
+        runs_loop: bool = False,
+        optional: bool = False,
+        instance_class: str | None = None,
+        derived: bool = False,
+    ) -> None:
+        self.module = module
+        self.path = path
+        self.instance_of = instance_of
+        self.label_of = label_of
+        self.resource_of = resource_of
+        self.stateful = stateful
+        self.gen_ai_agent = gen_ai_agent
+        self.owner = owner if owner is not None else Owner(None)
+        # Top-level packages that are one library for the call site and delegation (a
+        # framework split into distributions); empty: no family (a target the user named): the
+        # module's class bodies for the call site, and only the instance's own methods delegate.
+        self.family = family
+        # Also trace the method in every subclass that overrides it, present and future,
+        # except classes of modules under `exclude` (another preset's, or a framework's own
+        # plumbing).
+        self.subclasses = subclasses
+        self.exclude = exclude
+        # The call starts work that outlives it (a background task): the run ends with that.
+        self.ends_with = ends_with
+        # Whether the framework calling this method from its own code (a chain calling its
+        # steps, a graph its subgraphs) makes a run: off for stateless components, whose nested
+        # calls are plumbing of the run the user started (calls that carry a resource key are
+        # kept).
+        self.framework_calls = framework_calls
+        # A plain method that returns a generator it built: the run is that generator's
+        # iteration.
+        self.returns_stream = returns_stream
+        # A synchronous entry point that runs an event loop of its own (`Runner.run_sync`):
+        # called on a thread whose loop is running, it fails or deadlocks (a `nested-loop`
+        # finding).
+        self.runs_loop = runs_loop
+        # A preset's entry point: missing in this version of the framework is said only in
+        # verbose mode. A target the user named is always reported when it cannot be found.
+        self.optional = optional
+        # The class of the run's instance when that is not the method's own class (a
+        # classmethod whose instance is an argument): `module:Qualname`, observed for where
+        # objects are made.
+        self.instance_class = instance_class
+        # Patched as an override found by subclass coverage, rather than named: a named target
+        # for the same method takes its place.
+        self.derived = derived
+
+    def replace(self, **changes: Any) -> Target:
+        """A copy with `changes`, as `dataclasses.replace` makes."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Target(**fields)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Target:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass it was
+
+    def __repr__(self) -> str:
+        return f"Target({self.spec!r})"
 
     @property
     def spec(self) -> str:
@@ -108,13 +159,16 @@ class Target:
         return cls(module=module, path=path)
 
 
-@dataclass(slots=True)
 class _Patch:
-    target: Target
-    parent: Any
-    attribute: str
-    original: Any
-    had_own: bool
+    __slots__ = ("attribute", "had_own", "original", "parent", "target")
+
+    def __init__(self, target: Target, parent: Any, attribute: str, original: Any,
+                 had_own: bool) -> None:
+        self.target = target
+        self.parent = parent
+        self.attribute = attribute
+        self.original = original
+        self.had_own = had_own
 
 
 _patches: list[_Patch] = []
@@ -127,7 +181,7 @@ _resolved_named: set[str] = set()
 # A class made without the named method: said at exit, not at once (a later class of that name
 # may have it).
 _deferred: set[str] = set()
-# Set while wrapt runs a post-import hook at registration, for a module already in sys.modules.
+# Set while a post-import hook runs at registration, for a module already in sys.modules.
 _registering = threading.local()
 # Target strings that do not parse, with why: named in the trace file's header too.
 _bad_specs: dict[str, str] = {}
@@ -142,7 +196,7 @@ def request(target: Target) -> None:
         _requested[target.spec] = target
     _registering.active = True
     try:
-        wrapt.register_post_import_hook(lambda module: _on_import(target, module), target.module)
+        importhook.register(lambda module: _on_import(target, module), target.module)
     finally:
         _registering.active = False
 
@@ -246,7 +300,7 @@ def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
             continue
         rest = target.path[len(prefix):]
         try:
-            parent, attribute, original = wrapt.resolve_path(cls, rest)
+            parent, attribute, original = resolve_path(cls, rest)
         except Exception:
             # Said at exit, unless a later class of that name has it.
             _named_failed(
@@ -265,10 +319,35 @@ class _Unresolvable(LookupError):
     pass
 
 
+def resolve_path(parent: Any, path: str) -> tuple[Any, str, Any]:
+    """`(the object holding the last name, that name, its value)` for a dotted `path`, as
+    `wrapt.resolve_path` finds it: on a class, the value in the `__dict__` of the class along
+    its MRO that defines it (a classmethod as itself, not bound), else `getattr`. Raises
+    AttributeError."""
+    names = path.split(".")
+    value = parent
+    for name in names:
+        parent = value
+        value = _lookup(parent, name)
+    return parent, names[-1], value
+
+
+def _lookup(parent: Any, name: str) -> Any:
+    if isinstance(parent, type):
+        for cls in parent.__mro__:
+            found = vars(cls)
+            if name in found:
+                return found[name]
+    return getattr(parent, name)
+
+
 def _is_ours(value: Any) -> bool:
-    return isinstance(value, wrapt.FunctionWrapper | types.FunctionType) and getattr(
-        value, "_self_racetrace_target", None
-    ) is not None
+    # Ours are plain functions or wrapt proxies: no other object is asked for the attribute.
+    if not isinstance(value, types.FunctionType):
+        wrapt = sys.modules.get("wrapt")
+        if wrapt is None or not isinstance(value, wrapt.FunctionWrapper):
+            return False
+    return getattr(value, "_self_racetrace_target", None) is not None
 
 
 def _is_derived(value: Any) -> bool:
@@ -291,7 +370,7 @@ def _owner_of(target: Target, module: ModuleType) -> Owner:
 
 def patch(target: Target, module: ModuleType) -> None:
     try:
-        parent, attribute, original = wrapt.resolve_path(module, target.path)
+        parent, attribute, original = resolve_path(module, target.path)
     except Exception as exc:
         raise _Unresolvable(
             f"target {target.spec}: {module.__name__} has no attribute {target.path!r}; "
@@ -347,16 +426,18 @@ def _observe_later(spec: str, owner: Owner) -> None:
 
     def on_import(module: ModuleType) -> None:
         try:
-            cls = wrapt.resolve_path(module, qualname)[2]
+            cls = resolve_path(module, qualname)[2]
             if isinstance(cls, type):
                 provenance.observe(cls, owner)
         except Exception as exc:
             internal_error(f"observing where {spec} objects are created", exc)
 
-    wrapt.register_post_import_hook(on_import, module_name)
+    importhook.register(on_import, module_name)
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
+    from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
+
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
     kind = kind_of(function)
     wrapper: Any
@@ -386,11 +467,11 @@ def _patch_override(base_target: Target, cls: type, attribute: str) -> None:
         )
         # Only real functions: a property, a partial or a class attribute that happens to be
         # named `invoke` is not a method we know how to wrap faithfully.
-        if not inspect.isfunction(function):
+        if not isinstance(function, types.FunctionType):  # what inspect.isfunction checks
             return
         qualname = cls.__qualname__.replace(".<locals>", "")
-        target = dataclasses.replace(
-            base_target, module=module, path=f"{qualname}.{attribute}", subclasses=False,
+        target = base_target.replace(
+            module=module, path=f"{qualname}.{attribute}", subclasses=False,
             derived=True,
         )
         _install(target, cls, attribute, original, True)

@@ -20,8 +20,10 @@ import time
 import weakref
 from typing import Any
 
+from . import importhook
 from .errors import internal_error
 from .frames import INTERNAL, OTHER, file_kind
+from .frames import prepare as prepare_frames
 
 # task -> (created at "file:line", created by run id, created at ns, created by task key)
 TaskOrigin = tuple[str | None, str | None, int, str | None]
@@ -105,16 +107,37 @@ def _record_thread(thread: object) -> None:
         internal_error("recording when a thread was started", exc)
 
 
+_wanted = False  # whether create_task is to be observed (the recorder is installed)
+_hook_pending = False  # a hook waits for asyncio.base_events to be imported
+
+
 def install() -> None:
-    global _original_create_task
+    """Observe task creation, now if asyncio is imported, else when it is: importing asyncio
+    only to patch it would cost every traced process ~15 ms at start-up."""
+    global _wanted, _hook_pending
     _install_thread_start()
-    if _original_create_task is not None:
+    _wanted = True
+    if _original_create_task is not None or _hook_pending:
+        return
+    _hook_pending = True
+    try:
+        importhook.register(_on_base_events, "asyncio.base_events")
+    except Exception as exc:
+        _hook_pending = False
+        internal_error("observing asyncio's task creation", exc)
+
+
+def _on_base_events(base_events: Any) -> None:
+    global _original_create_task, _hook_pending
+    _hook_pending = False
+    if not _wanted or _original_create_task is not None:
         return
     try:
-        import asyncio.base_events as base_events
-    except Exception:
+        prepare_frames()  # tasks are coming: classify their creators' files off the loop
+        original = base_events.BaseEventLoop.create_task
+    except Exception as exc:
+        internal_error("observing asyncio's task creation", exc)
         return
-    original = base_events.BaseEventLoop.create_task
 
     def create_task(self: Any, coro: Any, *args: Any, **kwargs: Any) -> Any:
         task = original(self, coro, *args, **kwargs)
@@ -125,7 +148,7 @@ def install() -> None:
     create_task.__doc__ = original.__doc__
     create_task.__name__ = original.__name__
     create_task.__qualname__ = original.__qualname__
-    base_events.BaseEventLoop.create_task = create_task  # type: ignore[method-assign]
+    base_events.BaseEventLoop.create_task = create_task
     _original_create_task = original
 
 
@@ -149,13 +172,13 @@ def _install_thread_start() -> None:
 
 
 def uninstall() -> None:
-    global _original_create_task, _original_thread_start
+    global _original_create_task, _original_thread_start, _wanted
+    _wanted = False
     if _original_thread_start is not None:
         threading.Thread.start = _original_thread_start  # type: ignore[method-assign]
         _original_thread_start = None
     if _original_create_task is None:
         return
-    import asyncio.base_events as base_events
-
+    base_events = sys.modules["asyncio.base_events"]  # imported: we patched it
     base_events.BaseEventLoop.create_task = _original_create_task  # type: ignore[method-assign]
     _original_create_task = None

@@ -26,8 +26,17 @@ import wrapt
 from . import runtime
 from .clock import now_ns
 from .errors import internal_error
+from .frames import prepare as prepare_frames
 from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .semconv import LOOP_RUNNING
+from .sink import load_encoder
+from .span import load_ids
+
+# Imported when the first target is patched: what its runs need is imported now, at an import,
+# rather than on the first run (perhaps on an event loop that a blocking-call checker watches).
+load_encoder()
+load_ids()
+prepare_frames()
 
 if TYPE_CHECKING:
     from .targets import Target

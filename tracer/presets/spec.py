@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .. import targets
+from .. import importhook, targets
 from ..errors import is_verbose, verbose
 from ..targets import EndsWith, InstanceOf, Target
 
@@ -88,11 +88,15 @@ class Preset:
         for target in self.targets():
             targets.request(target)
         if is_verbose() and self.entry_points:
-            import wrapt
-
-            wrapt.register_post_import_hook(
+            importhook.register(
                 lambda module: self.note_versions(), self.entry_points[0].module
             )
+
+    def enable_module(self, module: str) -> None:
+        """Request the targets that live in `module` (being imported, or imported)."""
+        for target in self.targets():
+            if target.module == module:
+                targets.request(target)
 
     def note_versions(self) -> None:
         """In verbose mode, once the framework is imported: which versions meet which."""
