@@ -80,7 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _untrace_self() -> None:
+    """With RACETRACE exported in the shell, `racetrace.pth` starts tracing in every Python
+    process, this command's too. racetrace does not trace itself: it records nothing, writes no
+    file, and hands its children no session of its own."""
+    runtime = sys.modules.get("racetrace.tracer.runtime")
+    if runtime is not None and runtime.RECORDER is not None:
+        from racetrace.tracer import attach
+
+        attach.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _untrace_self()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

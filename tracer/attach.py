@@ -60,7 +60,7 @@ def start(
     config = Config.from_env()
     # Children resolve a relative folder against their own working directory; pin it, so that
     # every process of the program writes to the same place.
-    os.environ[semconv.ENV_DIR] = config.directory
+    os.environ[semconv.ENV_DIR] = root = config.directory
     if runtime.RECORDER is None:
         handed = os.environ.get(semconv.ENV_SESSION_DIR)
         folder = session.directory_for(config.directory, os.environ)
@@ -69,7 +69,12 @@ def start(
         config = config.replace(directory=folder)
     if presets is not None:
         config = config.replace(presets=presets)
-    runtime.install(config)
+    recorder = runtime.install(config)
+    if os.path.dirname(config.directory) == root and recorder.sink.prepare_folder is None:
+        keep = session.keep_from(os.environ.get(semconv.ENV_KEEP, ""))
+        created_here = config.directory == _created_session
+        recorder.sink.prepare_folder = lambda: session.ensure(
+            config.directory, prune_keep=keep if created_here else None)
     os.environ.setdefault(ENV_ROOT, str(os.getpid()))
     global _exit_hook
     if not _exit_hook:
@@ -137,3 +142,5 @@ def stop() -> None:
     if _created_session is not None and os.environ.get(semconv.ENV_SESSION_DIR) == _created_session:
         del os.environ[semconv.ENV_SESSION_DIR]
     _created_session = None
+    if os.environ.get(ENV_ROOT) == str(os.getpid()):
+        del os.environ[ENV_ROOT]

@@ -1,10 +1,11 @@
 """Trace sessions: one folder per top-level traced program run, which its children join.
 
 Without sessions, trace files of every run pile up in one folder, and the report of today's run
-still shows yesterday's finding. The first traced process of a program creates
-`RACETRACE_DIR/<time>-<pid>/` (or `RACETRACE_DIR/$RACETRACE_SESSION/`), marks it with a small
-`.racetrace-session` file, and hands the folder to its children through `RACETRACE_SESSION_DIR`;
-subprocesses, fork and spawn workers all write there. Old sessions are pruned.
+still shows yesterday's finding. The first traced process of a program names
+`RACETRACE_DIR/<time>-<pid>/` (or `RACETRACE_DIR/$RACETRACE_SESSION/`) and hands it to its
+children through `RACETRACE_SESSION_DIR`; subprocesses, fork and spawn workers all write there.
+The folder, marked by a small `.racetrace-session` file, is made when the first trace file is
+opened; old sessions are pruned then.
 
 Standard library only: it runs at start-up in every traced process.
 """
@@ -29,15 +30,20 @@ def directory_for(root: str, environ: MutableMapping[str, str]) -> str:
     handed = environ.get(semconv.ENV_SESSION_DIR)
     if handed and (handed == root or os.path.dirname(handed) == root):
         return handed
-    name = session_name(environ.get(semconv.ENV_SESSION, ""))
-    try:
-        directory = create(root, name)
-    except OSError:
-        # Unwritable: the trace file's own open says so, once, and the program goes on.
-        return os.path.join(root, name)
+    directory = os.path.join(root, session_name(environ.get(semconv.ENV_SESSION, "")))
     environ[semconv.ENV_SESSION_DIR] = directory
-    prune(root, keep=keep_from(environ.get(semconv.ENV_KEEP, "")), current=directory)
     return directory
+
+
+def ensure(directory: str, *, prune_keep: int | None) -> None:
+    """Make the session's folder and marker, as its first trace file is opened: a process
+    that records nothing (a `racetrace` command run with RACETRACE exported, a helper process)
+    leaves no empty session behind to pass for the latest. The process that named the session
+    prunes the old ones then (`prune_keep`); its children only join."""
+    root, name = os.path.split(directory)
+    create(root, name)
+    if prune_keep is not None:
+        prune(root, keep=prune_keep, current=directory)
 
 
 def session_name(requested: str) -> str:

@@ -20,6 +20,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import semconv
@@ -172,6 +173,8 @@ class JsonLinesSink:
         self._closed = False
         self._retry_ns = 0
         self.lost = 0  # lines that could not be written
+        # Makes the folder ready before a file is opened in it (a session's marker, pruning).
+        self.prepare_folder: Callable[[], None] | None = None
         # Targets named but not traced here, [{"target", "reason"}]: in the header, so that
         # "nothing traced" reads apart from "nothing wrong".
         self.unresolved: list[dict[str, str]] = []
@@ -289,6 +292,8 @@ class JsonLinesSink:
                 raise
 
     def _open_file(self) -> int:
+        if self.prepare_folder is not None:
+            self.prepare_folder()
         _make_dirs(self.directory)
         pid = os.getpid()
         name = f"{self.host}.{pid}.{os.urandom(3).hex()}.jsonl"
