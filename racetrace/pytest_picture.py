@@ -49,8 +49,9 @@ def write_picture(folder: str, nodeid: str, when: str, analysis: Report,
     svg = render(analysis.trace, report, source=nodeid, fmt="svg")
     path = picture_path(folder, nodeid, when)
     os.makedirs(folder, exist_ok=True)
-    # 0600: the picture names the program's classes, objects and call sites.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with open(fd, "w", encoding="utf-8") as f:
-        f.write(svg)
+    from racetrace.analyzers.outfile import open_private
+
+    # 0600, an older file too: the picture names the program's classes, objects and call sites.
+    with open_private(path) as f:
+        f.write(svg.encode("utf-8"))
     return path

@@ -10,7 +10,8 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from racetrace.analyzers.load import LoadError, load
@@ -75,6 +76,7 @@ class RacetraceApp(App[int]):
         report: Report | None = None,
         poll_interval: float = 0.4,
         key_attr: str | None = None,
+        follow_skip: Callable[[Path], bool] | None = None,
         picture: bool = False,
         blocking_threshold_ns: int | None = None,
     ) -> None:
@@ -86,6 +88,7 @@ class RacetraceApp(App[int]):
         self.source = source if source is not None else ", ".join(self.paths) or "trace"
         self.poll_interval = poll_interval
         self.key_attr = key_attr  # the identity attribute of other tools' OTLP spans
+        self.follow_skip = follow_skip  # --follow: folders not to follow (older sessions)
         # Drawn headless for `racetrace export --format svg|html` (tui.picture): no one to press
         # keys, so no selection, no footer, and the legend on the status line.
         self.picture = picture
@@ -179,7 +182,7 @@ class RacetraceApp(App[int]):
         from .follow import Follower
 
         worker = get_current_worker()
-        follower = Follower(self.paths, key_attr=self.key_attr)
+        follower = Follower(self.paths, key_attr=self.key_attr, skip_folder=self.follow_skip)
         trace: Trace | None = None
         while not worker.is_cancelled:
             started = time.monotonic()

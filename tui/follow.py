@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,10 +46,14 @@ class Follower:
     """Incremental reader of trace files; `poll()` then `snapshot()`."""
 
     def __init__(
-        self, paths: Sequence[str | os.PathLike[str]], *, key_attr: str | None = None
+        self, paths: Sequence[str | os.PathLike[str]], *, key_attr: str | None = None,
+        skip_folder: Callable[[Path], bool] | None = None,
     ) -> None:
         self.paths = list(paths)
         self.key_attr = key_attr
+        # Folders whose files are not followed (the sessions that ended before this follow).
+        self.skip_folder = skip_folder
+        self._skipped: dict[Path, bool] = {}
         self._files: dict[Path, _FileState] = {}
         self._hostnames = {socket.gethostname(), socket.gethostname().split(".")[0]}
 
@@ -58,11 +62,21 @@ class Follower:
         changed = False
         for path, _named in trace_files(self.paths):
             state = self._files.get(path)
+            if state is None and not _named and self._skips(path.parent):
+                continue
             if state is None:
                 state = self._files[path] = _FileState(path, FileTail(path))
                 changed = True
             changed |= self._read(state)
         return changed
+
+    def _skips(self, folder: Path) -> bool:
+        if self.skip_folder is None:
+            return False
+        skipped = self._skipped.get(folder)
+        if skipped is None:
+            skipped = self._skipped[folder] = self.skip_folder(folder)
+        return skipped
 
     def _read(self, state: _FileState) -> bool:
         if state.foreign is not None or (

@@ -38,39 +38,59 @@ def add_path_arguments(parser: Any) -> None:
 
 def session_paths(paths: Sequence[str], *, all_sessions: bool = False,
                   quiet: bool = False) -> list[str]:
-    """The paths a command reads: no PATH means the default folder; a folder that holds
-    sessions (and no trace file of its own) means its latest session, which is said on stderr,
-    unless `all_sessions`. Older flat folders are read as they are."""
-    from racetrace.tracer.session import is_session, sessions_in
+    """The paths a command reads. No PATH means the default folder. A folder that holds
+    sessions means its latest one, said on stderr, unless `all_sessions`; trace files it holds
+    outside any session (the pytest plugin's, an older flat folder's) count as one more session,
+    as recent as its newest file. A folder without sessions is read as it is."""
+    from racetrace.tracer.session import created_ns, is_session, sessions_in
 
+    if not paths and not os.path.exists(default_root()):
+        raise UsageError(f"{default_root()}: no traces yet: trace a program first "
+                         "(RACETRACE=1 python app.py, or racetrace run -- python app.py)")
     chosen: list[str] = []
     for path in paths or [default_root()]:
         if all_sessions or not os.path.isdir(path) or is_session(path):
             chosen.append(path)
             continue
         sessions = sessions_in(path)
-        if not sessions or _holds_trace_files(path):
+        if not sessions:
             chosen.append(path)
             continue
-        latest = sessions[-1]
-        if not quiet and len(sessions) > 1:
+        loose = _loose_trace_files(path)
+        newest_loose = max((_mtime_ns(f) for f in loose), default=-1)
+        if newest_loose > created_ns(sessions[-1]):
+            picked, what = loose, f"the trace files outside its sessions in {path}"
+        else:
+            picked, what = [sessions[-1]], sessions[-1]
+        count = len(sessions) + (1 if loose else 0)
+        if not quiet and count > 1:
             from racetrace.analyzers.sanitize import clean
 
             print(
-                f"racetrace: reading the latest of {len(sessions)} sessions, "
-                f"{clean(latest)} (--all for every one; `racetrace sessions` lists them)",
+                f"racetrace: reading the latest of {count} sessions, {clean(what)} (--all for "
+                "every one; `racetrace sessions` lists them)",
                 file=sys.stderr,
             )
-        chosen.append(latest)
+        chosen.extend(picked)
     return chosen
 
 
-def _holds_trace_files(directory: str) -> bool:
+def _loose_trace_files(directory: str) -> list[str]:
+    """Trace files below `directory` that lie in none of its sessions."""
+    from racetrace.tracer.session import is_session
+
+    found: list[str] = []
+    for root, dirs, names in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not is_session(os.path.join(root, d)))
+        found.extend(os.path.join(root, n) for n in sorted(names) if n.endswith(".jsonl"))
+    return found
+
+
+def _mtime_ns(path: str) -> int:
     try:
-        with os.scandir(directory) as entries:
-            return any(e.name.endswith(".jsonl") and e.is_file() for e in entries)
+        return os.stat(path).st_mtime_ns
     except OSError:
-        return False
+        return -1
 
 
 def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: bool = False,

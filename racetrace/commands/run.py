@@ -32,8 +32,10 @@ def add_parser(sub: Any) -> None:
         help="run a command with tracing on, then summarize what was found",
         description=(
             "Set RACETRACE, RACETRACE_TARGETS and RACETRACE_DIR and run the command in a trace "
-            "session of its own. Every Python process it starts (subprocesses, multiprocessing "
-            "workers) is traced too, each writing its own file. When it exits, the findings' "
+            "session of its own (or in $RACETRACE_SESSION, which earlier runs that set the "
+            "same name share: the summary then counts their runs too). Every Python process "
+            "it starts (subprocesses, multiprocessing workers) is traced too, each writing its "
+            "own file. When it exits, the findings' "
             "summary is printed on stderr (the full report with -v). Exit status: the "
             "command's own when it failed; else 66 when a finding matches --fail-on, 2 when "
             "--fail-on is given and nothing was recorded (unless --allow-empty), or 0."
@@ -114,8 +116,18 @@ def run(args: argparse.Namespace) -> int:
     session.prune(root, keep=session.keep_from(env.get(semconv.ENV_KEEP, "")), current=folder)
     env[semconv.ENV_SESSION_DIR] = folder
 
+    rules = _suppressions()  # a bad file is said before the command runs, not after
     status = _run_command(executable, command, env)
-    return _verdict(folder, status, fail_on, args, EXIT_FINDINGS)
+    return _verdict(folder, status, fail_on, rules, args, EXIT_FINDINGS)
+
+
+def _suppressions() -> Any:
+    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+
+    try:
+        return Suppressions.from_env()
+    except SuppressionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _run_command(executable: str, command: list[str], env: dict[str, str]) -> int:
@@ -137,16 +149,10 @@ def _run_command(executable: str, command: list[str], env: dict[str, str]) -> in
     return 128 - code if code < 0 else code
 
 
-def _verdict(folder: str, status: int, fail_on: Any, args: argparse.Namespace,
+def _verdict(folder: str, status: int, fail_on: Any, rules: Any, args: argparse.Namespace,
              exit_findings: int) -> int:
-    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
-
     from ._common import analyze_traces, report_damage
 
-    try:
-        rules = Suppressions.from_env()
-    except SuppressionError as exc:
-        raise UsageError(str(exc)) from None
     report = analyze_traces([folder], key_attr=None, suppressions=rules, max_pairs=100)
     try:
         return _summarize(report, folder, status, fail_on, args, exit_findings)

@@ -38,14 +38,17 @@ def run(args: argparse.Namespace) -> int:
     from rich.text import Text
 
     from racetrace.analyzers.sanitize import clean
-    from racetrace.tracer.session import created_ns, sessions_in
+    from racetrace.tracer.session import created_ns, is_session, sessions_in
 
     from ._common import default_root
 
     root = args.root or default_root()
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise UsageError(f"{root}: not a directory; give the folder of sessions")
     if not os.path.isdir(root):
         raise UsageError(f"{root}: no such directory (no traced run yet?)")
-    sessions = sessions_in(root)
+    # A session's own folder: that one session.
+    sessions = [root] if is_session(root) else sessions_in(root)
     # Piped or redirected, nothing is cut to fit an imaginary 80 columns.
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 1000)
     if not sessions:

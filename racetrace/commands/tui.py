@@ -23,7 +23,8 @@ def add_parser(sub: Any) -> None:
             "bars, overlapping stretches in red, every finding one key away (n/N). Press ? "
             "inside for the keys."
         ),
-        epilog="example: racetrace tui racetrace-traces/ --follow",
+        epilog="examples: racetrace tui (the latest session); racetrace tui --follow (the "
+               "latest session, and the next one your program starts)",
     )
     add_path_arguments(parser)
     parser.add_argument(
@@ -46,8 +47,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    skip = None
     if args.follow:  # a session that starts after this one does is to be seen too
         paths = list(args.paths) or [default_root()]
+        if not args.all_sessions:
+            skip = older_sessions(paths)
     else:
         paths = session_paths(args.paths, all_sessions=args.all_sessions)
     _check_paths(paths, follow=args.follow)
@@ -61,7 +65,32 @@ def run(args: argparse.Namespace) -> int:
             + " ".join(paths)
         )
     return open_timeline(paths, follow=args.follow, suppressions=suppressions,
-                         key_attr=args.key_attr, blocking_threshold_ns=threshold)
+                         key_attr=args.key_attr, blocking_threshold_ns=threshold,
+                         follow_skip=skip)
+
+
+def older_sessions(paths: list[str]) -> Any:
+    """For --follow on folders of sessions: a test telling the sessions that ended before the
+    latest one (kept, not followed) from the latest and those that start from now on."""
+    from pathlib import Path
+
+    from racetrace.tracer.session import created_ns, is_session, sessions_in
+
+    since: dict[Path, int] = {}
+    for path in paths:
+        if os.path.isdir(path) and not is_session(path):
+            found = sessions_in(path)
+            since[Path(path).resolve()] = created_ns(found[-1]) if found else 0
+    if not since:
+        return None
+
+    def skip(folder: Path) -> bool:
+        if not is_session(str(folder)):
+            return False
+        start = since.get(folder.resolve().parent)
+        return start is not None and created_ns(str(folder)) < start
+
+    return skip
 
 
 def read_suppressions(path: str | None) -> Any:
@@ -79,6 +108,7 @@ def open_timeline(
     source: str | None = None, trace: Any = None, report: Any = None,
     key_attr: str | None = None,
     blocking_threshold_ns: int | None = None,
+    follow_skip: Any = None,
 ) -> int:
     """Run the app until the user quits; a load failure becomes one stderr line and exit 2."""
     from racetrace.tui.app import RacetraceApp
@@ -86,7 +116,7 @@ def open_timeline(
     app = RacetraceApp(
         paths, follow=follow, suppressions=suppressions, source=source, trace=trace,
         report=report, key_attr=key_attr,
-        blocking_threshold_ns=blocking_threshold_ns,
+        blocking_threshold_ns=blocking_threshold_ns, follow_skip=follow_skip,
     )
     app.run()
     if app.failure is not None:

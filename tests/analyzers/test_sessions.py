@@ -232,3 +232,66 @@ def test_demo_of_a_framework_that_is_missing_names_the_extra(tmp_path: Path) -> 
     assert done.returncode == 2
     assert done.stderr.startswith("racetrace: demo: samples/autogen_shared_agent.py needs AutoGen")
     assert "pip install '.[autogen]'" in done.stderr
+
+
+def test_trace_files_outside_sessions_count_as_one_more_session(tmp_path: Path) -> None:
+    """The pytest plugin writes its folder flat: in a folder of sessions its files are one more
+    session, never mixed into the others."""
+    root = tmp_path / "traces"
+    traced(SAMPLES / "shared_gather.py", root)
+    [session] = sessions_in(str(root))
+    time.sleep(0.01)
+    for file in Path(session).glob("*.jsonl"):  # a newer flat set: a copy, rewritten now
+        (root / f"flat-{file.name}").write_bytes(file.read_bytes())
+    newest_flat = racetrace("report", str(root), "--fail-on", "overlap")
+    assert newest_flat.returncode == 66
+    assert "the trace files outside its sessions" in newest_flat.stderr
+    assert "3 runs on 1 instance" in newest_flat.stdout  # the flat copy alone, not both
+    time.sleep(0.01)
+    traced(SAMPLES / "shared_gather_fixed.py", root)
+    latest = racetrace("report", str(root), "--fail-on", "overlap")
+    assert latest.returncode == 0 and "3 runs on 3 instances" in latest.stdout
+
+
+def test_no_traces_yet_says_how_to_make_some(tmp_path: Path) -> None:
+    done = racetrace("report", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("racetrace: racetrace-traces: no traces yet")
+
+
+def test_run_refuses_a_bad_suppressions_file_before_running_the_command(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    done = racetrace("run", "-d", str(tmp_path / "t"), "--", sys.executable, "-c",
+                     f"open({str(marker)!r}, 'w').close()",
+                     env={"RACETRACE_SUPPRESSIONS": str(tmp_path / "missing.supp")})
+    assert done.returncode == 2 and done.stderr.startswith("racetrace: ")
+    assert not marker.exists()
+
+
+def test_sessions_of_one_session_folder_lists_it(tmp_path: Path) -> None:
+    root = tmp_path / "traces"
+    traced(SAMPLES / "shared_gather.py", root)
+    [session] = sessions_in(str(root))
+    listed = racetrace("sessions", session)
+    assert listed.returncode == 0 and Path(session).name in listed.stdout
+    not_a_folder = racetrace("sessions", str(next(Path(session).glob("*.jsonl"))))
+    assert not_a_folder.returncode == 2 and "not a directory" in not_a_folder.stderr
+
+
+def test_follow_on_a_folder_of_sessions_reads_the_latest_and_the_ones_to_come(
+        tmp_path: Path) -> None:
+    from racetrace.tui.follow import Follower
+
+    from racetrace.commands.tui import older_sessions
+
+    root = tmp_path / "traces"
+    traced(SAMPLES / "shared_gather.py", root)  # three runs on one agent
+    time.sleep(0.01)
+    traced(SAMPLES / "shared_gather_fixed.py", root)  # three runs on three agents
+    follower = Follower([str(root)], skip_folder=older_sessions([str(root)]))
+    follower.poll()
+    assert len({r.instance_key for r in follower.snapshot().runs}) == 3  # the latest only
+    time.sleep(0.01)
+    traced(SAMPLES / "shared_gather.py", root)  # a program run while following
+    follower.poll()
+    assert len(follower.snapshot().runs) == 6
