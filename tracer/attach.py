@@ -71,10 +71,12 @@ def start(
         config = config.replace(presets=presets)
     recorder = runtime.install(config)
     if os.path.dirname(config.directory) == root and recorder.sink.prepare_folder is None:
-        keep = session.keep_from(os.environ.get(semconv.ENV_KEEP, ""))
-        created_here = config.directory == _created_session
-        recorder.sink.prepare_folder = lambda: session.ensure(
-            config.directory, prune_keep=keep if created_here else None)
+        folder = config.directory
+        recorder.sink.prepare_folder = lambda: session.ensure(folder)
+        if folder == _created_session:
+            # Now, before the program runs: never inside one of its traced calls.
+            keep = session.keep_from(os.environ.get(semconv.ENV_KEEP, ""))
+            session.prune(root, keep=keep, current=folder)
     os.environ.setdefault(ENV_ROOT, str(os.getpid()))
     global _exit_hook
     if not _exit_hook:

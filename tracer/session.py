@@ -5,9 +5,12 @@ still shows yesterday's finding. The first traced process of a program names
 `RACETRACE_DIR/<time>-<pid>/` (or `RACETRACE_DIR/$RACETRACE_SESSION/`) and hands it to its
 children through `RACETRACE_SESSION_DIR`; subprocesses, fork and spawn workers all write there.
 The folder, marked by a small `.racetrace-session` file, is made when the first trace file is
-opened; old sessions are pruned then.
+opened; old sessions are pruned at start-up by the process that names the new one.
 
-Standard library only: it runs at start-up in every traced process.
+Standard library only: it runs at start-up in every traced process. What runs while the program
+runs (`create`, from the trace writer) calls nothing a program may trace or patch: references to
+`os` functions taken at import (a test's mock of `os.scandir`, a blocking-call checker) and no
+`json` (a target may be `json:loads`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,14 @@ import time
 from collections.abc import MutableMapping
 
 from . import semconv
+from .clock import now_ns
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@=-]+")
+_CREATED_NS = re.compile(r'"created_ns":\s*(\d{1,19})')
+_os_mkdir = os.mkdir
+_os_open = os.open
+_os_write = os.write
+_os_close = os.close
 _TRACE_FILE = re.compile(r"^(?P<host>.+)\.(?P<pid>\d+)\.[0-9a-f]+\.jsonl$")
 
 
@@ -35,15 +44,12 @@ def directory_for(root: str, environ: MutableMapping[str, str]) -> str:
     return directory
 
 
-def ensure(directory: str, *, prune_keep: int | None) -> None:
-    """Make the session's folder and marker, as its first trace file is opened: a process
-    that records nothing (a `racetrace` command run with RACETRACE exported, a helper process)
-    leaves no empty session behind to pass for the latest. The process that named the session
-    prunes the old ones then (`prune_keep`); its children only join."""
+def ensure(directory: str) -> None:
+    """Make the session's folder and marker, as its first trace file is opened: a process that
+    records nothing (a `racetrace` command run with RACETRACE exported, a helper process) leaves
+    no empty session behind to pass for the latest."""
     root, name = os.path.split(directory)
     create(root, name)
-    if prune_keep is not None:
-        prune(root, keep=prune_keep, current=directory)
 
 
 def session_name(requested: str) -> str:
@@ -64,17 +70,36 @@ def keep_from(value: str) -> int:
 def create(root: str, name: str) -> str:
     """Make the session folder and its marker (kept if the session already exists)."""
     directory = os.path.join(root, name)
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    _make_dirs(directory)
     marker = os.path.join(directory, semconv.SESSION_MARKER)
     try:
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = _os_open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return directory
-    import json  # here: a child process joins its parent's session and never needs it
-
-    with os.fdopen(fd, "w") as f:
-        json.dump({"name": name, "created_ns": time.time_ns(), "pid": os.getpid()}, f)
+    try:
+        # `name` is made of [A-Za-z0-9._+@=-] (session_name): no JSON escaping needed.
+        record = f'{{"name": "{name}", "created_ns": {now_ns()}, "pid": {os.getpid()}}}'
+        _os_write(fd, record.encode())
+    finally:
+        _os_close(fd)
     return directory
+
+
+def _make_dirs(directory: str) -> None:
+    """`os.makedirs(directory, 0o700, exist_ok=True)` through our own `os.mkdir`."""
+    try:
+        _os_mkdir(directory, 0o700)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        parent = os.path.dirname(directory)
+        if not parent or parent == directory:
+            raise
+        _make_dirs(parent)
+        try:
+            _os_mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
 
 
 def is_session(directory: str) -> bool:
@@ -83,15 +108,13 @@ def is_session(directory: str) -> bool:
 
 def created_ns(directory: str) -> int:
     """When the session was created (its marker's record, else the marker's mtime)."""
-    import json
-
     marker = os.path.join(directory, semconv.SESSION_MARKER)
     try:
-        with open(marker, encoding="utf-8") as f:
-            value = json.load(f).get("created_ns")
-        if isinstance(value, int):
-            return value
-    except (OSError, ValueError, AttributeError):
+        with open(marker, encoding="utf-8", errors="replace") as f:
+            found = _CREATED_NS.search(f.read(4096))
+        if found is not None:
+            return int(found[1])
+    except OSError:
         pass
     try:
         return os.stat(marker).st_mtime_ns
