@@ -214,8 +214,8 @@ class _Analysis:
                 for k, runs in _without_fan_outs(lanes, flagged, trace.lane_starts).items()]
         trace.lanes_sorted = True  # `_key` has put each lane in order
         # Read from each lane's first run, whose details `_identity` reads anyway.
-        sites = count_sites({k.key: (site, k.runs[0].instance_class) if (
-            site := creation_of(k.runs)) is not None else (None, "") for k in keys})
+        sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
+            site := creation_of(k.runs)) is not None else (None, "", "") for k in keys})
         for key in keys:
             site = sites[key.key]
             if site is not None:
