@@ -165,3 +165,25 @@ def test_chrome_export_has_async_begin_end_per_instance(writer, cli, tmp_path: P
     assert any(e["ph"] == "i" and e["name"].startswith("F1 warning: ")
                for e in events)
     assert any(e["ph"] == "M" and e["name"] == "process_name" for e in events)
+
+
+def test_integers_outside_64_bits_are_unset_and_counted(tmp_path: Path, cli) -> None:
+    huge = "9" * 30
+    key = [attr("racetrace.instance.key", "k/1")]
+    line = orjson.dumps({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "process.pid", "value": {"intValue": huge}}]},
+        "scopeSpans": [{"spans": [
+            {**span("00000000000000e1", "Agent.run", 0, 10, attrs=key),
+             "endTimeUnixNano": huge},
+            span("00000000000000e2", "Agent.run", 5, 20, attrs=[
+                *key, {"key": "code.line.number", "value": {"intValue": "-" + huge}}]),
+        ]}],
+    }]})
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(line + b"\n")
+    done = cli("report", str(path), "--json", "-")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["summary"]["runs"] == 2 and data["summary"]["unfinished_runs"] == 1
+    # The resource pid once per span, an end and a line.
+    assert any("4 integer values outside the 64-bit range" in p for p in data["problems"])
