@@ -223,7 +223,9 @@ class _Analysis:
         instance_keys = {k.key: k for k in keys}
         failed = [r for r in flagged if r.status == semconv.STATUS_ERROR]
         for run in failed:
-            owner = instance_keys.get(run.instance_key)  # none: a lane of fan-out runs only
+            if run.fan_out_of is not None:
+                continue  # a run on its resource key, not on the batch object
+            owner = instance_keys.get(run.instance_key)
             if owner is not None:
                 owner.failed.append(run)
         overlapping: set[str] = set()  # failed runs that overlapped another on their instance
@@ -277,6 +279,9 @@ class _Analysis:
         keys = [self._key(k, runs, resource=True)
                 for k, runs in _by_resource(resource_runs).items()]
         created = {o.key: o.created for part in parts for o in part.outcomes}
+        # Fan-out runs are left out of their object's lane (`_without_fan_outs`): an open one
+        # is counted on its resource key, whichever part its process was analyzed in.
+        fanned_open: list[Run] = []
         for key in keys:
             sites = {s.at: s for k in dict.fromkeys(map(_INSTANCE, key.runs))
                      for s in created.get(k, ())}
@@ -284,13 +289,18 @@ class _Analysis:
             self._overlaps(key)
             if key.contention is None or not key.contention.drafts:
                 self._latent(key)
+            open_fan_outs = [r for r in key.unfinished if r.fan_out_of is not None]
+            if open_fan_outs:
+                self._unfinished(key, open_fan_outs)
+                fanned_open += open_fan_outs
         outcomes = [o for part in parts for o in part.outcomes]
         outcomes += (self._outcome(key) for key in keys)
         merged_pairs = _merge_same_pairs(outcomes)
         findings = _number(outcomes)
         summaries = [_summary(o) for o in outcomes]
         summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
-        unfinished = tuple(sorted((r for part in parts for r in part.unfinished), key=_START))
+        unfinished = tuple(sorted(chain((r for part in parts for r in part.unfinished),
+                                        fanned_open), key=_START))
         prefetch(chain(unfinished, (r for f in findings for r in f.runs)))  # what is shown
         return Report(
             trace=trace,
@@ -472,8 +482,8 @@ class _Analysis:
                   details={"contexts": counted, "closest_gap_ns": gap},
                   head=explain.headline(LATENT, subject, count=counted))
 
-    def _unfinished(self, key: _Key) -> None:
-        runs = key.unfinished
+    def _unfinished(self, key: _Key, runs: list[Run] | None = None) -> None:
+        runs = key.unfinished if runs is None else runs
         cls, label, process = _identity(key)
         processes = sorted({r.process_key for r in runs})
         explanation, fix = explain.unfinished_explanation(len(runs), processes)
