@@ -536,7 +536,10 @@ class _Analysis:
         loop (`loops.find_loop_runs`), one finding of each kind per instance key."""
         if not runs:
             return
-        drafts = find_loop_runs(runs, threshold_ns=self.blocking_threshold_ns)
+        last = self.process_last_ns
+        drafts = find_loop_runs(
+            runs, threshold_ns=self.blocking_threshold_ns,
+            last_ns=lambda r: max(last.get(r.process_key, r.start_ns), r.start_ns))
         shown = {k: tuple(d.runs[: self.max_pairs])
                  for k, d in chain(drafts.nested.items(), drafts.blocking.items())}
         prefetch(r for group in shown.values() for r in group)
@@ -564,14 +567,16 @@ class _Analysis:
             cls, label, process = _identity(key)
             listed = tuple(draft.runs[: self.max_pairs])
             total, longest = sum(draft.blocked_ns), max(draft.blocked_ns)
+            never = sum(1 for r in draft.runs if r.end_ns is None)
             explanation, fix = explain.loop_blocking_explanation(
                 listed, len(draft.runs), blocked_ns=total, longest_ns=longest,
-                threshold_ns=self.blocking_threshold_ns)
+                threshold_ns=self.blocking_threshold_ns, never_ended=never)
             self._add(key, LOOP_BLOCKING, WARNING,
                       _loop_draft(LOOP_BLOCKING, listed, len(draft.runs)),
                       explanation, fix, cls, label, process,
                       details={"blocked_ns": total, "longest_ns": longest,
                                "threshold_ns": self.blocking_threshold_ns,
+                               "never_ended": never,
                                "blocked_by_run": {r.run_id: b for r, b in
                                                   zip(listed, draft.blocked_ns, strict=False)}},
                       head=explain.headline(LOOP_BLOCKING, explain.subject(cls, label, key.key),
