@@ -187,3 +187,34 @@ def test_integers_outside_64_bits_are_unset_and_counted(tmp_path: Path, cli) -> 
     assert data["summary"]["runs"] == 2 and data["summary"]["unfinished_runs"] == 1
     # The resource pid once per span, an end and a line.
     assert any("4 integer values outside the 64-bit range" in p for p in data["problems"])
+
+
+def test_loop_marks_and_creation_sites_survive_an_otlp_round_trip(writer, cli,
+                                                                  tmp_path: Path) -> None:
+    w = writer()
+    w.run(0, None, key="h/1/1", cls="app.Bot", label="bot", **{
+        "racetrace.loop.running": True,
+        "racetrace.instance.created_at": "/app/app.py:12",
+        "racetrace.instance.created_in": "<module>",
+        "racetrace.instance.created_scope": "module"})
+    w.run(0, None, key="h/1/2", cls="app.Runner", label="runner", thread=2, **{
+        "racetrace.loop.running": True, "racetrace.loop.own": True})
+    w.run(10, 300, key="h/1/3", cls="app.Other", label="other", task="t")
+    w.write()
+    out = tmp_path / "spans.jsonl"
+    done = cli("export", str(w.path), "--format", "otlp", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+
+    def summary(path: Path) -> tuple[Any, ...]:
+        done = cli("report", str(path), "--json", "-")
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        kinds = sorted((f["kind"], f["instance"]["label"]) for f in data["findings"]
+                       if f["kind"] in ("loop-blocking", "nested-loop"))
+        sites = {i["label"]: i["created_at"] for i in data["instances"]}
+        return kinds, sites["bot"]
+
+    kinds, site = summary(out)
+    assert kinds == [("loop-blocking", "bot"), ("nested-loop", "runner")]
+    assert (site["file"], site["line"], site["role"]) == ("/app/app.py", 12, "singleton")
+    assert summary(out) == summary(w.path)
