@@ -295,7 +295,8 @@ class _Analysis:
                 fanned_open += open_fan_outs
         outcomes = [o for part in parts for o in part.outcomes]
         outcomes += (self._outcome(key) for key in keys)
-        merged_pairs = _merge_same_pairs(outcomes)
+        merged_pairs, unsuppressed = _merge_same_pairs(outcomes)
+        self.benign -= unsuppressed
         findings = _number(outcomes)
         summaries = [_summary(o) for o in outcomes]
         summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
@@ -652,10 +653,11 @@ def _number(outcomes: Sequence[Outcome]) -> list[Finding]:
     return numbered
 
 
-def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
+def _merge_same_pairs(outcomes: Sequence[Outcome]) -> tuple[int, int]:
     """Fold an instance's overlap finding into the resource finding of the same kind that
     lists the very same pairs (a stateless object serving one conversation twice): one finding
-    naming both identities. Returns the pairs no longer counted twice."""
+    naming both identities, at the worse severity of the two. Returns the pairs no longer
+    counted twice, and the suppressed (benign) findings that merging raised above info."""
     by_pairs: dict[tuple[str, frozenset[tuple[str, str]]], tuple[Outcome, int]] = {}
     for outcome in outcomes:
         if outcome.resource:
@@ -664,8 +666,8 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
             if f.is_overlap and not f.pairs_truncated:
                 by_pairs[(f.kind, frozenset(f.pairs))] = (outcome, n)
     if not by_pairs:
-        return 0
-    merged = 0
+        return 0, 0
+    merged = unsuppressed = 0
     dropped: dict[int, set[int]] = {}
     for outcome in outcomes:
         if not outcome.resource:
@@ -687,9 +689,13 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
                 "class": other.instance_class, "label": other.instance_label,
                 "process": other.process, "severity": other.severity,
             }
+            severity = worst((f.severity, other.severity)) or f.severity
+            if f.suppressed_by is not None and severity != INFO:
+                unsuppressed += 1  # the instance's finding was not lowered: nor is the merged one
             outcome.findings[n] = dataclasses.replace(
                 f,
-                severity=worst((f.severity, other.severity)) or f.severity,
+                severity=severity,
+                suppressed_by=f.suppressed_by if severity == INFO else None,
                 headline=f"{f.headline} and " + explain.subject(
                     other.instance_class, other.instance_label, other.instance_key),
                 also_on=(*f.also_on, also),
@@ -699,7 +705,7 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
         gone = dropped.get(id(outcome))
         if gone:
             outcome.findings = [f for n, f in enumerate(outcome.findings) if n not in gone]
-    return merged
+    return merged, unsuppressed
 
 
 def _summary(outcome: Outcome) -> InstanceSummary:
