@@ -214,8 +214,8 @@ class _Analysis:
                 for k, runs in _without_fan_outs(lanes, flagged, trace.lane_starts).items()]
         trace.lanes_sorted = True  # `_key` has put each lane in order
         # Read from each lane's first run, whose details `_identity` reads anyway.
-        sites = count_sites({k.key: (site, k.runs[0].instance_class) if (
-            site := creation_of(k.runs)) is not None else (None, "") for k in keys})
+        sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
+            site := creation_of(k.runs)) is not None else (None, "", "") for k in keys})
         for key in keys:
             site = sites[key.key]
             if site is not None:
@@ -223,7 +223,9 @@ class _Analysis:
         instance_keys = {k.key: k for k in keys}
         failed = [r for r in flagged if r.status == semconv.STATUS_ERROR]
         for run in failed:
-            owner = instance_keys.get(run.instance_key)  # none: a lane of fan-out runs only
+            if run.fan_out_of is not None:
+                continue  # a run on its resource key, not on the batch object
+            owner = instance_keys.get(run.instance_key)
             if owner is not None:
                 owner.failed.append(run)
         overlapping: set[str] = set()  # failed runs that overlapped another on their instance
@@ -277,6 +279,9 @@ class _Analysis:
         keys = [self._key(k, runs, resource=True)
                 for k, runs in _by_resource(resource_runs).items()]
         created = {o.key: o.created for part in parts for o in part.outcomes}
+        # Fan-out runs are left out of their object's lane (`_without_fan_outs`): an open one
+        # is counted on its resource key, whichever part its process was analyzed in.
+        fanned_open: list[Run] = []
         for key in keys:
             sites = {s.at: s for k in dict.fromkeys(map(_INSTANCE, key.runs))
                      for s in created.get(k, ())}
@@ -284,13 +289,19 @@ class _Analysis:
             self._overlaps(key)
             if key.contention is None or not key.contention.drafts:
                 self._latent(key)
+            open_fan_outs = [r for r in key.unfinished if r.fan_out_of is not None]
+            if open_fan_outs:
+                self._unfinished(key, open_fan_outs)
+                fanned_open += open_fan_outs
         outcomes = [o for part in parts for o in part.outcomes]
         outcomes += (self._outcome(key) for key in keys)
-        merged_pairs = _merge_same_pairs(outcomes)
+        merged_pairs, unsuppressed = _merge_same_pairs(outcomes)
+        self.benign -= unsuppressed
         findings = _number(outcomes)
         summaries = [_summary(o) for o in outcomes]
         summaries.sort(key=lambda s: (-severity_rank(s.severity), s.first_start_ns or 0, s.key))
-        unfinished = tuple(sorted((r for part in parts for r in part.unfinished), key=_START))
+        unfinished = tuple(sorted(chain((r for part in parts for r in part.unfinished),
+                                        fanned_open), key=_START))
         prefetch(chain(unfinished, (r for f in findings for r in f.runs)))  # what is shown
         return Report(
             trace=trace,
@@ -472,8 +483,8 @@ class _Analysis:
                   details={"contexts": counted, "closest_gap_ns": gap},
                   head=explain.headline(LATENT, subject, count=counted))
 
-    def _unfinished(self, key: _Key) -> None:
-        runs = key.unfinished
+    def _unfinished(self, key: _Key, runs: list[Run] | None = None) -> None:
+        runs = key.unfinished if runs is None else runs
         cls, label, process = _identity(key)
         processes = sorted({r.process_key for r in runs})
         explanation, fix = explain.unfinished_explanation(len(runs), processes)
@@ -526,7 +537,10 @@ class _Analysis:
         loop (`loops.find_loop_runs`), one finding of each kind per instance key."""
         if not runs:
             return
-        drafts = find_loop_runs(runs, threshold_ns=self.blocking_threshold_ns)
+        last = self.process_last_ns
+        drafts = find_loop_runs(
+            runs, threshold_ns=self.blocking_threshold_ns,
+            last_ns=lambda r: max(last.get(r.process_key, r.start_ns), r.start_ns))
         shown = {k: tuple(d.runs[: self.max_pairs])
                  for k, d in chain(drafts.nested.items(), drafts.blocking.items())}
         prefetch(r for group in shown.values() for r in group)
@@ -554,14 +568,16 @@ class _Analysis:
             cls, label, process = _identity(key)
             listed = tuple(draft.runs[: self.max_pairs])
             total, longest = sum(draft.blocked_ns), max(draft.blocked_ns)
+            never = sum(1 for r in draft.runs if r.end_ns is None)
             explanation, fix = explain.loop_blocking_explanation(
                 listed, len(draft.runs), blocked_ns=total, longest_ns=longest,
-                threshold_ns=self.blocking_threshold_ns)
+                threshold_ns=self.blocking_threshold_ns, never_ended=never)
             self._add(key, LOOP_BLOCKING, WARNING,
                       _loop_draft(LOOP_BLOCKING, listed, len(draft.runs)),
                       explanation, fix, cls, label, process,
                       details={"blocked_ns": total, "longest_ns": longest,
                                "threshold_ns": self.blocking_threshold_ns,
+                               "never_ended": never,
                                "blocked_by_run": {r.run_id: b for r, b in
                                                   zip(listed, draft.blocked_ns, strict=False)}},
                       head=explain.headline(LOOP_BLOCKING, explain.subject(cls, label, key.key),
@@ -637,10 +653,11 @@ def _number(outcomes: Sequence[Outcome]) -> list[Finding]:
     return numbered
 
 
-def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
+def _merge_same_pairs(outcomes: Sequence[Outcome]) -> tuple[int, int]:
     """Fold an instance's overlap finding into the resource finding of the same kind that
     lists the very same pairs (a stateless object serving one conversation twice): one finding
-    naming both identities. Returns the pairs no longer counted twice."""
+    naming both identities, at the worse severity of the two. Returns the pairs no longer
+    counted twice, and the suppressed (benign) findings that merging raised above info."""
     by_pairs: dict[tuple[str, frozenset[tuple[str, str]]], tuple[Outcome, int]] = {}
     for outcome in outcomes:
         if outcome.resource:
@@ -649,8 +666,8 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
             if f.is_overlap and not f.pairs_truncated:
                 by_pairs[(f.kind, frozenset(f.pairs))] = (outcome, n)
     if not by_pairs:
-        return 0
-    merged = 0
+        return 0, 0
+    merged = unsuppressed = 0
     dropped: dict[int, set[int]] = {}
     for outcome in outcomes:
         if not outcome.resource:
@@ -672,9 +689,13 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
                 "class": other.instance_class, "label": other.instance_label,
                 "process": other.process, "severity": other.severity,
             }
+            severity = worst((f.severity, other.severity)) or f.severity
+            if f.suppressed_by is not None and severity != INFO:
+                unsuppressed += 1  # the instance's finding was not lowered: nor is the merged one
             outcome.findings[n] = dataclasses.replace(
                 f,
-                severity=worst((f.severity, other.severity)) or f.severity,
+                severity=severity,
+                suppressed_by=f.suppressed_by if severity == INFO else None,
                 headline=f"{f.headline} and " + explain.subject(
                     other.instance_class, other.instance_label, other.instance_key),
                 also_on=(*f.also_on, also),
@@ -684,7 +705,7 @@ def _merge_same_pairs(outcomes: Sequence[Outcome]) -> int:
         gone = dropped.get(id(outcome))
         if gone:
             outcome.findings = [f for n, f in enumerate(outcome.findings) if n not in gone]
-    return merged
+    return merged, unsuppressed
 
 
 def _summary(outcome: Outcome) -> InstanceSummary:

@@ -141,10 +141,6 @@ Site = tuple[str | None, int | None]  # (file, line) of a run's call site
 Timer = tuple[object, ...]  # what started a series of runs: one loop, or one creator
 
 
-def site_of(run: Run) -> Site:
-    return (run.file, run.line)
-
-
 def _regular(times: list[int]) -> bool:
     """Whether sorted `times` are ticks: enough of them, at a human-scale, steady interval.
     C-level passes: a latent key of a thousand runs asks this too."""

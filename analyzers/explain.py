@@ -403,16 +403,26 @@ def nested_loop_explanation(runs: Sequence[Run], run_count: int, *, failed: int,
 
 
 def loop_blocking_explanation(runs: Sequence[Run], run_count: int, *, blocked_ns: int,
-                              longest_ns: int, threshold_ns: int) -> tuple[str, str]:
-    """(explanation, fix) for sync runs that held their thread's running event loop."""
+                              longest_ns: int, threshold_ns: int,
+                              never_ended: int = 0) -> tuple[str, str]:
+    """(explanation, fix) for sync runs that held their thread's running event loop;
+    `never_ended` of them were still holding it when their process last recorded."""
     first = runs[0]
     contexts = _contexts(runs)
+    if never_ended == run_count:
+        held = (f"{'each ' if run_count > 1 else ''}still blocking when its process last "
+                f"recorded (it never ended)")
+    else:
+        held = (f"{'each ' if run_count > 1 else ''}for {format_duration(threshold_ns)} (the "
+                f"threshold) or more")
+        if never_ended:
+            held += (f", or still blocking when its process last recorded ({never_ended} "
+                     "never ended)")
     return (
         f"{_plural(run_count, 'synchronous run')} of {_methods(runs)} ran on a thread whose "
         f"asyncio event loop was running (called from {_where(first)}"
         f"{f'; from {contexts}' if contexts and run_count > 1 else ''}), "
-        f"{'each ' if run_count > 1 else ''}for {format_duration(threshold_ns)} (the "
-        f"threshold) or more: {format_duration(blocked_ns)} in all, the longest "
+        f"{held}: {format_duration(blocked_ns)} in all, the longest "
         f"{format_duration(longest_ns)}. While a sync call runs, its loop runs nothing else: "
         "every other task on that loop (other requests, timers, heartbeats, streams) waited, "
         "which is how an async service stalls as load grows.",

@@ -47,6 +47,7 @@ def _key_values(attributes: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_attributes(run: Run) -> dict[str, Any]:
     """The span attributes the tracer would have set for `run` (tracer/semconv.py names)."""
+    details = run.detail()
     return {
         semconv.INSTANCE_KEY: run.instance_key,
         semconv.INSTANCE_CLASS: run.instance_class,
@@ -73,6 +74,11 @@ def run_attributes(run: Run) -> dict[str, Any]:
         semconv.CODE_LINE: run.line,
         semconv.STACK: list(run.stack) or None,
         "racetrace.args": run.args,
+        semconv.LOOP_RUNNING: run.loop_running or None,
+        semconv.LOOP_OWN: details.runs_own_loop or None,
+        semconv.INSTANCE_CREATED_AT: details.created_at,
+        semconv.INSTANCE_CREATED_IN: details.created_in,
+        semconv.INSTANCE_CREATED_SCOPE: details.created_scope,
         semconv.END_STATUS: run.status,
         semconv.END_REASON: run.end_reason,
         semconv.ERROR_TYPE: run.error_type,

@@ -187,5 +187,7 @@ def _indexed(runs: list[Run], index: RunIndex, into: Loaded, source: str,
         into.lane_starts.setdefault(run.instance_key, []).append(run.start_ns)
         if run.status == STATUS_ERROR or run.resource_key is not None:
             into.notable.append(run)
+        if run.loop_running:
+            into.on_loop.append(run)
     index.add(kept)
     return kept

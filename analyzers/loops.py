@@ -6,10 +6,12 @@ The tracer marks a synchronous run that started on a thread whose asyncio loop w
 
 - **nested-loop**: the run tried to run an event loop of its own (`asyncio.run`, a sync
   wrapper such as `Runner.run_sync` or a sync `invoke` that drives a loop) and failed at once
-  with one of the known "loop already running" errors (`known_errors`, `nested_loop`), or never
-  ended: a sync call that waits for work only the loop it blocks could do is a deadlock.
-- **loop-blocking**: the run ended, after holding the loop for at least the threshold. A run
-  whose call returned a coroutine or future (END reason `awaited`) held it only until then.
+  with one of the known "loop already running" errors (`known_errors`, `nested_loop`), or it is
+  known to run a loop of its own (`Run.runs_own_loop`) and never ended: a deadlock.
+- **loop-blocking**: the run ended, after holding the loop for at least the threshold, or it
+  never ended without evidence of a loop of its own: still blocking when its process last
+  recorded (blocked until then, whatever the threshold). A run whose call returned a coroutine
+  or future (END reason `awaited`) held it only until then.
 
 A sync run nested inside another such run on the same thread is part of the outer one: the
 outer run is what held the loop, and each stretch of blocked time is counted once. An inner run
@@ -20,6 +22,7 @@ Pure: runs in, drafts out; the analysis words and files them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
@@ -56,9 +59,11 @@ def loop_error(run: Run) -> KnownError | None:
     return known if known is not None and known.nested_loop else None
 
 
-def find_loop_runs(runs: list[Run], *, threshold_ns: int = DEFAULT_BLOCKING_NS) -> LoopDrafts:
+def find_loop_runs(runs: list[Run], *, threshold_ns: int = DEFAULT_BLOCKING_NS,
+                   last_ns: Callable[[Run], int] | None = None) -> LoopDrafts:
     """Sort the runs marked `loop_running` (`Trace.runs_on_loop`) into nested-loop and
-    loop-blocking drafts per instance key (see the module docstring)."""
+    loop-blocking drafts per instance key (see the module docstring). `last_ns`: the last
+    moment a run's process recorded (`Trace.last_ns_of`), how long an open run blocked."""
     drafts = LoopDrafts()
     if not runs:
         return drafts
@@ -80,7 +85,14 @@ def find_loop_runs(runs: list[Run], *, threshold_ns: int = DEFAULT_BLOCKING_NS) 
         if run.end_reason == AWAITED:
             continue  # the call returned an awaitable: the loop was held only until then
         if run.end_ns is None:
-            drafts.nested.setdefault(run.instance_key, LoopDraft()).runs.append(run)
+            if run.runs_own_loop:
+                drafts.nested.setdefault(run.instance_key, LoopDraft()).runs.append(run)
+                continue
+            # Still holding the loop when its process last recorded: blocking, however long.
+            end = last_ns(run) if last_ns is not None else run.start_ns
+            draft = drafts.blocking.setdefault(run.instance_key, LoopDraft())
+            draft.runs.append(run)
+            draft.blocked_ns.append(max(end - run.start_ns, 0))
             continue
         blocked = run.end_ns - run.start_ns
         if blocked >= threshold_ns:

@@ -145,12 +145,11 @@ def _hex_id(raw: str) -> str:
         return raw
 
 
-def _ns(value: int | str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        ns = int(value)
-    except ValueError:
+def _ns(value: int | str | None, bad: list[str] | None = None) -> int | None:
+    ns = _int(value, bad)
+    if ns is not None and ns < 0:
+        if bad is not None:
+            bad.append(str(value))
         return None
     return ns or None  # 0 means unset
 
@@ -159,11 +158,21 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _int(value: Any) -> int | None:
+def _int(value: Any, bad: list[str] | None = None) -> int | None:
+    """An integer attribute; None when absent, not a number, or outside the signed 64-bit
+    range the report's JSON (and the trace format) can carry (noted in `bad`)."""
     try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
+        number = None if value is None else int(value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    if number is not None and not _INT64_MIN <= number <= _INT64_MAX:
+        if bad is not None:
+            bad.append(str(value)[:20])
+        return None
+    return number
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def load_otlp_lines(
@@ -199,11 +208,12 @@ def load_otlp_lines(
     tools: set[str] = set()  # spans of tool calls: user code between two runs
     unsure: list[Run] = []  # runs whose span has no run operation: maybe a step of another
     offered: set[str] = set()  # what keyless invoke_agent spans carry: candidates for key_attr
+    too_big: list[str] = []  # integers outside the 64-bit range, read as unset
     for resource, span in parsed:
         operation = _str(_attribute(span, semconv.GEN_AI_OPERATION))
         if operation == _TOOL:
             tools.add(_hex_id(span.spanId))
-        run = _run(resource, span, key_attr, source, operation)
+        run = _run(resource, span, key_attr, source, operation, too_big)
         if isinstance(run, Run):
             runs.append(run)
             if operation not in RUN_OPERATIONS and _attribute(span, semconv.INSTANCE_KEY) is None:
@@ -231,6 +241,9 @@ def load_otlp_lines(
                      + ", ".join(sorted(offered - {semconv.GEN_AI_OPERATION})[:12]))
         problems.append(f"{source}: {keyless} span{'s' if keyless != 1 else ''} without "
                         f"{semconv.INSTANCE_KEY} left out ({hint})")
+    if too_big:
+        problems.append(f"{source}: {len(too_big)} integer value{'s' if len(too_big) != 1 else ''}"
+                        f" outside the 64-bit range read as unset (first: {too_big[0]})")
     if not_runs:
         total = sum(not_runs.values())
         operations = ", ".join(f"{n} {op}" for op, n in sorted(not_runs.items()))
@@ -279,9 +292,10 @@ def _nearest_run(span_id: str, parents: dict[str, str], run_ids: set[str]) -> st
 
 def _run(
     resource: dict[str, Any], span: _Span, key_attr: str | None, source: str,
-    operation: str | None,
+    operation: str | None, bad: list[str],
 ) -> Run | str | None:
-    """The span as a run; None when it has no key, its operation name when that is not a run."""
+    """The span as a run; None when it has no key, its operation name when that is not a run.
+    Integers out of range are read as unset and noted in `bad`."""
     attrs = _attributes(span.attributes)
     key = attrs.get(semconv.INSTANCE_KEY)
     ours = key is not None
@@ -289,7 +303,7 @@ def _run(
         key = attrs.get(key_attr, resource.get(key_attr))
         if key is not None and operation in NOT_RUN_OPERATIONS:
             return operation
-    start = _ns(span.startTimeUnixNano)
+    start = _ns(span.startTimeUnixNano, bad)
     if key is None or start is None:
         return None
 
@@ -297,7 +311,7 @@ def _run(
         value = attrs.get(name)
         return resource.get(name) if value is None else value
 
-    end = _ns(span.endTimeUnixNano)
+    end = _ns(span.endTimeUnixNano, bad)
     status = attrs.get(semconv.END_STATUS)
     error_type = _str(attrs.get(semconv.ERROR_TYPE))
     error_message = _str(attrs.get(semconv.EXCEPTION_MESSAGE))
@@ -331,7 +345,7 @@ def _run(
         instance_key=str(key),
         instance_class=str(cls or span.name),
         instance_label=_str(label),
-        instance_id=_int(attrs.get(semconv.INSTANCE_ID)),
+        instance_id=_int(attrs.get(semconv.INSTANCE_ID), bad),
         resource_key=_str(attrs.get(semconv.RESOURCE_KEY)),
         fan_out_of=_str(attrs.get(semconv.FAN_OUT_OF)),
         stateful=attrs.get(semconv.STATEFUL) if isinstance(attrs.get(semconv.STATEFUL), bool)
@@ -343,21 +357,26 @@ def _run(
         task_key=_str(attrs.get(semconv.TASK_KEY)),
         task_created_at=_str(attrs.get(semconv.TASK_CREATED_AT)),
         task_created_by_run=_str(attrs.get(semconv.TASK_CREATED_BY_RUN)),
-        task_created_ns=_int(attrs.get(semconv.TASK_CREATED_NS)),
+        task_created_ns=_int(attrs.get(semconv.TASK_CREATED_NS), bad),
         task_created_by_task=_str(attrs.get(semconv.TASK_CREATED_BY_TASK)),
-        thread_started_ns=_int(attrs.get(semconv.THREAD_STARTED_NS)),
-        thread_started_by=_int(attrs.get(semconv.THREAD_STARTED_BY)),
+        thread_started_ns=_int(attrs.get(semconv.THREAD_STARTED_NS), bad),
+        thread_started_by=_int(attrs.get(semconv.THREAD_STARTED_BY), bad),
         # Another tool's thread.id says nothing of asyncio tasks: runs on one thread may be
         # independent tasks, so it is no evidence of nesting (the name is still shown).
-        thread_id=_int(attrs.get(semconv.THREAD_ID)) if ours else None,
+        thread_id=_int(attrs.get(semconv.THREAD_ID), bad) if ours else None,
         thread_name=_str(attrs.get(semconv.THREAD_NAME)),
-        pid=_int(get(semconv.PROCESS_PID)) or 0,
+        pid=_int(get(semconv.PROCESS_PID), bad) or 0,
         host=str(get(semconv.HOST_NAME) or resource.get(semconv.SERVICE_NAME) or ""),
         function=_str(attrs.get(semconv.CODE_FUNCTION)),
         file=_str(attrs.get(semconv.CODE_FILE)),
-        line=_int(attrs.get(semconv.CODE_LINE)),
+        line=_int(attrs.get(semconv.CODE_LINE), bad),
         stack=[str(s) for s in stack] if isinstance(stack, list) else [],
         args=_str(attrs.get("racetrace.args")),
+        loop_running=attrs.get(semconv.LOOP_RUNNING) is True,
+        runs_own_loop=attrs.get(semconv.LOOP_OWN) is True,
+        created_at=_str(attrs.get(semconv.INSTANCE_CREATED_AT)),
+        created_in=_str(attrs.get(semconv.INSTANCE_CREATED_IN)),
+        created_scope=_str(attrs.get(semconv.INSTANCE_CREATED_SCOPE)),
         end_ns=end,
         status=_STATUSES.get(str(status), str(status)),
         end_reason=_str(attrs.get(semconv.END_REASON)),

@@ -25,7 +25,7 @@ _RACE_NS = 1_000_000
 
 class CreationSite(msgspec.Struct, frozen=True, gc=False):
     """`file:line` where an instance was created, in which function, at which scope, and how
-    many traced instances (in its process's part of the trace) were created at that line."""
+    many traced instances of its class its process created at that line."""
 
     file: str
     line: int | None
@@ -95,27 +95,34 @@ def creation_of(runs: Sequence[Run]) -> CreationSite | None:
         details = run.detail()
         if details.created_at:
             file, _, line = details.created_at.rpartition(":")
-            if not file or not line.isdigit():
+            # A digit string: ASCII only ("³" is a digit to isdigit, not to int) and short
+            # enough for a 64-bit integer in the JSON report.
+            if not file or not (line.isascii() and line.isdigit() and len(line) <= 18):
                 file, line = details.created_at, ""
             return CreationSite(file=file, line=int(line) if line else None,
-                                function=details.created_in, scope=details.created_scope)
+                                function=details.created_in,
+                                scope=details.created_scope if details.created_scope in (
+                                    MODULE, CLASS, FUNCTION) else None)
     return None
 
 
-def count_sites(sites: dict[str, tuple[CreationSite | None, str]],
+def count_sites(sites: dict[str, tuple[CreationSite | None, str, str]],
                 ) -> dict[str, CreationSite | None]:
-    """Each instance's site (given with its class) with the number of instances of its class
-    created at the same line: a team whose constructor makes its runtime is not a factory."""
-    counts: dict[tuple[str, int | None, str], int] = {}
-    for site, cls in sites.values():
+    """Each instance's site (given with its class and process key) with the number of
+    instances of its class created at the same line in the same process: a team whose
+    constructor makes its runtime is not a factory, nor is a line run once in each of two
+    worker processes (and the count must not depend on how the trace was split for `-j`)."""
+    counts: dict[tuple[str, int | None, str, str], int] = {}
+    for site, cls, process in sites.values():
         if site is not None:
-            counts[(site.file, site.line, cls)] = counts.get((site.file, site.line, cls), 0) + 1
-    return {key: site.with_count(counts[(site.file, site.line, cls)]) if site is not None
-            else None for key, (site, cls) in sites.items()}
+            at = (site.file, site.line, cls, process)
+            counts[at] = counts.get(at, 0) + 1
+    return {key: site.with_count(counts[(site.file, site.line, cls, process)])
+            if site is not None else None for key, (site, cls, process) in sites.items()}
 
 
 def sites_by_instance(trace: Trace) -> dict[str, CreationSite]:
     """Instance key -> where it was created, for every instance the tracer saw created."""
-    sites = count_sites({key: (creation_of(runs), runs[0].instance_class)
+    sites = count_sites({key: (creation_of(runs), runs[0].instance_class, runs[0].process_key)
                          for key, runs in trace.runs_by_instance().items()})
     return {key: site for key, site in sites.items() if site is not None}

@@ -181,7 +181,9 @@ def _loop_line(finding: Finding) -> str:
     if finding.kind == LOOP_BLOCKING:
         return (f"  {runs} held a running event loop for {format_duration(d.get('blocked_ns', 0))}"
                 f" in all (the longest {format_duration(d.get('longest_ns', 0))}; threshold"
-                f" {format_duration(d.get('threshold_ns', 0))}).")
+                f" {format_duration(d.get('threshold_ns', 0))})"
+                + (f"; {d['never_ended']} still blocking when its process last recorded."
+                   if d.get("never_ended") else "."))
     outcome = []
     if d.get("failed"):
         outcome.append(f"{d['failed']} failed at once")

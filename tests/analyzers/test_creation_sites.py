@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from racetrace.analyzers.render_text import render_to_string
 
 PROGRAMS = Path(__file__).parent / "programs"
@@ -186,3 +187,41 @@ def test_the_site_is_found_on_the_second_run_when_two_threads_began_together(
     report = analyzed([w.write()])
     (instance,) = report.instances
     assert instance.created_at is not None and instance.created_at.line == 12
+
+
+FACTORY_SITE = {"racetrace.instance.created_at": "/app/app.py:30",
+                "racetrace.instance.created_in": "make",
+                "racetrace.instance.created_scope": "function"}
+
+
+def test_a_line_run_once_in_each_of_two_processes_is_no_factory(writer, cli, tmp_path) -> None:
+    # Two spawned workers each call make() once: per process, the line made one instance,
+    # whether the processes are analyzed together (-j 1) or apart (-j 2).
+    for pid in (501, 502):
+        w = writer(f"p{pid}.jsonl", pid=pid)
+        w.run(0, 10, key=f"{pid}/agent", task="main", **FACTORY_SITE)
+        w.write()
+    roles = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"report-{jobs}.json"
+        done = cli("report", str(tmp_path / "traces"), "-j", jobs, "--json", str(out))
+        assert done.returncode == 0, done.stderr
+        instances = json.loads(out.read_bytes())["instances"]
+        roles.append(sorted((i["created_at"]["role"], i["created_at"]["instances_at_site"])
+                            for i in instances))
+    assert roles[0] == roles[1] == [("function", 1), ("function", 1)]
+
+
+@pytest.mark.parametrize("line", ["³", "9" * 40])
+def test_a_bad_created_at_line_is_no_line(writer, cli, tmp_path, line: str) -> None:
+    w = writer()
+    w.run(0, 10, **{**FACTORY_SITE, "racetrace.instance.created_at": f"/app/app.py:{line}",
+                    "racetrace.instance.created_scope": "lambda"})
+    w.write()
+    out = tmp_path / "report.json"
+    done = cli("report", str(tmp_path / "traces"), "--json", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    (instance,) = json.loads(out.read_bytes())["instances"]
+    site = instance["created_at"]
+    assert (site["file"], site["line"], site["scope"]) == (f"/app/app.py:{line}", None, None)

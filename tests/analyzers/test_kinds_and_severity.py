@@ -363,3 +363,19 @@ def test_a_frameworks_own_concurrency_error_is_recognized(writer, analyzed) -> N
     assert [k["id"] for k in f.details["known_errors"]] == ["autogen.team-already-running"]
     assert "AutoGen raises this" in f.explanation and "factory" in f.fix
     assert report.errors[0].known == {"autogen.team-already-running": 1}
+
+
+def test_a_merged_finding_raised_above_info_is_no_longer_suppressed(writer) -> None:
+    # The same pair on a session and on the agent; the rule covers the session's classes
+    # ("app.Agent, app.Tool") only, so the agent's warning stands and the merged finding too.
+    w = writer()
+    for start, task in ((0, "a"), (50, "b")):
+        w.run(start, start + 100, task=task, key="h/1/1", resource="s1", stateful=False)
+    w.run(300, 310, task="c", key="h/1/1")  # statefulness unknown: the agent counts as stateful
+    w.run(400, 410, task="d", key="h/1/2", cls="app.Tool", method="app.Tool.call",
+          resource="s1", stateful=False)
+    report = analyze(load([w.write()]), suppressions=Suppressions.parse("benign:app.Agent,*"))
+    (f,) = [f for f in report.findings if f.is_overlap]
+    assert f.key_kind == "resource" and [o["key"] for o in f.also_on] == ["h/1/1"]
+    assert (f.severity, f.suppressed_by) == ("warning", None)
+    assert report.summary.benign == 0

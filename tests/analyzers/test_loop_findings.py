@@ -174,8 +174,7 @@ def test_a_sync_run_inside_another_on_the_same_thread_blocks_the_loop_once(trace
     assert data["summary"]["findings_by_kind"]["loop-blocking"] == 1
 
 
-def test_a_sync_call_that_waits_for_its_own_loop_deadlocks_as_a_nested_loop(tmp_path,
-                                                                            cli) -> None:
+def test_a_sync_call_that_waits_for_its_own_loop_is_still_blocking_it(tmp_path, cli) -> None:
     directory = tmp_path / "traces"
     child = subprocess.Popen([sys.executable, str(PROGRAM), "deadlock"], cwd=PROGRAMS,
                              env=traced_env(directory), stdout=subprocess.PIPE, text=True)
@@ -193,13 +192,18 @@ def test_a_sync_call_that_waits_for_its_own_loop_deadlocks_as_a_nested_loop(tmp_
         child.kill()
         child.wait()
     data, text = report(cli, directory)
-    (finding,) = of_kind(data, "nested-loop")
+    # No evidence it ran a loop of its own: it blocked its loop until its process was killed,
+    # whatever the threshold, and it never ended.
+    assert of_kind(data, "nested-loop") == []
+    (finding,) = of_kind(data, "loop-blocking")
     (run,) = finding["runs"]
     assert run["method"] == "loopsvc.Service.wait_for_loop" and run["status"] == "unfinished"
     assert run["callsite"].endswith(f"loop_program.py:{call_line('deadlock')}")
-    assert finding["details"]["never_ended"] == 1 and finding["details"]["failed"] == 0
-    assert "deadlock" in finding["explanation"]
-    assert "never returned" in text
+    assert finding["details"]["never_ended"] == 1
+    assert finding["details"]["blocked_by_run"] == {run["run_id"]: finding["details"]["blocked_ns"]}
+    assert "still blocking when its process last recorded" in finding["explanation"]
+    assert "1 still blocking when its process last recorded" in text
+    assert [r["run_id"] for r in data["unfinished"]] == [run["run_id"]]
 
 
 def test_fail_on_names_the_two_kinds(traces, cli) -> None:
@@ -292,3 +296,21 @@ def test_the_threshold_reaches_both_halves_of_a_split_analysis(tmp_path, cli) ->
     high, _ = report(cli, directory, "-j", "2", "--all", "--blocking-threshold", "60s")
     kinds = {f["kind"] for f in high["findings"]}
     assert "nested-loop" in kinds and "loop-blocking" not in kinds
+
+
+def test_an_open_run_is_a_nested_loop_only_when_it_runs_its_own_loop(writer, analyzed) -> None:
+    trace = writer()
+    trace.run(0, None, key="h/1/1", cls="app.Bot", label="own", thread=1,
+              **ON_LOOP, **{"racetrace.loop.own": True})
+    trace.run(100, None, key="h/1/2", cls="app.Bot", label="plain", thread=2, **ON_LOOP)
+    trace.run(120, 150, key="h/1/3", cls="app.Other", label="later", task="Task-9")
+    report = analyzed([trace.write()])
+    kinds = sorted((f.kind, f.instance_label) for f in report.findings
+                   if f.kind in ("nested-loop", "loop-blocking"))
+    assert kinds == [("loop-blocking", "plain"), ("nested-loop", "own")]
+    (blocking,) = [f for f in report.findings if f.kind == "loop-blocking"]
+    # Still blocking when its process last recorded (the end of the later run), though that
+    # is under the threshold.
+    assert blocking.details["blocked_ns"] == 50 * MS and blocking.details["never_ended"] == 1
+    assert "still blocking when its process last recorded" in blocking.explanation
+    assert {r.instance_label for r in report.unfinished} == {"own", "plain"}

@@ -165,3 +165,56 @@ def test_chrome_export_has_async_begin_end_per_instance(writer, cli, tmp_path: P
     assert any(e["ph"] == "i" and e["name"].startswith("F1 warning: ")
                for e in events)
     assert any(e["ph"] == "M" and e["name"] == "process_name" for e in events)
+
+
+def test_integers_outside_64_bits_are_unset_and_counted(tmp_path: Path, cli) -> None:
+    huge = "9" * 30
+    key = [attr("racetrace.instance.key", "k/1")]
+    line = orjson.dumps({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "process.pid", "value": {"intValue": huge}}]},
+        "scopeSpans": [{"spans": [
+            {**span("00000000000000e1", "Agent.run", 0, 10, attrs=key),
+             "endTimeUnixNano": huge},
+            span("00000000000000e2", "Agent.run", 5, 20, attrs=[
+                *key, {"key": "code.line.number", "value": {"intValue": "-" + huge}}]),
+        ]}],
+    }]})
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(line + b"\n")
+    done = cli("report", str(path), "--json", "-")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["summary"]["runs"] == 2 and data["summary"]["unfinished_runs"] == 1
+    # The resource pid once per span, an end and a line.
+    assert any("4 integer values outside the 64-bit range" in p for p in data["problems"])
+
+
+def test_loop_marks_and_creation_sites_survive_an_otlp_round_trip(writer, cli,
+                                                                  tmp_path: Path) -> None:
+    w = writer()
+    w.run(0, None, key="h/1/1", cls="app.Bot", label="bot", **{
+        "racetrace.loop.running": True,
+        "racetrace.instance.created_at": "/app/app.py:12",
+        "racetrace.instance.created_in": "<module>",
+        "racetrace.instance.created_scope": "module"})
+    w.run(0, None, key="h/1/2", cls="app.Runner", label="runner", thread=2, **{
+        "racetrace.loop.running": True, "racetrace.loop.own": True})
+    w.run(10, 300, key="h/1/3", cls="app.Other", label="other", task="t")
+    w.write()
+    out = tmp_path / "spans.jsonl"
+    done = cli("export", str(w.path), "--format", "otlp", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+
+    def summary(path: Path) -> tuple[Any, ...]:
+        done = cli("report", str(path), "--json", "-")
+        assert done.returncode == 0, done.stderr
+        data = json.loads(done.stdout)
+        kinds = sorted((f["kind"], f["instance"]["label"]) for f in data["findings"]
+                       if f["kind"] in ("loop-blocking", "nested-loop"))
+        sites = {i["label"]: i["created_at"] for i in data["instances"]}
+        return kinds, sites["bot"]
+
+    kinds, site = summary(out)
+    assert kinds == [("loop-blocking", "bot"), ("nested-loop", "runner")]
+    assert (site["file"], site["line"], site["role"]) == ("/app/app.py", 12, "singleton")
+    assert summary(out) == summary(w.path)

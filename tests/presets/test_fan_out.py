@@ -9,11 +9,15 @@ on one thread are a lost update. Real graphs with an InMemorySaver, offline.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
 import jsonschema
 import pytest
-from preset_helpers import Scenarios, overlap_findings, racetrace_cli
+from preset_helpers import Scenarios, clean_environ, overlap_findings, racetrace_cli
 
 pytest.importorskip("langgraph.checkpoint.memory")
 
@@ -129,3 +133,66 @@ def test_the_timeline_shows_fan_outs_on_their_thread_only(scenarios: Scenarios) 
     assert (thread.key, len(thread.runs), thread.fan_outs) == ("langgraph/thread/t1", 2, 2)
     (graph,) = [lane for lane in lanes if lane.runs[0].method.endswith(".abatch")]
     assert len(graph.runs) == 1  # the batch run; its inputs are part of it on the graph
+
+
+def test_a_failed_fan_out_run_is_not_a_second_failure_of_the_graph(
+    scenarios: Scenarios,
+) -> None:
+    done = scenarios.program(GRAPH + """
+    async def picky(state):
+        await asyncio.sleep(0.01)
+        if state["n"] == 10:
+            raise ValueError("no tens")
+        return {"n": state["n"] + 1}
+
+    graph = compiled(picky)
+    try:
+        asyncio.run(graph.abatch([{"n": 1}, {"n": 10}], [on("a"), on("b")]))
+    except ValueError:
+        print("failed")
+    """).check()
+    assert done.stdout.strip() == "failed"
+    batch, fan_outs = _batch_and_fan_outs(done.runs(), ".abatch")
+    assert batch["status"] == "error"
+    assert [r["status"] for r in fan_outs if r["resource_key"] == "langgraph/thread/b"] == [
+        "error"]
+    report = done.report()
+    (graph,) = [i for i in report["instances"]
+                if (i["key"], i["key_kind"]) == (batch["instance_key"], "instance")]
+    assert graph["errors"] == 1  # the batch run's own failure, once
+
+
+def test_an_open_fan_out_run_is_unfinished_on_one_core_or_two(tmp_path: Path) -> None:
+    program = tmp_path / "main.py"
+    program.write_text(textwrap.dedent(GRAPH + """
+    import sys
+
+    async def hang(state):
+        print("waiting", flush=True)
+        await asyncio.sleep(3600)
+
+    asyncio.run(compiled(hang).abatch([{"n": 1}], [on("h")]))
+    """))
+    directory = tmp_path / "traces"
+    env = clean_environ({"RACETRACE": "1", "RACETRACE_DIR": str(directory)})
+    child = subprocess.Popen([sys.executable, str(program)], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "waiting"
+        for _ in range(600):  # the fan-out run's START line, then kill it as a supervisor would
+            files = list(directory.rglob("*.jsonl"))
+            if files and b"racetrace.fan_out_of" in files[0].read_bytes():
+                break
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    for jobs in ("1", "2"):
+        done = racetrace_cli("report", str(directory), "-j", jobs, "--json", "-")
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        jsonschema.validate(report, SCHEMA)
+        # The batch run on the graph and its input on the thread: two open runs.
+        assert report["summary"]["unfinished_runs"] == 2
+        assert "langgraph/thread/h" in {f["instance"]["key"] for f in report["findings"]
+                                        if f["kind"] == "unfinished"}
