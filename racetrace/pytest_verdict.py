@@ -19,6 +19,7 @@ from racetrace.analyzers.model import Process
 from racetrace.analyzers.render_text import render_to_string
 from racetrace.analyzers.report import (
     INFO,
+    LOOP_BLOCKING,
     NESTED_LOOP,
     UNFINISHED,
     WARNING,
@@ -87,7 +88,8 @@ def analyze_snapshot(attribution: Attribution, processes: list[Process], *,
 def _open_ended(f: Finding) -> bool:
     """A finding about runs still open (unfinished, a sync call on a loop that has not
     returned): mid-test they may simply not have ended yet, so they are judged at the end."""
-    return f.kind == UNFINISHED or (f.kind == NESTED_LOOP and bool(f.details.get("never_ended")))
+    return f.kind == UNFINISHED or (f.kind in (NESTED_LOOP, LOOP_BLOCKING)
+                                    and bool(f.details.get("never_ended")))
 
 
 def _headline(f: Finding) -> str:
