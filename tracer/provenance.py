@@ -41,6 +41,35 @@ _lock = threading.Lock()
 _CO_NEWLOCALS = 0x0002  # inspect.CO_NEWLOCALS, without importing inspect at start-up
 
 
+# Classes whose targets were patched while their `class` statement ran (classhook), observed
+# once their decorators have run: (class, its module's namespace, owner). Never rebound (the
+# runtime holds it).
+PENDING: list[tuple[type, dict[str, Any], Owner]] = []
+
+
+def observe_later(cls: type, namespace: dict[str, Any], owner: Owner) -> None:
+    with _lock:
+        PENDING.append((cls, namespace, owner))
+
+
+def observe_pending() -> None:
+    """Observe the classes left for later, as their decorators left them: the class now bound
+    to the name (`@dataclass(slots=True)` makes a new one), and its own `__init__`."""
+    with _lock:
+        pending = PENDING[:]
+        PENDING.clear()
+    for cls, namespace, owner in pending:
+        try:
+            final: Any = namespace
+            for name in cls.__qualname__.split("."):
+                final = final.get(name) if isinstance(final, dict) else vars(final).get(name)
+            if not isinstance(final, type) or final.__qualname__ != cls.__qualname__:
+                final = cls
+            observe(final, owner)
+        except Exception as exc:
+            internal_error(f"observing where {cls.__qualname__} objects are created", exc)
+
+
 def scope_of(code: CodeType) -> str:
     """`module` (top-level statements), `class` (a class body) or `function`."""
     if code.co_name == "<module>":
@@ -221,6 +250,7 @@ def unobserve_all() -> None:
         hooks = list(reversed(_hooks))
         _hooks.clear()
         _hooked.clear()
+        PENDING.clear()
     for cls, had_own, original in hooks:
         try:
             if had_own:

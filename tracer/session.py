@@ -70,10 +70,13 @@ def create(root: str, name: str) -> str:
         fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return directory
-    import json  # here: a child process joins its parent's session and never needs it
+    # orjson, not the stdlib's json: a program may trace `json:dumps`, and this runs while
+    # the sink writes a run's first line (its lock held). Imported here: a child process
+    # joins its parent's session and never needs it.
+    import orjson
 
-    with os.fdopen(fd, "w") as f:
-        json.dump({"name": name, "created_ns": time.time_ns(), "pid": os.getpid()}, f)
+    with os.fdopen(fd, "wb") as f:
+        f.write(orjson.dumps({"name": name, "created_ns": time.time_ns(), "pid": os.getpid()}))
     return directory
 
 
@@ -83,12 +86,12 @@ def is_session(directory: str) -> bool:
 
 def created_ns(directory: str) -> int:
     """When the session was created (its marker's record, else the marker's mtime)."""
-    import json
+    import orjson  # not json: a program may trace `json:loads` (see above)
 
     marker = os.path.join(directory, semconv.SESSION_MARKER)
     try:
-        with open(marker, encoding="utf-8") as f:
-            value = json.load(f).get("created_ns")
+        with open(marker, "rb") as f:
+            value = orjson.loads(f.read()).get("created_ns")
         if isinstance(value, int):
             return value
     except (OSError, ValueError, AttributeError):

@@ -238,6 +238,8 @@ def unresolved() -> list[tuple[str, str]]:
 def _on_import(target: Target, module: ModuleType) -> None:
     if target.spec not in _requested:
         return  # uninstrumented before its module was imported
+    if provenance.PENDING:  # classes the module made, decorated now that its import is done
+        provenance.observe_pending()
     try:
         patch(target, module)
     except _Unresolvable as exc:
@@ -291,6 +293,8 @@ def _watch_classes() -> None:
 
 def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
     """A class was made in a watched module: patch the named targets that are its methods."""
+    if provenance.PENDING:  # an earlier class's decorators have run by now
+        provenance.observe_pending()
     if qualname not in _wanted_classes:
         return
     names = resolution.module_names(namespace)
@@ -310,7 +314,8 @@ def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
             )
             continue
         try:
-            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original)
+            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original,
+                            namespace=namespace)
         except _Unresolvable as exc:
             _named_failed(target.spec, str(exc), deferred=True)
 
@@ -380,8 +385,12 @@ def patch(target: Target, module: ModuleType) -> None:
 
 
 def _patch_resolved(
-    target: Target, module: Any, parent: Any, attribute: str, original: Any
+    target: Target, module: Any, parent: Any, attribute: str, original: Any,
+    namespace: dict[str, Any] | None = None,
 ) -> None:
+    """`namespace`: the class `parent` is being made there (classhook), its decorators yet to
+    run: its `__init__` is observed later, since a `__init__` of ours in the class would stop
+    `@dataclass` from making its own."""
     if _is_ours(original):
         if not _is_derived(original):
             _resolved(target)  # the same method, named twice (`app:` and `__main__:`)
@@ -396,6 +405,10 @@ def _patch_resolved(
     verbose(f"tracing {target.spec}")
     if target.instance_class is not None:
         _observe_later(target.instance_class, target.owner)
+    elif namespace is not None and isinstance(parent, type) and not isinstance(
+        original, classmethod | staticmethod
+    ):
+        provenance.observe_later(parent, namespace, target.owner)
     elif isinstance(parent, type) and not isinstance(original, classmethod | staticmethod):
         provenance.observe(parent, target.owner)
         if parent.__module__ == module.__name__:
