@@ -8,10 +8,11 @@ outside racetrace, the framework that owns the class and the object's own `__ini
 to a construction, against ~17 µs for one traced run); a run pays one dict lookup by `id()`,
 and the object's first run in each process carries the site as attributes.
 
-Nothing here keeps an object alive, hashes it or compares it: entries are keyed by `id()` and
-dropped by a weakref callback when the object dies. Objects that refuse weak references, that
-were created before tracing started, or whose class has no Python `__init__`, have no creation
-site: the report just does not say one.
+Nothing here keeps an object alive, hashes it or compares it (a class neither: a metaclass may
+define `__eq__` without `__hash__`): entries are keyed by `id()` and dropped by a weakref
+callback when the object dies. Objects that refuse weak references, that were created before
+tracing started, or whose class has no Python `__init__`, have no creation site: the report
+just does not say one.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ Site = tuple[str, int, str, str]
 SITES: dict[int, list[Any]] = {}
 _sites = SITES
 _hooks: list[tuple[type, bool, Any]] = []  # (class, had its own __init__, original)
-_hooked: set[type] = set()
+# id(class) -> the class (held, so that its id is not reused): a metaclass may define `__eq__`
+# without `__hash__`, so classes are never put in a set.
+_hooked: dict[int, type] = {}
 _lock = threading.Lock()
 _CO_NEWLOCALS = 0x0002  # inspect.CO_NEWLOCALS, without importing inspect at start-up
 
@@ -83,9 +86,9 @@ def observe(cls: type, owner: Owner) -> None:
     """Record where each new instance of `cls` (and of subclasses that chain `__init__`) is
     created. Idempotent per class."""
     with _lock:
-        if cls in _hooked:
+        if _hooked.get(id(cls)) is cls:
             return
-        _hooked.add(cls)
+        _hooked[id(cls)] = cls
     init = None
     for base in cls.__mro__:
         candidate = vars(base).get("__init__")

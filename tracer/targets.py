@@ -402,6 +402,7 @@ def _patch_resolved(
     target.owner = _owner_of(target, module)
     had_own = isinstance(parent, type) and attribute in vars(parent)
     _install(target, parent, attribute, original, had_own)
+    _resolved(target)  # patched: what follows failing cannot make it unresolved
     verbose(f"tracing {target.spec}")
     if target.instance_class is not None:
         _observe_later(target.instance_class, target.owner)
@@ -415,7 +416,6 @@ def _patch_resolved(
             provenance.adopt_module_singletons(parent, module)
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
-    _resolved(target)
 
 
 def patch_attribute(

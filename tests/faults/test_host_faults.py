@@ -37,26 +37,36 @@ UNHASHABLE = Case(
 
             def run(self):
                 return Weird()
+
+        class Sized(metaclass=Meta):
+            def run(self):
+                return 2
     """},
     main="""
         from shapes import Agent, Tool, Weird
         a = Agent("a")
         print(type(a.run()).__name__, type(a.run()).__name__)
         print(type(Tool.make()).__name__)
+        from shapes import Sized
+        print(Sized().run())
         try:
             hash(Weird)
         except TypeError as exc:
             print("unhashable:", exc)
     """,
-    targets=("shapes:Agent.run", "shapes:Tool.make"),
+    targets=("shapes:Agent.run", "shapes:Tool.make", "shapes:Sized.run"),
 )
 
 
 def _check_unhashable(untraced: Outcome, traced: Outcome) -> None:
     runs = traced.runs()
-    assert [r.method.rsplit(".", 1)[1] for r in runs] == ["run", "run", "make"]
+    assert [r.method.rsplit(".", 1)[1] for r in runs] == ["run", "run", "make", "run"]
     assert all(r.status == "ok" for r in runs)
     assert runs[2].instance_class == "shapes.Tool"
+    assert runs[3].instance_class == "shapes.Sized"
+    # Traced, so not named unresolved in the header.
+    headers = [line for line in traced.lines() if line["type"] == "header"]
+    assert all(not h.get("unresolved") for h in headers), headers
 
 
 # -- text that is not UTF-8 ------------------------------------------------------------------
