@@ -229,8 +229,9 @@ def unresolved() -> list[tuple[str, str]]:
         reason = reasons.get(spec)
         if reason is None:
             module = spec.partition(":")[0]
-            reason = (f"module {module} was never imported" if module not in sys.modules
-                      else "not found")
+            # As said on stderr at exit: the script runs as `__main__`, whatever it is named.
+            reason = (resolution.explain(spec, None) if resolution.ran_here(module)
+                      else f"module {module} was never imported")
         found.append((spec, reason))
     return found
 

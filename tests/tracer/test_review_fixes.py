@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import orjson
 import pytest
@@ -33,3 +36,18 @@ def test_a_hook_that_raises_never_reaches_the_import(
     importhook.register(broken, name)
     importhook._fire(module)  # what the loader does once the module's code has run
     assert "hook failed" in capsys.readouterr().err
+
+
+def test_the_header_explains_an_unresolved_script_target_as_stderr_does(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("class Agent:\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RACETRACE", "PYTEST_"))}
+    env.update(RACETRACE="1", RACETRACE_DIR=str(tmp_path / "traces"),
+               RACETRACE_TARGETS="app:Missing.run")
+    done = subprocess.run([sys.executable, "app.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)
+    [file] = (tmp_path / "traces").rglob("*.jsonl")
+    [header] = [orjson.loads(line) for line in file.read_bytes().splitlines()]
+    [entry] = header["unresolved_targets"]
+    # The script ran (as __main__): not "never imported", and the words said on stderr.
+    assert "never imported" not in entry["reason"]
+    assert entry["reason"] in done.stderr
