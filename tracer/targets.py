@@ -406,7 +406,7 @@ def _patch_resolved(
     _resolved(target)  # patched: what follows failing cannot make it unresolved
     verbose(f"tracing {target.spec}")
     if target.instance_class is not None:
-        _observe_later(target.instance_class, target.owner)
+        _observe_later(target.instance_class, target)
     elif namespace is not None and isinstance(parent, type) and not isinstance(
         original, classmethod | staticmethod
     ):
@@ -434,11 +434,14 @@ def _resolved(target: Target) -> None:
     _watch_classes()
 
 
-def _observe_later(spec: str, owner: Owner) -> None:
+def _observe_later(spec: str, target: Target) -> None:
     """Observe the class `module:Qualname` where its objects are created, once imported."""
     module_name, _, qualname = spec.partition(":")
+    owner = target.owner
 
     def on_import(module: ModuleType) -> None:
+        if target.spec not in _requested:
+            return  # stopped (uninstrumented) before the module was imported
         try:
             cls = resolve_path(module, qualname)[2]
             if isinstance(cls, type):

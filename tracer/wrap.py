@@ -236,7 +236,11 @@ def _after_sync_call(
         return _coroutine_in_run(recorder, None, run, result, pending.target)
     if _is_future(result):
         _mark_awaited(run)
-        result.add_done_callback(lambda future: _finish_future(recorder, run, future))
+        try:
+            result.add_done_callback(lambda future: _finish_future(recorder, run, future))
+        except Exception as exc:  # a future-like object of its own: the program has it as is
+            internal_error("watching a returned future", exc)
+            recorder.finish(run, None)
         return result
     if pending.target.ends_with is None:
         recorder.finish(run, None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from conftest import Tracing
 from racetrace.tracer import importhook
 from racetrace.tracer.sink import encode_line
 
@@ -51,3 +52,28 @@ def test_the_header_explains_an_unresolved_script_target_as_stderr_does(tmp_path
     # The script ran (as __main__): not "never imported", and the words said on stderr.
     assert "never imported" not in entry["reason"]
     assert entry["reason"] in done.stderr
+
+
+def test_a_future_like_result_that_refuses_callbacks_is_returned_as_is(
+    tracing: Tracing,
+) -> None:
+    from racetrace.tracer.targets import Target, request
+
+    module = tracing.module(
+        """
+        class Handle:
+            _asyncio_future_blocking = False  # looks like a future to asyncio
+
+            def add_done_callback(self, callback):
+                raise RuntimeError("no callbacks here")
+
+        class Agent:
+            def start(self):
+                return HANDLE
+
+        HANDLE = Handle()
+        """
+    )
+    request(Target(module=module.__name__, path="Agent.start"))
+    assert module.Agent().start() is module.HANDLE
+    assert [r.status for r in tracing.runs()] == ["ok"]
