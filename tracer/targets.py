@@ -521,11 +521,6 @@ def uninstrument_all() -> None:
             setattr(p.parent, p.attribute, p.original)
 
 
-def patched_specs() -> list[str]:
-    with _lock:
-        return [p.target.spec for p in _patches]
-
-
 def unresolved_targets() -> list[str]:
     """The targets the user named that were never patched in this process, in request order."""
     return [t.spec for t in _pending_named()]

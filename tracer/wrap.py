@@ -1,7 +1,9 @@
 """Wrappers that turn each call of a traced method into one run, and change nothing else.
 
-The wrapper is a `wrapt.FunctionWrapper`, so `inspect.iscoroutinefunction`, signatures,
-`__wrapped__` and descriptor binding behave as for the original. What a call returns is passed
+A plain sync method becomes a plain function of ours (`make_method`, one frame a call); any
+other callable a `TracedFunction` (a wrapt `FunctionWrapper`): either way
+`inspect.iscoroutinefunction`, signatures, `__wrapped__` and descriptor binding behave as for the
+original. What a call returns is passed
 through, except that coroutines and generators are driven by ours so that the run lasts as long
 as the work does. Those drivers re-enter the run's context only while the original code runs
 (never while suspended at a yield), so the consumer of a generator is not mistaken for part of
