@@ -7,12 +7,15 @@ import subprocess
 import sys
 import types
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import pytest
-from conftest import Tracing
 from racetrace.tracer import importhook
 from racetrace.tracer.sink import encode_line
+
+if TYPE_CHECKING:
+    from conftest import Tracing
 
 
 def test_an_int_over_64_bits_is_written_as_text() -> None:
