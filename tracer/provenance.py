@@ -69,6 +69,10 @@ def observe_pending() -> None:
             if not isinstance(final, type) or final.__qualname__ != cls.__qualname__:
                 final = cls
             observe(final, owner)
+            # Objects its module made before now (`BOT = Bot()` below the class).
+            module = sys.modules.get(namespace.get("__name__", ""))
+            if module is not None and final.__module__ == module.__name__:
+                adopt_module_singletons(final, module)
         except Exception as exc:
             internal_error(f"observing where {cls.__qualname__} objects are created", exc)
 
