@@ -112,7 +112,8 @@ class InstanceRegistry:
             return entry
 
     def _forget_unreferenced(self) -> None:
-        for oid in [oid for oid, e in self._entries.items() if e.ref is None]:
+        # A copy first: a weakref callback (another object dying) may delete meanwhile.
+        for oid in [oid for oid, e in list(self._entries.items()) if e.ref is None]:
             del self._entries[oid]
         self._unreferenced = 1
 

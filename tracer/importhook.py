@@ -17,6 +17,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from .errors import internal_error
+
 Hook = Callable[[ModuleType], None]
 
 _hooks: dict[str, list[Hook]] = {}
@@ -25,8 +27,8 @@ _finder: _HookFinder | None = None
 
 
 def register(hook: Hook, name: str) -> None:
-    """Call `hook(module)` once `name` is imported; now if it already is. As with wrapt, an
-    exception from the hook propagates to the import."""
+    """Call `hook(module)` once `name` is imported; now if it already is. Every hook is
+    racetrace's: an exception from one is reported, never passed on to the program's import."""
     global _finder
     with _lock:
         if _finder is None:
@@ -36,14 +38,21 @@ def register(hook: Hook, name: str) -> None:
         if module is None:
             _hooks.setdefault(name, []).append(hook)
     if module is not None:  # outside the lock: the hook may import, or start a thread
+        _call(hook, module)
+
+
+def _call(hook: Hook, module: ModuleType) -> None:
+    try:
         hook(module)
+    except Exception as exc:
+        internal_error(f"after importing {getattr(module, '__name__', '?')}", exc)
 
 
 def _fire(module: ModuleType) -> None:
     with _lock:
         hooks = _hooks.pop(getattr(module, "__name__", None), ())  # type: ignore[arg-type]
     for hook in hooks:
-        hook(module)
+        _call(hook, module)
 
 
 class _HookLoader:

@@ -8,10 +8,11 @@ outside racetrace, the framework that owns the class and the object's own `__ini
 to a construction, against ~17 µs for one traced run); a run pays one dict lookup by `id()`,
 and the object's first run in each process carries the site as attributes.
 
-Nothing here keeps an object alive, hashes it or compares it: entries are keyed by `id()` and
-dropped by a weakref callback when the object dies. Objects that refuse weak references, that
-were created before tracing started, or whose class has no Python `__init__`, have no creation
-site: the report just does not say one.
+Nothing here keeps an object alive, hashes it or compares it (a class neither: a metaclass may
+define `__eq__` without `__hash__`): entries are keyed by `id()` and dropped by a weakref
+callback when the object dies. Objects that refuse weak references, that were created before
+tracing started, or whose class has no Python `__init__`, have no creation site: the report
+just does not say one.
 """
 
 from __future__ import annotations
@@ -36,9 +37,44 @@ Site = tuple[str, int, str, str]
 SITES: dict[int, list[Any]] = {}
 _sites = SITES
 _hooks: list[tuple[type, bool, Any]] = []  # (class, had its own __init__, original)
-_hooked: set[type] = set()
+# id(class) -> the class (held, so that its id is not reused): a metaclass may define `__eq__`
+# without `__hash__`, so classes are never put in a set.
+_hooked: dict[int, type] = {}
 _lock = threading.Lock()
 _CO_NEWLOCALS = 0x0002  # inspect.CO_NEWLOCALS, without importing inspect at start-up
+
+
+# Classes whose targets were patched while their `class` statement ran (classhook), observed
+# once their decorators have run: (class, its module's namespace, owner). Never rebound (the
+# runtime holds it).
+PENDING: list[tuple[type, dict[str, Any], Owner]] = []
+
+
+def observe_later(cls: type, namespace: dict[str, Any], owner: Owner) -> None:
+    with _lock:
+        PENDING.append((cls, namespace, owner))
+
+
+def observe_pending() -> None:
+    """Observe the classes left for later, as their decorators left them: the class now bound
+    to the name (`@dataclass(slots=True)` makes a new one), and its own `__init__`."""
+    with _lock:
+        pending = PENDING[:]
+        PENDING.clear()
+    for cls, namespace, owner in pending:
+        try:
+            final: Any = namespace
+            for name in cls.__qualname__.split("."):
+                final = final.get(name) if isinstance(final, dict) else vars(final).get(name)
+            if not isinstance(final, type) or final.__qualname__ != cls.__qualname__:
+                final = cls
+            observe(final, owner)
+            # Objects its module made before now (`BOT = Bot()` below the class).
+            module = sys.modules.get(namespace.get("__name__", ""))
+            if module is not None and final.__module__ == module.__name__:
+                adopt_module_singletons(final, module)
+        except Exception as exc:
+            internal_error(f"observing where {cls.__qualname__} objects are created", exc)
 
 
 def scope_of(code: CodeType) -> str:
@@ -54,9 +90,9 @@ def observe(cls: type, owner: Owner) -> None:
     """Record where each new instance of `cls` (and of subclasses that chain `__init__`) is
     created. Idempotent per class."""
     with _lock:
-        if cls in _hooked:
+        if _hooked.get(id(cls)) is cls:
             return
-        _hooked.add(cls)
+        _hooked[id(cls)] = cls
     init = None
     for base in cls.__mro__:
         candidate = vars(base).get("__init__")
@@ -221,6 +257,7 @@ def unobserve_all() -> None:
         hooks = list(reversed(_hooks))
         _hooks.clear()
         _hooked.clear()
+        PENDING.clear()
     for cls, had_own, original in hooks:
         try:
             if had_own:

@@ -25,7 +25,7 @@ from .errors import forget_after_fork, internal_error, say
 from .frames import called_by_owner, callsite_frame, short_stack
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
 from .sink import JsonLinesSink, run_id_of
-from .span import LeanSpanFactory, RunSpan, SdkSpanFactory
+from .span import LeanSpanFactory, RunSpan, SdkSpanFactory, reseed_after_fork
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -99,9 +99,10 @@ _STACK = semconv.STACK
 # `__hash__`. The value holds the class, so that its id cannot be reused meanwhile.
 _class_names: dict[int, tuple[type, str]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
+_pending_classes = provenance.PENDING  # never rebound, only cleared
 
 _current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
-# Per thread, what is read once: its name (`current_thread()` costs a lookup and a lock).
+# Per thread, what is looked up once: its Thread (`current_thread()` costs a lookup and a lock).
 _this_thread = threading.local()
 
 
@@ -205,6 +206,8 @@ class Recorder:
 
     def _begin(self, pending: PendingRun, sync: bool = False) -> ActiveRun:
         start_ns = now_ns()
+        if _pending_classes:  # a class made with its target patched: decorated by now
+            provenance.observe_pending()
         target = pending.target
         instance = pending.instance
         # The label is read once per instance, with the key, without running the object's code.
@@ -255,10 +258,11 @@ class Recorder:
             attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
         attributes[_THREAD_ID] = threading.get_ident()
         try:
-            attributes[_THREAD_NAME] = _this_thread.name
-        except AttributeError:  # this thread's first run: its name, read once
-            name = _this_thread.name = threading.current_thread().name
-            attributes[_THREAD_NAME] = name
+            # Read on each run: a thread may be renamed.
+            attributes[_THREAD_NAME] = _this_thread.thread.name
+        except AttributeError:  # this thread's first run: its Thread, looked up once
+            thread = _this_thread.thread = threading.current_thread()
+            attributes[_THREAD_NAME] = thread.name
         # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
         # the loop only while it returns, not for the run's length.
         self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
@@ -356,6 +360,8 @@ class Recorder:
         self.registry = new_registry()
         self.sink.after_fork_in_child()
         forget_after_fork()
+        taskorigin.after_fork_in_child()
+        reseed_after_fork()
 
     def shutdown(self) -> None:
         try:

@@ -53,7 +53,7 @@ CODE_LINE = "code.line.number"
 
 # Set on the span just before it ends.
 END_STATUS = "racetrace.end.status"  # ok | error | cancelled
-END_REASON = "racetrace.end.reason"  # returned | raised | exhausted | closed | cancelled
+END_REASON = "racetrace.end.reason"  # returned | raised | exhausted | closed | cancelled | awaited
 ERROR_TYPE = "error.type"
 EXCEPTION_MESSAGE = "exception.message"
 

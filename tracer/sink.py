@@ -58,6 +58,8 @@ def _escaped(value: Any) -> Any:
         return {_escaped(k): _escaped(v) for k, v in value.items()}
     if kind is list or kind is tuple:
         return [_escaped(v) for v in value]
+    if kind is int and not -(2**63) <= value < 2**64:
+        return str(value)  # orjson holds 64 bits only
     return value
 
 

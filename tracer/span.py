@@ -34,12 +34,27 @@ def _first_getrandbits(bits: int) -> int:
 _getrandbits: Any = _first_getrandbits
 
 
+_random: Any = None
+
+
 def load_ids() -> None:
-    """Import `random` (for span and trace ids) now: wrap.py does, when a target is patched."""
-    global _getrandbits
+    """Import `random` (for span and trace ids) now: wrap.py does, when a target is patched.
+    A generator of our own, seeded from the OS: taking ids from the global one would change
+    the numbers a program that calls `random.seed()` sees."""
+    global _getrandbits, _random
+    if _random is not None:
+        return
     import random
 
-    _getrandbits = random.getrandbits
+    _random = random.Random()
+    _getrandbits = _random.getrandbits
+
+
+def reseed_after_fork() -> None:
+    """A forked child draws other ids than its parent (`random` does this for its global
+    generator only)."""
+    if _random is not None:
+        _random.seed()
 
 
 class SpanSink(Protocol):

@@ -229,8 +229,9 @@ def unresolved() -> list[tuple[str, str]]:
         reason = reasons.get(spec)
         if reason is None:
             module = spec.partition(":")[0]
-            reason = (f"module {module} was never imported" if module not in sys.modules
-                      else "not found")
+            # As said on stderr at exit: the script runs as `__main__`, whatever it is named.
+            reason = (resolution.explain(spec, None) if resolution.ran_here(module)
+                      else f"module {module} was never imported")
         found.append((spec, reason))
     return found
 
@@ -238,6 +239,8 @@ def unresolved() -> list[tuple[str, str]]:
 def _on_import(target: Target, module: ModuleType) -> None:
     if target.spec not in _requested:
         return  # uninstrumented before its module was imported
+    if provenance.PENDING:  # classes the module made, decorated now that its import is done
+        provenance.observe_pending()
     try:
         patch(target, module)
     except _Unresolvable as exc:
@@ -291,6 +294,8 @@ def _watch_classes() -> None:
 
 def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
     """A class was made in a watched module: patch the named targets that are its methods."""
+    if provenance.PENDING:  # an earlier class's decorators have run by now
+        provenance.observe_pending()
     if qualname not in _wanted_classes:
         return
     names = resolution.module_names(namespace)
@@ -310,7 +315,8 @@ def _on_class(namespace: dict[str, Any], qualname: str, cls: Any) -> None:
             )
             continue
         try:
-            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original)
+            _patch_resolved(target, resolution.module_of(namespace), parent, attribute, original,
+                            namespace=namespace)
         except _Unresolvable as exc:
             _named_failed(target.spec, str(exc), deferred=True)
 
@@ -380,8 +386,12 @@ def patch(target: Target, module: ModuleType) -> None:
 
 
 def _patch_resolved(
-    target: Target, module: Any, parent: Any, attribute: str, original: Any
+    target: Target, module: Any, parent: Any, attribute: str, original: Any,
+    namespace: dict[str, Any] | None = None,
 ) -> None:
+    """`namespace`: the class `parent` is being made there (classhook), its decorators yet to
+    run: its `__init__` is observed later, since a `__init__` of ours in the class would stop
+    `@dataclass` from making its own."""
     if _is_ours(original):
         if not _is_derived(original):
             _resolved(target)  # the same method, named twice (`app:` and `__main__:`)
@@ -393,16 +403,20 @@ def _patch_resolved(
     target.owner = _owner_of(target, module)
     had_own = isinstance(parent, type) and attribute in vars(parent)
     _install(target, parent, attribute, original, had_own)
+    _resolved(target)  # patched: what follows failing cannot make it unresolved
     verbose(f"tracing {target.spec}")
     if target.instance_class is not None:
-        _observe_later(target.instance_class, target.owner)
+        _observe_later(target.instance_class, target)
+    elif namespace is not None and isinstance(parent, type) and not isinstance(
+        original, classmethod | staticmethod
+    ):
+        provenance.observe_later(parent, namespace, target.owner)
     elif isinstance(parent, type) and not isinstance(original, classmethod | staticmethod):
         provenance.observe(parent, target.owner)
         if parent.__module__ == module.__name__:
             provenance.adopt_module_singletons(parent, module)
     if target.subclasses and isinstance(parent, type):
         coverage.cover(parent, attribute, target, _patch_override)
-    _resolved(target)
 
 
 def patch_attribute(
@@ -420,11 +434,14 @@ def _resolved(target: Target) -> None:
     _watch_classes()
 
 
-def _observe_later(spec: str, owner: Owner) -> None:
+def _observe_later(spec: str, target: Target) -> None:
     """Observe the class `module:Qualname` where its objects are created, once imported."""
     module_name, _, qualname = spec.partition(":")
+    owner = target.owner
 
     def on_import(module: ModuleType) -> None:
+        if target.spec not in _requested:
+            return  # stopped (uninstrumented) before the module was imported
         try:
             cls = resolve_path(module, qualname)[2]
             if isinstance(cls, type):
@@ -502,11 +519,6 @@ def uninstrument_all() -> None:
                 pass
         else:
             setattr(p.parent, p.attribute, p.original)
-
-
-def patched_specs() -> list[str]:
-    with _lock:
-        return [p.target.spec for p in _patches]
 
 
 def unresolved_targets() -> list[str]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 import weakref
 from typing import Any
 
 from . import importhook
+from .clock import now_ns
 from .errors import internal_error
 from .frames import INTERNAL, OTHER, file_kind
 from .frames import prepare as prepare_frames
@@ -35,6 +35,12 @@ ThreadOrigin = tuple[int, int]
 _thread_origins: weakref.WeakKeyDictionary[Any, ThreadOrigin] = weakref.WeakKeyDictionary()
 _original_thread_start: Any = None
 _this_thread = threading.local()  # each thread's own origin, once looked up
+
+
+def after_fork_in_child() -> None:
+    """The thread that forked is the child's main thread: its origin is looked up again."""
+    global _this_thread
+    _this_thread = threading.local()
 
 
 def origin_of(task: object) -> TaskOrigin | None:
@@ -79,7 +85,7 @@ def _record(loop: Any, task: object) -> None:
     from .sink import run_id_of
 
     try:
-        created_ns = time.time_ns()
+        created_ns = now_ns()
         site = _creation_site()
         run = runtime.current_run()
         run_id = None
@@ -100,7 +106,7 @@ def _record(loop: Any, task: object) -> None:
 def _record_thread(thread: object) -> None:
     try:
         if thread not in _thread_origins:  # a second start() raises: keep the first
-            _thread_origins[thread] = (time.time_ns(), threading.get_ident())
+            _thread_origins[thread] = (now_ns(), threading.get_ident())
     except TypeError:
         pass  # a Thread subclass that cannot be hashed: no start time for it
     except Exception as exc:

@@ -1,7 +1,9 @@
 """Wrappers that turn each call of a traced method into one run, and change nothing else.
 
-The wrapper is a `wrapt.FunctionWrapper`, so `inspect.iscoroutinefunction`, signatures,
-`__wrapped__` and descriptor binding behave as for the original. What a call returns is passed
+A plain sync method becomes a plain function of ours (`make_method`, one frame a call); any
+other callable a `TracedFunction` (a wrapt `FunctionWrapper`): either way
+`inspect.iscoroutinefunction`, signatures, `__wrapped__` and descriptor binding behave as for the
+original. What a call returns is passed
 through, except that coroutines and generators are driven by ours so that the run lasts as long
 as the work does. Those drivers re-enter the run's context only while the original code runs
 (never while suspended at a yield), so the consumer of a generator is not mistaken for part of
@@ -236,7 +238,11 @@ def _after_sync_call(
         return _coroutine_in_run(recorder, None, run, result, pending.target)
     if _is_future(result):
         _mark_awaited(run)
-        result.add_done_callback(lambda future: _finish_future(recorder, run, future))
+        try:
+            result.add_done_callback(lambda future: _finish_future(recorder, run, future))
+        except Exception as exc:  # a future-like object of its own: the program has it as is
+            internal_error("watching a returned future", exc)
+            recorder.finish(run, None)
         return result
     if pending.target.ends_with is None:
         recorder.finish(run, None)
