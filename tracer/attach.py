@@ -45,15 +45,12 @@ def start(
     presets: tuple[str, ...] | None = None,
 ) -> bool:
     """Start recording in this process, with settings from the environment plus arguments."""
-    global _started
+    global _started, _created_session, _exit_hook
     import sys
 
     from . import presets as preset_registry
-    from . import runtime
+    from . import runtime, session
     from .config import Config
-
-    global _created_session
-    from . import session
 
     if directory is not None:
         os.environ[semconv.ENV_DIR] = os.path.abspath(directory)
@@ -78,7 +75,6 @@ def start(
             keep = session.keep_from(os.environ.get(semconv.ENV_KEEP, ""))
             session.prune(root, keep=keep, current=folder)
     os.environ.setdefault(ENV_ROOT, str(os.getpid()))
-    global _exit_hook
     if not _exit_hook:
         import atexit
 
