@@ -70,7 +70,7 @@ def keep_from(value: str) -> int:
 def create(root: str, name: str) -> str:
     """Make the session folder and its marker (kept if the session already exists)."""
     directory = os.path.join(root, name)
-    _make_dirs(directory)
+    make_dirs(directory, 0o700)
     marker = os.path.join(directory, semconv.SESSION_MARKER)
     try:
         fd = _os_open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -85,19 +85,20 @@ def create(root: str, name: str) -> str:
     return directory
 
 
-def _make_dirs(directory: str) -> None:
-    """`os.makedirs(directory, 0o700, exist_ok=True)` through our own `os.mkdir`."""
+def make_dirs(directory: str, mode: int = 0o777) -> None:
+    """`os.makedirs(directory, mode, exist_ok=True)` through our own reference to `os.mkdir`
+    (a program's patched `os.mkdir`, a blocking-call checker, never sees racetrace's)."""
     try:
-        _os_mkdir(directory, 0o700)
+        _os_mkdir(directory, mode)
     except FileExistsError:
         return
     except FileNotFoundError:
         parent = os.path.dirname(directory)
         if not parent or parent == directory:
             raise
-        _make_dirs(parent)
+        make_dirs(parent, mode)
         try:
-            _os_mkdir(directory, 0o700)
+            _os_mkdir(directory, mode)
         except FileExistsError:
             pass
 

@@ -26,6 +26,7 @@ from typing import Any
 from . import semconv
 from .clock import now_ns
 from .errors import internal_error, say
+from .session import make_dirs
 
 _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv.EXCEPTION_MESSAGE)
 
@@ -39,7 +40,6 @@ _OPTIONS = 0
 _os_write = os.write
 _os_open = os.open
 _os_close = os.close
-_os_mkdir = os.mkdir
 # How long a writer that failed to open its file waits before it tries again.
 _REOPEN_AFTER_NS = 1_000_000_000
 
@@ -102,23 +102,6 @@ def encode_line(record: dict[str, Any]) -> bytes:
         return _dumps(record, default=_as_text, option=_OPTIONS)
     except TypeError:  # text that is not valid UTF-8, or a value `_as_text` could not fix
         return _dumps(_escaped(record), default=_as_text, option=_OPTIONS)
-
-
-def _make_dirs(directory: str) -> None:
-    """`os.makedirs`, through our own reference to `os.mkdir`."""
-    try:
-        _os_mkdir(directory, 0o777)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        parent = os.path.dirname(directory)
-        if not parent or parent == directory:
-            raise
-        _make_dirs(parent)
-        try:
-            _os_mkdir(directory, 0o777)
-        except FileExistsError:
-            pass
 
 
 # Flags whose value is likely a secret: `--api-key=...`, `--token ...`, `--db-password=...`.
@@ -296,7 +279,7 @@ class JsonLinesSink:
     def _open_file(self) -> int:
         if self.prepare_folder is not None:
             self.prepare_folder()
-        _make_dirs(self.directory)
+        make_dirs(self.directory)
         pid = os.getpid()
         name = f"{self.host}.{pid}.{os.urandom(3).hex()}.jsonl"
         path = os.path.join(self.directory, name)
