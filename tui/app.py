@@ -14,25 +14,33 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from racetrace.analyzers.load import LoadError, load
+from racetrace.analyzers.load import LoadError, Partial, load
 from racetrace.analyzers.model import Trace
 from racetrace.analyzers.report import Report
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Center, Vertical
+from textual.containers import Center, Horizontal, Vertical
 from textual.reactive import var
 from textual.widgets import Footer, Input, Label, ProgressBar, Static
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from .analysis import analyze_trace
 from .describe import header_text, legend_line, plural, run_details, run_line
 from .findings_list import FindingsList
 from .lanes import Lanes, apply_report, build_lanes
-from .messages import LoadFailed, LoadProgress, TraceAnalyzed, TraceLoaded, TraceUpdated
+from .messages import (
+    LanesGrew,
+    LoadFailed,
+    LoadProgress,
+    TraceAnalyzed,
+    TraceLoaded,
+    TraceUpdated,
+)
 from .ruler import Ruler
 from .screens import DetailsScreen, ExportScreen, HelpScreen
+from .stream import LaneStream
 from .textsafe import clean
 from .timeline import Timeline
 
@@ -61,7 +69,8 @@ class RacetraceApp(App[int]):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    loading: var[bool] = var(True)
+    loading: var[bool] = var(True)  # nothing to show yet
+    streaming: var[bool] = var(False)  # lanes on screen, more being read
     filtering: var[bool] = var(False)
     failed: var[bool] = var(False)
 
@@ -79,6 +88,7 @@ class RacetraceApp(App[int]):
         follow_skip: Callable[[Path], bool] | None = None,
         picture: bool = False,
         blocking_threshold_ns: int | None = None,
+        on_partial: Callable[[Partial], None] | None = None,
     ) -> None:
         super().__init__()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
@@ -93,6 +103,10 @@ class RacetraceApp(App[int]):
         # keys, so no selection, no footer, and the legend on the status line.
         self.picture = picture
         self._preloaded = (trace, report)
+        # Called in the loading thread after each partial layout is posted: a test holds the
+        # load there, half read, to look at the screen.
+        self.on_partial = on_partial
+        self.partial_updates = 0  # layouts of a half-read trace shown
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -104,6 +118,8 @@ class RacetraceApp(App[int]):
         self.timeline = Timeline(id="timeline")
         self.ruler = Ruler(self.timeline, id="ruler")
         self.header_bar = Static(id="header")
+        self.reading_label = Label(id="reading-label")
+        self.reading_bar = ProgressBar(id="reading-bar", show_eta=False)
         self.status_bar = Static(id="status")
         self.findings_list = FindingsList(id="findings")
         self.filter_input = Input(
@@ -117,7 +133,11 @@ class RacetraceApp(App[int]):
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield self.header_bar
+        with Horizontal(id="top"):
+            yield self.header_bar
+            with Vertical(id="reading"):
+                yield self.reading_label
+                yield self.reading_bar
         with Vertical(id="main"):
             yield self.ruler
             yield self.timeline
@@ -144,6 +164,9 @@ class RacetraceApp(App[int]):
     def watch_loading(self, loading: bool) -> None:
         self.set_class(loading, "-loading")
 
+    def watch_streaming(self, streaming: bool) -> None:
+        self.set_class(streaming, "-streaming")
+
     def watch_filtering(self, filtering: bool) -> None:
         self.set_class(filtering, "-filtering")
 
@@ -157,17 +180,24 @@ class RacetraceApp(App[int]):
         worker = get_current_worker()
         trace, report = self._preloaded
         if trace is None:
+            stream = LaneStream(self.post_message,
+                                after_update=lambda part: self._partial_shown(worker, part))
             try:
                 # Lanes need the details of one run each: the rest are read when shown.
                 trace = load(self.paths, key_attr=self.key_attr, on_progress=self._on_progress,
-                             details="lazy")
+                             details="lazy", on_partial=stream.partial)
+            except _Cancelled:
+                return
             except LoadError as exc:
                 self.post_message(LoadFailed(str(exc)))
                 return
             except Exception as exc:  # never a traceback for bad input
                 self.post_message(LoadFailed(f"cannot load {self.source}: {_one_line(exc)}"))
                 return
-        self.post_message(TraceLoaded(trace, build_lanes(trace)))
+            lanes = stream.finish(trace)
+        else:
+            lanes = build_lanes(trace)
+        self.post_message(TraceLoaded(trace, lanes))
         error = None
         if report is None and trace.runs:
             report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
@@ -176,6 +206,13 @@ class RacetraceApp(App[int]):
 
     def _on_progress(self, done: int, total: int) -> None:
         self.post_message(LoadProgress(done, total))
+
+    def _partial_shown(self, worker: Worker[None], part: Partial) -> None:
+        if worker.is_cancelled:  # the app is closing: stop reading
+            raise _Cancelled
+        self.partial_updates += 1
+        if self.on_partial is not None:
+            self.on_partial(part)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _follow(self) -> None:
@@ -213,19 +250,38 @@ class RacetraceApp(App[int]):
     # -- messages from the worker -------------------------------------------------------------
 
     def on_load_progress(self, message: LoadProgress) -> None:
-        self.progress.update(total=max(message.total, 1), progress=message.done)
-        self.loading_label.update(
-            Text(f"Reading traces… {message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB")
-        )
+        if self.trace is not None:
+            return  # a late one: the load is complete
+        total = max(message.total, 1)
+        self.progress.update(total=total, progress=message.done)
+        self.reading_bar.update(total=total, progress=message.done)
+        read = f"{message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB"
+        self.loading_label.update(Text(f"Reading traces… {read}"))
+        self.reading_label.update(Text(f"reading {read}"))
+
+    def on_lanes_grew(self, message: LanesGrew) -> None:
+        if self.trace is not None or self.failed:
+            return  # the whole trace is already on screen
+        first = self.lanes is None
+        self.lanes = message.lanes
+        self.loading = False
+        self.streaming = True
+        self.timeline.set_model(message.lanes, keep_place=not first)
+        self._update_header()
+        if first:
+            self.findings_list.show_note("findings come when the whole trace is read…")
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
         self.trace = message.trace
+        shown = self.lanes is not None
         self.lanes = message.lanes
         self.loading = False
+        self.streaming = False
         if not message.trace.runs:
             self._show_empty(message.trace)
             return
-        self.timeline.set_model(message.lanes, keep_place=False)
+        self.timeline.set_model(message.lanes, keep_place=shown)
+        self.findings_list.show_note("analyzing…")
         self._update_header()
         _freeze_heap()
 
@@ -262,6 +318,7 @@ class RacetraceApp(App[int]):
 
     def on_load_failed(self, message: LoadFailed) -> None:
         self.loading = False
+        self.streaming = False
         self.failure = message.reason
         self._show_message(
             Text.assemble(
@@ -316,7 +373,7 @@ class RacetraceApp(App[int]):
     def _update_header(self) -> None:
         self.header_bar.update(
             header_text(self.source, self.trace, self.lanes, self.report, self.analysis_note,
-                        self.follow)
+                        self.follow, reading=self.streaming)
         )
 
     def _show_findings(self) -> None:
@@ -509,6 +566,10 @@ class RacetraceApp(App[int]):
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)
         return None
+
+
+class _Cancelled(Exception):
+    """Raised in the loading thread to stop a load nobody waits for any more."""
 
 
 def _freeze_heap() -> None:

@@ -58,9 +58,10 @@ def plural(count: int, word: str, many: str | None = None) -> str:
 
 def header_text(
     source: str, trace: Trace | None, lanes: Lanes | None, report: Report | None,
-    analysis_note: str | None, following: bool,
+    analysis_note: str | None, following: bool, *, reading: bool = False,
 ) -> Text:
     """Line 1: what is shown and its size; line 2: the findings, or why there are none.
+    `reading`: `lanes` are of the part of the trace read so far (`trace` is not there yet).
 
     Never wraps (a narrow terminal cuts each line with an ellipsis): the header has two lines.
     """
@@ -70,6 +71,14 @@ def header_text(
     text.append(clean(source), "bold")
     if following:
         text.append("  ● following", "bold green")
+    if reading and trace is None and lanes is not None:
+        instances = sum(1 for lane in lanes.lanes if not lane.is_resource)
+        so_far = [plural(lanes.run_count, "run"), plural(instances, "instance")]
+        text.append("  ·  " + " · ".join(so_far) + " so far", "")
+        text.append(f" · span {format_duration(lanes.span_ns)}")
+        text.append("\n ")
+        text.append("reading the trace… findings once all of it is read", "dim")
+        return text
     if trace is None or lanes is None:
         return text
     instances = sum(1 for lane in lanes.lanes if not lane.is_resource)

@@ -30,6 +30,18 @@ class LoadProgress(Message):
 
 
 @dataclass
+class LanesGrew(Message):
+    """The lanes read so far (the load goes on): shown at once, with the user's place kept."""
+
+    lanes: Lanes
+    done: int  # bytes read, of `total`
+    total: int
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LanesGrew)
+
+
+@dataclass
 class TraceLoaded(Message):
     """The trace is read and laid out in lanes; the analysis may still be running."""
 

@@ -161,8 +161,16 @@ class Timeline(ScrollView, can_focus=True):
     # -- data -------------------------------------------------------------------------------
 
     def set_model(self, model: Lanes, *, keep_place: bool) -> None:
-        """Show `model`; with `keep_place`, keep the view and the selected run where possible."""
-        previous = self.selected_run_id()
+        """Show `model`; with `keep_place`, keep the view and the selected run where possible
+        (and the selected lane on the same screen line, when lanes came before it)."""
+        lane, index = self.selected()
+        previous = None
+        if lane is not None and index is not None:
+            run = lane.runs[index]
+            position = self.lane_layout.position_of(lane.id)
+            line = (None if position is None
+                    else self.lane_layout.first_rows[position] - self.scroll_offset.y)
+            previous = (lane.id, run.run_id, run.start_ns, line)
         self.model = model
         self._names_width = max(
             (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
@@ -174,13 +182,18 @@ class Timeline(ScrollView, can_focus=True):
             self.view = viewport.fit(model.span_ns, self.bars_width)
             self._autofit = True
         if previous is not None:
-            lane_id, run_id = previous
+            lane_id, run_id, start_ns, line = previous
             lane = model.by_id.get(lane_id)
-            if lane is not None and run_id in lane.index and lane.id in self.lane_layout.positions:
-                self.selection = Selection(lane.id, lane.index[run_id])
+            found = lane.position(run_id, start_ns) if lane is not None else None
+            if lane is not None and found is not None and lane.id in self.lane_layout.positions:
+                self.selection = Selection(lane.id, found)
+                if keep_place and line is not None:
+                    top = self.lane_layout.first_rows[self.lane_layout.positions[lane.id]]
+                    if top - self.scroll_offset.y != line:
+                        self.scroll_to(y=max(top - line, 0), animate=False, immediate=True)
                 self._changed()
                 # The run itself may have changed (ended, failed): the status line follows.
-                self.post_message(self.SelectionChanged(lane, self.selection.index))
+                self.post_message(self.SelectionChanged(lane, found))
                 return
             self.selection = None
         if self.selection is None and self.lane_layout.lanes:
@@ -409,7 +422,7 @@ class Timeline(ScrollView, can_focus=True):
                     distance = 0 if start <= t <= end else min(abs(start - t), abs(end - t))
                     if distance < best_distance:
                         best_distance = distance
-                        best = lane.index[sub.runs[pos].run_id]
+                        best = sub.positions[pos]
         return best
 
     # -- mouse --------------------------------------------------------------------------------
@@ -451,7 +464,7 @@ class Timeline(ScrollView, can_focus=True):
             key=lambda p: 0 if sub.starts[p] <= centre <= sub.ends[p]
             else min(abs(sub.starts[p] - centre), abs(sub.ends[p] - centre)),
         )
-        return lane.index[sub.runs[pos].run_id]
+        return sub.positions[pos]
 
     def on_mouse_scroll_left(self, event: events.MouseScrollLeft) -> None:
         event.stop()
