@@ -102,7 +102,8 @@ def paint_row(
         if j > i + 1:
             last = x1 - 1
             for k in marked[bisect_left(marked, i + 1) : bisect_left(marked, j)]:
-                _put(glyph, last, END_MARK[runs[k].status])
+                # (A run open when its lane was laid out may have ended since, `ok`.)
+                _put(glyph, last, END_MARK.get(runs[k].status, BODY))
             for pos, hl in highlight.items():
                 if i < pos < j and style[last] < hl:
                     style[last] = hl
