@@ -203,6 +203,12 @@ class RacetraceApp(App[int]):
             report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
+        # What the `/` filter searches (each lane's methods: a pass over every run), made now
+        # rather than at the first key typed into the filter.
+        for lane in lanes.lanes:
+            if worker.is_cancelled:
+                return
+            lane.search  # noqa: B018
 
     def _on_progress(self, done: int, total: int) -> None:
         self.post_message(LoadProgress(done, total))

@@ -80,5 +80,6 @@ class LaneStream:
         """The lanes of the loaded trace: the runs not laid out yet, the ends read last."""
         if not trace.runs:
             return Lanes([], 0, 0, 0)
-        return self.lanes.update(trace.runs_by_instance(), trace.failed_or_resourced(),
+        return self.lanes.update(trace.runs_by_instance(ordered=False),
+                                 trace.failed_or_resourced(),
                                  trace.last_ns_of, final=True, run_count=len(trace.runs))
