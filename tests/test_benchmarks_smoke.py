@@ -23,6 +23,7 @@ FIGURES = (
     "report -j 1 peak memory, 1,000 runs",
     "report -j 2 peak memory, 1,000 runs",
     "tui launch to lanes on screen, 1,000 runs",
+    "tui launch to all lanes loaded, 1,000 runs",
     "tui launch to findings listed, 1,000 runs",
     "tui peak memory, 1,000 runs",
     "tui key to screen, median, 1,000 runs",
