@@ -411,6 +411,8 @@ async def _keys_while_loading(app, pilot, updates: list, limit: int) -> list:  #
     """Seconds from a pan key to the first screen update that shows it, pressed while the
     lanes shown so far keep growing (the screen changes with them too: a key's update is the
     first one painted after its action ran)."""
+    from textual import events
+
     timeline = app.timeline
     handled: list[int] = []  # the timeline's state generation right after each pan
     original = timeline.action_pan
@@ -426,8 +428,12 @@ async def _keys_while_loading(app, pilot, updates: list, limit: int) -> list:  #
             if not app.streaming:
                 break
             seen, count = len(updates), len(handled)
+            # Sent as the terminal driver sends a key: `pilot.press` would then wait for the
+            # process to be idle, which it never is while loading.
+            key = events.Key("right" if k % 2 == 0 else "left", None)
+            key.set_sender(app)
             pressed = time.perf_counter()
-            await pilot.press("right" if k % 2 == 0 else "left")
+            app._driver.send_message(key)
             deadline = pressed + 5.0
             while len(handled) == count or not any(u[3] >= handled[-1] for u in updates[seen:]):
                 if time.perf_counter() > deadline:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,6 +46,7 @@ from .textsafe import clean
 from .timeline import Timeline
 
 DEFAULT_REPORT_NAME = "racetrace-report.json"
+SWITCH_INTERVAL = 0.001  # seconds: see `on_mount`
 
 
 class RacetraceApp(App[int]):
@@ -107,6 +109,7 @@ class RacetraceApp(App[int]):
         # load there, half read, to look at the screen.
         self.on_partial = on_partial
         self.partial_updates = 0  # layouts of a half-read trace shown
+        self._switch_interval = sys.getswitchinterval()
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -151,6 +154,11 @@ class RacetraceApp(App[int]):
         yield self.footer
 
     def on_mount(self) -> None:
+        # The loading thread runs Python for seconds on a big trace: hand the interpreter back
+        # to the screen within a millisecond of its asking (the default is 5 ms, and a key
+        # needs several turns of the event loop), so keys answer while lanes stream in.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self._update_header()
         self.findings_list.show_note("analyzing…")
         self.set_class(self.picture, "-picture")
@@ -160,6 +168,9 @@ class RacetraceApp(App[int]):
             self._follow()
         else:
             self._load()
+
+    def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
 
     def watch_loading(self, loading: bool) -> None:
         self.set_class(loading, "-loading")

@@ -20,7 +20,7 @@ from textual.message import Message
 from .lanes import Lanes, LaneSet
 from .messages import LanesGrew, LoadProgress
 
-INTERVAL = 0.25  # seconds between two layouts of the lanes read so far, at least
+INTERVAL = 0.5  # seconds between two layouts of the lanes read so far, at least
 
 
 class LaneStream:

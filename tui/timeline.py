@@ -171,10 +171,12 @@ class Timeline(ScrollView, can_focus=True):
             line = (None if position is None
                     else self.lane_layout.first_rows[position] - self.scroll_offset.y)
             previous = (lane.id, run.run_id, run.start_ns, line)
+        grown = keep_place and len(model.lanes) == len(self.model.lanes)
         self.model = model
-        self._names_width = max(
-            (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
-        )
+        if not grown:  # (the same lanes with more runs: their names are as wide as before)
+            self._names_width = max(
+                (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
+            )
         self._relayout()
         if keep_place and not self._autofit:
             self._changed(view_moved=False)
