@@ -280,10 +280,11 @@ class RacetraceApp(App[int]):
         if self.trace is not None or self.failed:
             return  # the whole trace is already on screen
         first = self.lanes is None
+        added = first or len(message.lanes.lanes) != len(self.lanes.lanes)  # type: ignore[union-attr]
         self.lanes = message.lanes
         self.loading = False
         self.streaming = True
-        self.timeline.set_model(message.lanes, keep_place=not first)
+        self.timeline.set_model(message.lanes, keep_place=not first, measure_names=added)
         self._update_header()
         if first:
             self.findings_list.show_note("findings come when the whole trace is read…")

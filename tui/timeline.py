@@ -160,9 +160,10 @@ class Timeline(ScrollView, can_focus=True):
 
     # -- data -------------------------------------------------------------------------------
 
-    def set_model(self, model: Lanes, *, keep_place: bool) -> None:
+    def set_model(self, model: Lanes, *, keep_place: bool, measure_names: bool = True) -> None:
         """Show `model`; with `keep_place`, keep the view and the selected run where possible
-        (and the selected lane on the same screen line, when lanes came before it)."""
+        (and the selected lane on the same screen line, when lanes came before it).
+        `measure_names=False`: the same lanes as before (with more runs), as wide."""
         lane, index = self.selected()
         previous = None
         if lane is not None and index is not None:
@@ -171,9 +172,8 @@ class Timeline(ScrollView, can_focus=True):
             line = (None if position is None
                     else self.lane_layout.first_rows[position] - self.scroll_offset.y)
             previous = (lane.id, run.run_id, run.start_ns, line)
-        grown = keep_place and len(model.lanes) == len(self.model.lanes)
         self.model = model
-        if not grown:  # (the same lanes with more runs: their names are as wide as before)
+        if measure_names:
             self._names_width = max(
                 (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
             )
