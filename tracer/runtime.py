@@ -359,6 +359,7 @@ class Recorder:
         self.pid = os.getpid()
         self.registry = new_registry()
         self.sink.after_fork_in_child()
+        _settle_at_multiprocessing_exit(self.sink)
         forget_after_fork()
         taskorigin.after_fork_in_child()
         reseed_after_fork()
@@ -368,6 +369,26 @@ class Recorder:
             self.spans.shutdown()
         finally:
             self.sink.close()
+
+
+def _settle_at_multiprocessing_exit(sink: JsonLinesSink) -> None:
+    """A multiprocessing child started by fork leaves through `os._exit`, past atexit: its
+    file is cut to its lines by a multiprocessing finalizer instead (registered when the
+    child's bootstrap runs its after-fork hooks, which first drop the parent's finalizers).
+    Other forked children that `os._exit` leave their file padded, as a killed process does."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is None:
+        return
+    try:
+        util.register_after_fork(sink, _register_settle)
+    except Exception as exc:
+        internal_error("watching a multiprocessing child's exit", exc)
+
+
+def _register_settle(sink: JsonLinesSink) -> None:
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util.Finalize(None, sink.settle, exitpriority=-1000)
 
 
 def current_run() -> ActiveRun | None:

@@ -1,16 +1,25 @@
 """The per-process trace file: a START line when a run starts, an END line when it ends.
 
-Each line is one `os.write` to a file opened with O_APPEND, so it is on disk (in the kernel's
-page cache) the moment the call returns: a process killed with SIGKILL mid-run leaves the starts
-of its open runs behind, which is how hangs and killed workers show up in the analysis. The
-class has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean
-spans and, when exporting over OTLP, SDK spans.
+The file is memory-mapped, a chunk at a time (`CHUNK_BYTES`, reserved on disk before it is
+mapped): writing a line is a copy into the mapping, no system call. The copy is in the kernel's
+page cache the moment it is made, as a `write` would be, so a process killed with SIGKILL
+mid-run leaves the starts of its open runs behind (the kernel writes a dead process's dirty
+pages back), which is how hangs and killed workers show up in the analysis. A file ends at its
+last chunk's end: a live or killed writer's file ends in NUL bytes after its last line, which
+readers take as the end of the data (analyzers/blocks.py). At exit (and `close`) the mapping is
+dropped and the file cut to what was written; lines after that (a daemon thread's) are appended
+with `os.write`. Where a file cannot be mapped (no `mmap`, a filesystem that refuses it), each
+line is one `os.write` to a file opened with O_APPEND, as before, said once on stderr. The class
+has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean spans
+and, when exporting over OTLP, SDK spans.
 
 The writer never stops by itself: a value JSON cannot hold, or text that is not valid UTF-8 (a
 lone surrogate from `os.fsdecode`), is written escaped; a line that cannot be written is lost
-alone, said once on stderr, and the next run tries again (reopening the file if the program
-closed its descriptor). The OS calls go through references taken at import: a test that patches
-`os.write` (a blocking-call checker, a mock) patches the program's calls, not racetrace's.
+alone, said once on stderr, and the next run tries again (with a new file if the program closed
+our descriptor or removed the file). The OS calls go through references taken at import: a test
+that patches `os.write` (a blocking-call checker, a mock) patches the program's calls, not
+racetrace's. The writer holds no descriptor while it maps (each chunk is mapped through one
+opened and closed at once): a program that closes every descriptor does not stop it.
 """
 
 from __future__ import annotations
@@ -40,6 +49,18 @@ _OPTIONS = 0
 _os_write = os.write
 _os_open = os.open
 _os_close = os.close
+_os_ftruncate = os.ftruncate
+_os_fallocate = getattr(os, "posix_fallocate", None)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Each chunk of a mapped file. A killed process leaves at most this much NUL padding (reserved
+# on disk: a full disk is an error when a chunk is reserved, never a SIGBUS on a later copy).
+CHUNK_BYTES = 1 << 20
+# Python 3.13+ can map without keeping a duplicate of the descriptor (which a program closing
+# every descriptor would close, and which closing the map would then close again).
+_MAP_OPTIONS: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+# Whether the interpreter has a GIL: with one, a copy into the map (one C call) is atomic
+# between threads; without (free-threaded builds), every line takes the lock.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 # How long a writer that failed to open its file waits before it tries again.
 _REOPEN_AFTER_NS = 1_000_000_000
 
@@ -153,7 +174,14 @@ class JsonLinesSink:
         self.service = service
         self.version = version
         self.path: str | None = None
+        # The chunk of the file mapped now, and where it starts and ends in the file; None when
+        # nothing is open, or when lines are appended with `os.write` (`_fd`).
+        self._map: Any = None
+        self._map_start = 0
+        self._map_end = 0
         self._fd: int | None = None
+        # Whether files are mapped: off where mapping failed once (said once), or by choice.
+        self.use_map = True
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
@@ -217,75 +245,131 @@ class JsonLinesSink:
         self.close()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True  # every line is written when it happens
+        return True  # every line is in the kernel's hands when it happens
 
-    # -- file ----------------------------------------------------------------------------------
+    # -- lines ---------------------------------------------------------------------------------
     def _write(self, record: dict[str, Any]) -> None:
-        if self._closed:
-            return
         try:
             line = encode_line(record)
         except Exception as exc:  # pragma: no cover - encode_line escapes what it cannot hold
             self._lose(f"cannot encode a trace line ({type(exc).__name__}: {exc})")
             return
-        fd = self._fd
+        mapped = self._map
+        if mapped is not None and _GIL:
+            try:
+                mapped.write(line)  # the hot path: one copy, atomic under the GIL
+                return
+            except ValueError:  # the chunk is full (or was just replaced): take the lock
+                pass
+        self._put(line)
+
+    def _put(self, line: bytes) -> None:
+        """A line the current chunk cannot take: the next chunk, the first file, or `os.write`."""
+        if self._closed:
+            return
         try:
-            if fd is None:
-                fd = self._open()
-                if fd is None:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._map is None and self._fd is None and not self._open():
                     self.lost += 1
                     return
-            try:
-                _os_write(fd, line)
-            except OSError as exc:
-                if exc.errno != errno.EBADF:
-                    raise
-                # The program closed our descriptor (closing every fd, daemonizing): this line
-                # and the next go to a new file of this process, with a header of its own.
-                self._forget(fd)
-                fd = self._open()
-                if fd is None:
-                    raise
-                _os_write(fd, line)
+                if self._map is not None:
+                    self._spill(line)
+                    return
+            self._append(line)
         except OSError as exc:
             self._lose(f"cannot write the trace file {self.path or self.directory} ({exc})")
         except Exception as exc:
             self._lose(f"cannot write the trace file {self.path or self.directory} "
                        f"({type(exc).__name__}: {exc})")
 
-    def _forget(self, fd: int) -> None:
-        with self._lock:
-            if self._fd == fd:
-                self._fd = None
-                self.path = None
+    def _spill(self, line: bytes) -> None:
+        """Under the lock: what fits in this chunk, the rest in a new one, mapped and written
+        before other threads see it. A chunk is left only when full, so no other thread can
+        write to it after this one filled it."""
+        mapped = self._map
+        while True:
+            free = len(mapped) - mapped.tell()
+            try:
+                if len(line) <= free:
+                    mapped.write(line)
+                    return
+                if free:
+                    mapped.write(line[:free])
+            except ValueError:  # another thread's line took the room meanwhile
+                continue
+            line = line[free:]
+            break
+        try:
+            fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
+            try:
+                start = self._map_end
+                new, end = _map_chunk(fd, start, len(line))
+            finally:
+                _os_close(fd)
+        except OSError:
+            # The file is gone (removed with its folder) or cannot grow: the next line tries a
+            # new file.
+            self._map = None
+            self.path = None
+            _close_quietly(mapped)
+            raise
+        new.write(line)
+        self._map_start, self._map_end, self._map = start, end, new
+        _close_quietly(mapped)
+
+    def _append(self, line: bytes) -> None:
+        """One `os.write` to the file opened with O_APPEND (no map)."""
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            _os_write(fd, line)
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                raise
+            # The program closed our descriptor (closing every fd, daemonizing): this line
+            # and the next go to a new file of this process, with a header of its own.
+            with self._lock:
+                if self._fd == fd:
+                    self._fd = None
+                    self.path = None
+                if self._map is None and self._fd is None and not self._open():
+                    raise
+                if self._map is not None:
+                    self._spill(line)
+                    return
+                fd = self._fd
+            if fd is None:
+                raise
+            _os_write(fd, line)
 
     def _lose(self, why: str) -> None:
         self.lost += 1
         say(f"{why}; that run is missing from the trace, racetrace tries again with each "
             "run and your program is not affected", once_key="trace-writer")
 
-    def _open(self) -> int | None:
-        with self._lock:
-            if self._fd is not None:
-                return self._fd
-            if self._closed or now_ns() < self._retry_ns:
-                return None
-            try:
-                return self._open_file()
-            except Exception:
-                self._retry_ns = now_ns() + _REOPEN_AFTER_NS
-                raise
+    # -- file ----------------------------------------------------------------------------------
+    def _open(self) -> bool:
+        """Under the lock: a new file, with its header; False while a failed open waits."""
+        if self._closed or now_ns() < self._retry_ns:
+            return False
+        try:
+            self._open_file()
+        except Exception:
+            self._retry_ns = now_ns() + _REOPEN_AFTER_NS
+            raise
+        return True
 
-    def _open_file(self) -> int:
+    def _open_file(self) -> None:
         if self.prepare_folder is not None:
             self.prepare_folder()
         make_dirs(self.directory)
         pid = os.getpid()
         name = f"{self.host}.{pid}.{os.urandom(3).hex()}.jsonl"
         path = os.path.join(self.directory, name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        fd = _os_open(path, flags, 0o600)
-        header = self._header = {
+        header = {
             "type": semconv.LINE_HEADER,
             "format": semconv.TRACE_FORMAT,
             "pid": pid,
@@ -300,43 +384,119 @@ class JsonLinesSink:
         }
         if self.unresolved:
             header["unresolved_targets"] = list(self.unresolved)
-        _os_write(fd, encode_header(header))
-        self.path = path
-        self._fd = fd
+        line = encode_header(header)
+        fd = _os_open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+        try:
+            if self.use_map:
+                try:
+                    mapped, end = _map_chunk(fd, 0, len(line))
+                except Exception as exc:
+                    self.use_map = False
+                    say(f"cannot map the trace file {path} ({type(exc).__name__}: {exc}); "
+                        "writing it a line at a time instead", once_key="trace-map")
+                    _os_ftruncate(fd, 0)  # a chunk may have been reserved
+                else:
+                    mapped.write(line)
+                    self._map, self._map_start, self._map_end = mapped, 0, end
+                    self._header, self.path = header, path
+                    return
+            _os_write(fd, line)
+        finally:
+            _os_close(fd)
+        self._fd = _os_open(path, os.O_WRONLY | os.O_APPEND | _O_CLOEXEC)
+        self._header, self.path = header, path
+
+    def _settle(self) -> int | None:
+        """Under the lock: drop the map and cut the file to what was written; lines after this
+        are appended with `os.write` (the descriptor is returned, or None with no map)."""
+        mapped = self._map
+        if mapped is None:
+            return None
+        self._map = None
+        low = mapped.tell()
+        # Full from here on: a thread that still holds the map fails and takes the lock. A
+        # line it copied meanwhile ends where the NUL bytes start (no line holds a NUL byte).
+        mapped.seek(0, 2)
+        end = mapped.find(b"\0", low)
+        if end < 0:
+            end = len(mapped)
+        _close_quietly(mapped)
+        fd = _os_open(self.path, os.O_WRONLY | os.O_APPEND | _O_CLOEXEC)
+        try:
+            _os_ftruncate(fd, self._map_start + end)
+        except BaseException:
+            _os_close(fd)
+            raise
         return fd
 
     def at_exit(self, unresolved: list[dict[str, str]], *, create: bool) -> None:
         """The process is ending: its file names the targets that never resolved here, in a
         second header line when they changed since the first was written; with `create`, a
-        file is written (a header alone) even when no run was recorded."""
+        file is written (a header alone) even when no run was recorded. The file is cut to its
+        lines; any written later (a daemon thread's run ending) are appended."""
         if self._closed:
             return
         try:
-            if self._fd is None:
-                if not create:
-                    return
+            with self._lock:
+                if self._map is None and self._fd is None:
+                    if not create:
+                        return
+                    self.unresolved = unresolved
+                    self._open()
+                    unresolved = self.unresolved
+            if unresolved != self.unresolved:
                 self.unresolved = unresolved
-                self._open()
-            elif unresolved != self.unresolved:
-                self.unresolved = unresolved
-                _os_write(self._fd,
-                          encode_header({**self._header, "unresolved_targets": unresolved}))
+                self._put_line(encode_header({**self._header, "unresolved_targets": unresolved}))
+            self.settle()
         except Exception as exc:
             internal_error("writing the trace file's header", exc)
+
+    def settle(self) -> None:
+        """Cut the file to its lines (the process is ending); from now on, lines are appended
+        a line at a time, and no file opened after this is mapped (nothing would cut it)."""
+        try:
+            with self._lock:
+                self.use_map = False
+                fd = self._settle()
+                if fd is not None:
+                    self._fd = fd
+        except Exception as exc:
+            internal_error("cutting the trace file to its lines", exc)
+
+    def _put_line(self, line: bytes) -> None:
+        mapped = self._map
+        if mapped is not None:
+            try:
+                mapped.write(line)
+                return
+            except ValueError:
+                pass
+        self._put(line)
 
     def close(self) -> None:
         with self._lock:
             # Closed means done: the END of a run still in flight must not open a second file
             # (with an END whose START is in the first).
             self._closed = True
-            if self._fd is not None:
-                try:
-                    _os_close(self._fd)
-                finally:
-                    self._fd = None
+            fd = None
+            try:
+                fd = self._settle()
+            except Exception as exc:
+                internal_error("closing the trace file", exc)
+            for descriptor in (fd, self._fd):
+                if descriptor is not None:
+                    try:
+                        _os_close(descriptor)
+                    except OSError:
+                        pass
+            self._fd = None
 
     def after_fork_in_child(self) -> None:
-        """The child gets a file of its own; the parent's descriptor is not ours to write."""
+        """The child gets a file of its own. The parent's map and descriptor are not ours to
+        write, nor its file ours to cut: the child drops its copies and leaves the file."""
+        mapped, self._map = self._map, None
+        if mapped is not None:
+            _close_quietly(mapped)
         if self._fd is not None:
             try:
                 _os_close(self._fd)
@@ -348,3 +508,38 @@ class JsonLinesSink:
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
+
+
+_mmap: Any = None
+
+
+def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int]:
+    """Reserve and map the chunk of the file at `start` (room for `need` bytes at least): the
+    map, and where it ends in the file."""
+    global _mmap
+    if _mmap is None:
+        import mmap
+
+        _mmap = mmap
+    grain = _mmap.ALLOCATIONGRANULARITY
+    size = max(CHUNK_BYTES, -(-need // grain) * grain)
+    reserved = False
+    if _os_fallocate is not None:
+        try:
+            # Blocks reserved now: a full disk fails here, not as a SIGBUS on a later copy.
+            _os_fallocate(fd, start, size)
+            reserved = True
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+    if not reserved:
+        _os_ftruncate(fd, start + size)
+    mapped = _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE, offset=start, **_MAP_OPTIONS)
+    return mapped, start + size
+
+
+def _close_quietly(mapped: Any) -> None:
+    try:
+        mapped.close()
+    except Exception:
+        pass
