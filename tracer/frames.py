@@ -240,46 +240,107 @@ def callsite_frame(
     return library or fallback
 
 
-# Both keyed by id() of code objects (hashing a code object costs microseconds: its bytecode
-# and constants); each value holds the codes, so that their ids cannot be reused meanwhile.
-_stacks: dict[tuple[int, ...], tuple[tuple[CodeType, ...], list[str]]] = {}
+# Keyed by id() of code objects (hashing a code object costs microseconds: its bytecode and
+# constants); each value holds the codes, so that their ids cannot be reused meanwhile.
 _TASK_BOUNDARY = -1
 _code_kinds: dict[int, tuple[CodeType, int]] = {}
+# A call site and its stack, by the (code, instruction) pairs of the frames that make them up:
+# a program calls its traced methods from a handful of places, and finding a frame's line
+# (`f_lineno` reads the code's line table) and formatting the stack are most of the cost.
+Site = tuple[str, str, int, list[str]]  # function, file, line, the short stack from there
+_sites: dict[tuple[int, ...], tuple[tuple[CodeType, ...], Site]] = {}
+_SITES_KEPT = 10_000
 
 
-def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
-    """`file:line in function` for up to `limit` frames outward: the user's and libraries'
-    frames, without racetrace's own or the standard library's (the event loop's, mostly).
+def _kind_of_code(code: CodeType) -> int:
+    entry = _code_kinds.get(id(code))
+    if entry is None:
+        kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
+        entry = _code_kinds[id(code)] = (code, kind)
+    return entry[1]
 
-    A program calls its traced methods from a handful of places, so the formatted stacks are
-    cached by the (code, line) pairs that make them up: formatting is most of the cost.
-    """
-    codes: list[CodeType] = []
-    key: list[int] = []
-    while frame is not None and len(codes) < limit:
+
+def capture(
+    frame: FrameType | None, owner: Owner, instance: object, limit: int = 6
+) -> Site | None:
+    """The user's line (`callsite_frame`) and the short stack from it (`short_stack`), read in
+    one walk, each frame's code classified once and the result cached by where the frames
+    are: per run, a dict lookup per frame and one for the whole."""
+    kinds = _code_kinds
+    fallback: FrameType | None = None
+    library: FrameType | None = None
+    site: FrameType | None = None
+    depth = 0
+    while frame is not None and depth < 64:
         code = frame.f_code
-        entry = _code_kinds.get(id(code))
-        if entry is None:
-            kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
-            entry = _code_kinds[id(code)] = (code, kind)
-        kind = entry[1]
+        entry = kinds.get(id(code))
+        kind = entry[1] if entry is not None else _kind_of_code(code)
+        if kind == _TASK_BOUNDARY:
+            break
+        if kind != INTERNAL:
+            if owner.owns(code):
+                if library is None:
+                    library = frame
+            elif kind == OTHER and first_argument(frame, code) is not instance:
+                site = frame
+                break
+            elif fallback is None:
+                fallback = frame
+        frame = frame.f_back
+        depth += 1
+    if site is None:
+        site = library or fallback
+        if site is None:
+            return None
+    code = site.f_code
+    key = [id(code), site.f_lasti]
+    codes = [code]
+    frame = site
+    found = 0
+    while frame is not None and found < limit:
+        code = frame.f_code
+        entry = kinds.get(id(code))
+        kind = entry[1] if entry is not None else _kind_of_code(code)
         if kind == OTHER:
-            codes.append(code)
             key.append(id(code))
-            key.append(frame.f_lineno)
+            key.append(frame.f_lasti)
+            found += 1
         elif kind == _TASK_BOUNDARY:
             break  # below are the event loop and whoever started it, not this task's callers
         frame = frame.f_back
     frozen = tuple(key)
-    cached = _stacks.get(frozen)
+    cached = _sites.get(frozen)
     if cached is not None:
         return cached[1]
-    stack = [
-        f"{code.co_filename}:{line} in {code.co_name}"
-        for code, line in zip(codes, key[1::2], strict=True)
-    ]
-    if len(_stacks) < 10_000:
-        _stacks[frozen] = (tuple(codes), stack)
+    stack = []
+    frame = site
+    while frame is not None and len(stack) < limit:
+        code = frame.f_code
+        kind = _kind_of_code(code)
+        if kind == OTHER:
+            codes.append(code)
+            stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        elif kind == _TASK_BOUNDARY:
+            break
+        frame = frame.f_back
+    result: Site = (site.f_code.co_name, site.f_code.co_filename, site.f_lineno, stack)
+    if len(_sites) < _SITES_KEPT:
+        _sites[frozen] = (tuple(codes), result)
+    return result
+
+
+def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
+    """`file:line in function` for up to `limit` frames outward: the user's and libraries'
+    frames, without racetrace's own or the standard library's (the event loop's, mostly)."""
+    stack: list[str] = []
+    while frame is not None and len(stack) < limit:
+        code = frame.f_code
+        kind = _kind_of_code(code)
+        if kind == OTHER:
+            stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        elif kind == _TASK_BOUNDARY:
+            break
+        frame = frame.f_back
     return stack
 
 

@@ -40,7 +40,7 @@ def host_name() -> str:
 
 
 class _Entry:
-    __slots__ = ("cls", "key", "label", "labelled", "ref")
+    __slots__ = ("cls", "extra", "key", "label", "labelled", "ref")
 
     def __init__(self, ref: weakref.ref[object] | None, cls: type, key: str) -> None:
         self.ref = ref
@@ -48,6 +48,9 @@ class _Entry:
         self.key = key
         self.label: str | None = None
         self.labelled = False
+        # What the runtime keeps with an object's key (an asyncio task's creation): looked up
+        # once, dropped with the entry.
+        self.extra: object = None
 
 
 # Objects without a weakref leave their entry behind when they die: only so many are kept
@@ -68,6 +71,10 @@ class InstanceRegistry:
 
     def key_of(self, obj: object) -> str:
         return self._entry_of(obj).key
+
+    def entry_of(self, obj: object) -> _Entry:
+        """The object's entry: its key, and what the runtime keeps with it (`extra`)."""
+        return self._entry_of(obj)
 
     def identify(self, obj: object, read_label: LabelOf | None = None) -> tuple[str, str | None]:
         """The object's key and label; the label is read on the first call only."""

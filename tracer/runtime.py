@@ -11,21 +11,21 @@ import os
 import reprlib
 import sys
 import threading
-from contextvars import ContextVar, Token
-from types import CodeType, FrameType
+from contextvars import Token
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from racetrace._version import __version__
 
-from . import provenance, semconv, taskorigin
+from . import current, provenance, semconv, taskorigin
 from .clock import now_ns
 from .config import Config
 from .delegation import is_delegation
 from .errors import forget_after_fork, internal_error, say
-from .frames import called_by_owner, callsite_frame, short_stack
+from .frames import Site, called_by_owner, capture
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
-from .sink import JsonLinesSink, run_id_of
-from .span import LeanSpanFactory, RunSpan, SdkSpanFactory, reseed_after_fork
+from .sink import JsonLinesSink
+from .span import SdkSpanFactory, new_run_id, otel_parent, reseed_after_fork, trace_id_of
 
 if TYPE_CHECKING:
     from .targets import Target
@@ -36,21 +36,25 @@ _args_repr.maxother = 80
 
 
 class ActiveRun:
-    """A run that has started; `ended` flips once, whoever ends it."""
+    """A run that has started; `ended` flips once, whoever ends it. A run is no span object
+    unless runs are exported (`span`, an SDK span, then): its ids are all its lines need."""
 
-    __slots__ = ("awaited", "callsite", "ended", "generation", "instance_id", "resource_key",
-                 "span", "stack")
+    __slots__ = ("awaited", "ended", "generation", "instance_id", "loop_running", "resource_key",
+                 "run_id", "site", "span", "trace_id")
 
-    def __init__(self, span: RunSpan | Any, instance_id: int, generation: int,
-                 pending: PendingRun | None = None) -> None:
+    def __init__(self, run_id: str, trace_id: str, span: Any, instance_id: int,
+                 generation: int, pending: PendingRun, loop_running: bool) -> None:
+        self.run_id = run_id
+        self.trace_id = trace_id
         self.span = span
         self.instance_id = instance_id
         self.generation = generation
         # What a fan-out run of this one reports as its call site: the user's batch call.
-        self.resource_key = pending.resource_key if pending is not None else None
-        self.callsite = pending.callsite if pending is not None else None
-        self.stack = pending.stack if pending is not None else []
+        self.resource_key = pending.resource_key
+        self.site = pending.site
         self.ended = False
+        # Whether the run started holding a running event loop (LOOP_RUNNING).
+        self.loop_running = loop_running
         # A sync call on a running loop that returned an awaitable: the run goes on with it,
         # and the loop was held only while the call returned (END reason `awaited`).
         self.awaited = False
@@ -59,14 +63,13 @@ class ActiveRun:
 class PendingRun:
     """What is known at call time, on the caller's stack, before the run starts."""
 
-    __slots__ = ("args", "callsite", "fan_out_of", "instance", "resource_key", "stack", "target")
+    __slots__ = ("args", "fan_out_of", "instance", "resource_key", "site", "target")
 
     def __init__(
         self,
         target: Target,
         instance: object,
-        callsite: tuple[CodeType, int] | None,
-        stack: list[str],
+        site: Site | None,
         args: str | None,
         resource_key: str | None,
         fan_out_of: ActiveRun | None = None,
@@ -74,8 +77,7 @@ class PendingRun:
         self.target = target
         self.fan_out_of = fan_out_of
         self.instance = instance
-        self.callsite = callsite
-        self.stack = stack
+        self.site = site
         self.args = args
         self.resource_key = resource_key
 
@@ -94,16 +96,62 @@ _CODE_FUNCTION = semconv.CODE_FUNCTION
 _CODE_FILE = semconv.CODE_FILE
 _CODE_LINE = semconv.CODE_LINE
 _STACK = semconv.STACK
+_TASK_NAME = semconv.TASK_NAME
+_LOOP_RUNNING = semconv.LOOP_RUNNING
+_START = semconv.LINE_START
+_END_STATUS = semconv.END_STATUS
+_END_REASON = semconv.END_REASON
+# The END line of a run that returned, the common case, made without a dict or the encoder.
+_END_OK = (b'{"type":"end","run_id":"%s","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
+           + semconv.STATUS_OK.encode() + b'","' + _END_REASON.encode() + b'":"%s"}\n')
 
 # Keyed by id() of the class, never by the class: a metaclass may define `__eq__` without
-# `__hash__`. The value holds the class, so that its id cannot be reused meanwhile.
-_class_names: dict[int, tuple[type, str]] = {}
+# `__hash__`. The value holds the class, so that its id cannot be reused meanwhile; its name is
+# None for a metaclass (the run's instance is a class: named per class).
+_class_names: dict[int, tuple[type, str | None]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
 _pending_classes = provenance.PENDING  # never rebound, only cleared
+_modules = sys.modules
 
-_current_run: ContextVar[ActiveRun | None] = ContextVar("racetrace_current_run", default=None)
-# Per thread, what is looked up once: its Thread (`current_thread()` costs a lookup and a lock).
+_current_run = current.RUN
+# Per thread, what is looked up once: its id and name (renaming a thread after its first run
+# is not seen: the cost of reading it on every run is not worth that), and when and by whom it
+# was started.
 _this_thread = threading.local()
+
+
+def _class_name(instance: object) -> str:
+    """`module.Qualname` of the instance's class, or of the instance for a class (a
+    classmethod's run): one lookup, keyed by the class, either way the same name."""
+    cls = type(instance)
+    known = _class_names.get(id(cls))
+    if known is None or known[0] is not cls:
+        # never isinstance: it may ask the object for __class__
+        known = _class_names[id(cls)] = (cls, None if issubclass(cls, type) else
+                                         class_name_of(instance))
+    if known[1] is not None:
+        return known[1]
+    # The instance is a class, its type a metaclass: the class's own name, kept by the class.
+    own = _class_names.get(id(instance))
+    if own is not None and own[0] is instance and own[1] is not None:
+        return own[1]
+    name = class_name_of(instance)
+    if own is None:
+        _class_names[id(instance)] = (instance, name)  # type: ignore[assignment]
+    return name
+
+
+def _thread_part() -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """This thread's id and name, and when and by whom it was started (None for the main
+    thread and threads started before racetrace): looked up on its first run."""
+    thread = threading.current_thread()
+    part = {_THREAD_ID: threading.get_ident(), _THREAD_NAME: thread.name}
+    started = taskorigin.thread_origin()
+    origin = None
+    if started is not None:
+        origin = {semconv.THREAD_STARTED_NS: started[0], semconv.THREAD_STARTED_BY: started[1]}
+    _this_thread.part = part, origin
+    return part, origin
 
 
 def _status_of(exc: BaseException | None) -> tuple[str, str]:
@@ -135,7 +183,8 @@ class Recorder:
         self.generation = 0
         self.registry: InstanceRegistry = new_registry()
         self.sink = JsonLinesSink(config.directory, self.host, config.service, __version__)
-        self.spans: LeanSpanFactory | SdkSpanFactory = LeanSpanFactory(self.sink)
+        # SDK spans only when runs are exported; else runs are no span object at all.
+        self.spans: SdkSpanFactory | None = None
         if config.otlp:
             try:
                 self.spans = SdkSpanFactory(self.sink, config.service, __version__)
@@ -161,18 +210,18 @@ class Recorder:
                 resource_key = target.resource_of(instance, args, kwargs)
             except Exception as exc:
                 internal_error(f"finding the resource key of {target.span_name}", exc)
-        current = _current_run.get()
+        current_run = _current_run.get()
         fan_out_of = None
         if (
-            current is not None
-            and not current.ended
-            and current.instance_id == id(instance)
-            and current.generation == self.generation
+            current_run is not None
+            and not current_run.ended
+            and current_run.instance_id == id(instance)
+            and current_run.generation == self.generation
             and is_delegation(caller, instance, target.owner)
         ):
-            if resource_key is None or resource_key == current.resource_key:
+            if resource_key is None or resource_key == current_run.resource_key:
                 return None
-            fan_out_of = current
+            fan_out_of = current_run
         if (
             not target.framework_calls
             and resource_key is None
@@ -185,13 +234,11 @@ class Recorder:
         if fan_out_of is not None:
             # Called by the batch's own plumbing (often in a task or a pool thread of its
             # own): the user's line is the batch call's.
-            return PendingRun(target, instance, fan_out_of.callsite, fan_out_of.stack,
-                              captured, resource_key, fan_out_of)
-        site = callsite_frame(caller, target.owner, instance)
+            return PendingRun(target, instance, fan_out_of.site, captured, resource_key,
+                              fan_out_of)
         # The line is read now: by the time a coroutine starts, its caller has moved on.
-        callsite = (site.f_code, site.f_lineno) if site is not None else None
-        return PendingRun(target, instance, callsite, short_stack(site), captured, resource_key,
-                          fan_out_of)
+        return PendingRun(target, instance, capture(caller, target.owner, instance), captured,
+                          resource_key)
 
     # -- run start -------------------------------------------------------------------------
     def begin(self, pending: PendingRun | None, *, sync: bool = False) -> ActiveRun | None:
@@ -212,105 +259,129 @@ class Recorder:
         instance = pending.instance
         # The label is read once per instance, with the key, without running the object's code.
         key, label = self.registry.identify(instance, target.label_of)
-        cls = type(instance)
-        if issubclass(cls, type):  # never isinstance: it may ask the object for __class__
-            cls = instance  # type: ignore[assignment]
-        known = _class_names.get(id(cls))
-        if known is not None and known[0] is cls:
-            class_name = known[1]
-        else:
-            class_name = class_name_of(instance)
-            _class_names[id(cls)] = (cls, class_name)
-        attributes: dict[str, Any] = {
-            _INSTANCE_KEY: key,
-            _INSTANCE_CLASS: class_name,
-            _INSTANCE_ID: id(instance),
-            _PROCESS_PID: self.pid,
-            _HOST_NAME: self.host,
-        }
-        if label is not None:
-            attributes[_INSTANCE_LABEL] = label
-            if target.gen_ai_agent:
-                attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
-                attributes[semconv.GEN_AI_AGENT_NAME] = label
-                attributes[semconv.GEN_AI_AGENT_ID] = key
-        # Where the object was made: on its first run only (a dict lookup on the others).
-        entry = _created_sites.get(id(instance))
-        created = (provenance.first_sight(instance, key)
-                   if entry is not None and entry[2] is not key else None)
-        if created is not None:
-            file, line, function, scope = created
-            attributes[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
-            attributes[semconv.INSTANCE_CREATED_IN] = function
-            attributes[semconv.INSTANCE_CREATED_SCOPE] = scope
-        if target.stateful is not None:
-            attributes[semconv.STATEFUL] = target.stateful
-        if target.ends_with is not None:
-            attributes[semconv.OUTLIVES_CALL] = True
-        if pending.resource_key is not None:
-            attributes[semconv.RESOURCE_KEY] = pending.resource_key
         parent = _current_run.get()
-        parent_span = None
-        if parent is not None and parent.generation == self.generation:
-            attributes[_PARENT_RUN] = run_id_of(parent.span)
-            parent_span = parent.span
+        if parent is not None and parent.generation != self.generation:
+            parent = None  # a run inherited through fork: the parent process's
+        spans = self.spans
+        if spans is None:
+            run_id = new_run_id()
+            if parent is not None:
+                trace_id = parent.trace_id
+                parent_id = parent.run_id
+            else:
+                outer = otel_parent() if "opentelemetry.trace" in _modules else None
+                if outer is None:
+                    trace_id, parent_id = trace_id_of(run_id), None
+                else:
+                    trace_id, parent_id = outer
+            # The START line itself, in the order the SDK path writes it.
+            record: dict[str, Any] = {
+                "type": _START,
+                "run_id": run_id,
+                "trace_id": trace_id,
+                "parent_span_id": parent_id,
+                "name": target.span_name,
+                "start_ns": start_ns,
+                _INSTANCE_KEY: key,
+            }
+        else:
+            record = {_INSTANCE_KEY: key}
+        record[_INSTANCE_CLASS] = _class_name(instance)
+        record[_INSTANCE_ID] = id(instance)
+        record[_PROCESS_PID] = self.pid
+        record[_HOST_NAME] = self.host
+        if label is not None:
+            record[_INSTANCE_LABEL] = label
+            if target.gen_ai_agent:
+                record[semconv.GEN_AI_OPERATION] = "invoke_agent"
+                record[semconv.GEN_AI_AGENT_NAME] = label
+                record[semconv.GEN_AI_AGENT_ID] = key
+        # Where the object was made: on its first run only (a dict lookup on the others).
+        if _created_sites:
+            entry = _created_sites.get(id(instance))
+            created = (provenance.first_sight(instance, key)
+                       if entry is not None and entry[2] is not key else None)
+            if created is not None:
+                file, line, function, scope = created
+                record[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
+                record[semconv.INSTANCE_CREATED_IN] = function
+                record[semconv.INSTANCE_CREATED_SCOPE] = scope
+        if target.stateful is not None:
+            record[semconv.STATEFUL] = target.stateful
+        if target.ends_with is not None:
+            record[semconv.OUTLIVES_CALL] = True
+        if pending.resource_key is not None:
+            record[semconv.RESOURCE_KEY] = pending.resource_key
+        if parent is not None:
+            record[_PARENT_RUN] = parent.run_id
         if pending.fan_out_of is not None:
-            attributes[semconv.FAN_OUT_OF] = run_id_of(pending.fan_out_of.span)
-        attributes[_THREAD_ID] = threading.get_ident()
+            record[semconv.FAN_OUT_OF] = pending.fan_out_of.run_id
         try:
-            # Read on each run: a thread may be renamed.
-            attributes[_THREAD_NAME] = _this_thread.thread.name
-        except AttributeError:  # this thread's first run: its Thread, looked up once
-            thread = _this_thread.thread = threading.current_thread()
-            attributes[_THREAD_NAME] = thread.name
-        # A call whose run outlives it (`ends_with`: a streamed run's background task) holds
-        # the loop only while it returns, not for the run's length.
-        self._add_task(attributes, sync and target.ends_with is None, target.runs_loop)
-        site = pending.callsite
-        if site is not None:
-            code, line = site
-            attributes[_CODE_FUNCTION] = code.co_name
-            attributes[_CODE_FILE] = code.co_filename
-            attributes[_CODE_LINE] = line
-        if pending.stack:
-            attributes[_STACK] = pending.stack
-        if pending.args is not None:
-            attributes["racetrace.args"] = pending.args
-        span = self.spans.start(target.span_name, attributes, start_ns, parent_span)
-        return ActiveRun(span, id(instance), self.generation, pending)
-
-    def _add_task(self, attributes: dict[str, Any], sync: bool = False,
-                  runs_loop: bool = False) -> None:
-        """The run's asyncio task, or outside asyncio its thread's start: the flow of control
-        it ran in, and when and by whom that was created (recorded once per task or thread)."""
-        asyncio = sys.modules.get("asyncio")
+            thread, origin = _this_thread.part
+        except AttributeError:  # this thread's first run
+            thread, origin = _thread_part()
+        record.update(thread)
+        # The run's asyncio task, or outside asyncio its thread's start: the flow of control
+        # it ran in, and when and by whom that was created (looked up once per task or thread).
+        asyncio = _modules.get("asyncio")
         # current_task() raises outside a running loop: look first, rather than pay for an
         # exception on every run of sync code.
         loop = asyncio._get_running_loop() if asyncio is not None else None
-        if loop is not None and sync:
-            # A plain call on the loop's own thread: the loop waits until it returns.
-            attributes[semconv.LOOP_RUNNING] = True
-            if runs_loop:
-                attributes[semconv.LOOP_OWN] = True
-        task = asyncio.current_task(loop) if loop is not None else None
-        if task is None:
-            started = taskorigin.thread_origin()
-            if started is not None:
-                attributes[semconv.THREAD_STARTED_NS] = started[0]
-                attributes[semconv.THREAD_STARTED_BY] = started[1]
-            return
-        attributes[semconv.TASK_NAME] = task.get_name()
-        attributes[semconv.TASK_KEY] = self.registry.key_of(task)
+        loop_running = False
+        if loop is not None:
+            # A call whose run outlives it (`ends_with`: a streamed run's background task)
+            # holds the loop only while it returns, not for the run's length.
+            if sync and target.ends_with is None:
+                # A plain call on the loop's own thread: the loop waits until it returns.
+                record[_LOOP_RUNNING] = loop_running = True
+                if target.runs_loop:
+                    record[semconv.LOOP_OWN] = True
+            task = asyncio.current_task(loop)
+            if task is not None:
+                record[_TASK_NAME] = task.get_name()
+                record.update(self._task_part(task))
+            elif origin is not None:
+                record.update(origin)
+        elif origin is not None:
+            record.update(origin)
+        site = pending.site
+        if site is not None:
+            record[_CODE_FUNCTION] = site[0]
+            record[_CODE_FILE] = site[1]
+            record[_CODE_LINE] = site[2]
+            if site[3]:
+                record[_STACK] = site[3]
+        if pending.args is not None:
+            record["racetrace.args"] = pending.args
+        if spans is None:
+            self.sink.write_record(record)
+            return ActiveRun(run_id, trace_id, None, id(instance), self.generation, pending,
+                             loop_running)
+        span = spans.start(target.span_name, record, start_ns)
+        context = span.get_span_context()
+        return ActiveRun(format(context.span_id, "016x"), format(context.trace_id, "032x"),
+                         span, id(instance), self.generation, pending, loop_running)
+
+    def _task_part(self, task: object) -> dict[str, Any]:
+        """The task's key and where, when and by whom it was created: looked up on its first
+        run, kept with its key."""
+        entry = self.registry.entry_of(task)
+        part = entry.extra
+        if part is not None:
+            return part  # type: ignore[no-any-return]
+        part = {semconv.TASK_KEY: entry.key}
         origin = taskorigin.origin_of(task)
         if origin is not None:
             created_at, created_by_run, created_ns, created_by_task = origin
             if created_at is not None:
-                attributes[semconv.TASK_CREATED_AT] = created_at
+                part[semconv.TASK_CREATED_AT] = created_at
             if created_by_run is not None:
-                attributes[semconv.TASK_CREATED_BY_RUN] = created_by_run
-            attributes[semconv.TASK_CREATED_NS] = created_ns
+                part[semconv.TASK_CREATED_BY_RUN] = created_by_run
+            part[semconv.TASK_CREATED_NS] = created_ns
             if created_by_task is not None:
-                attributes[semconv.TASK_CREATED_BY_TASK] = created_by_task
+                part[semconv.TASK_CREATED_BY_TASK] = created_by_task
+        entry.extra = part
+        return part
 
     # -- run end ---------------------------------------------------------------------------
     def finish(
@@ -327,26 +398,32 @@ class Recorder:
         if run.generation != self.generation:
             return  # a run inherited through fork: the parent process records its end
         try:
+            if end_ns is None:
+                # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
+                end_ns = now_ns()
+            span = run.span
+            if exc is None and span is None:
+                # Returned (or exhausted, closed, awaited): the common END, made directly.
+                self.sink.write_line(_END_OK % (
+                    run.run_id.encode(), end_ns,
+                    (reason or ("awaited" if run.awaited else "returned")).encode()))
+                return
             status, default_reason = _status_of(exc)
             if run.awaited:
                 default_reason = "awaited"
             end: dict[str, Any] = {
-                semconv.END_STATUS: status,
-                semconv.END_REASON: reason or default_reason,
+                _END_STATUS: status,
+                _END_REASON: reason or default_reason,
             }
             if exc is not None and status == semconv.STATUS_ERROR:
                 end[semconv.ERROR_TYPE] = f"{type(exc).__module__}.{type(exc).__qualname__}"
                 end[semconv.EXCEPTION_MESSAGE] = _message_of(exc)
-            span = run.span
-            if end_ns is None:
-                # Always our clock: an SDK span would read `time.time_ns`, which tests may freeze.
-                end_ns = now_ns()
-            if type(span) is RunSpan:
-                span.finish(end, end_ns)
+            if span is None:
+                self.sink.write_end(run.run_id, end_ns, end)
                 return
             span.set_attributes(end)
             if status == semconv.STATUS_ERROR:
-                self.spans.failed(span)
+                self.spans.failed(span)  # type: ignore[union-attr]
             span.end(end_ns)
         except Exception as exc2:
             internal_error("ending a run", exc2)
@@ -357,7 +434,7 @@ class Recorder:
         _this_thread = threading.local()
         self.generation += 1
         self.pid = os.getpid()
-        self.registry = new_registry()
+        self.registry = current.registry = new_registry()
         self.sink.after_fork_in_child()
         _settle_at_multiprocessing_exit(self.sink)
         forget_after_fork()
@@ -366,7 +443,8 @@ class Recorder:
 
     def shutdown(self) -> None:
         try:
-            self.spans.shutdown()
+            if self.spans is not None:
+                self.spans.shutdown()
         finally:
             self.sink.close()
 
@@ -395,7 +473,7 @@ def current_run() -> ActiveRun | None:
     return _current_run.get()
 
 
-Tokens = tuple[Token[ActiveRun | None], object]
+Tokens = Token[ActiveRun | None] | tuple[Token[ActiveRun | None], object]
 
 
 # Whether runs are set in the OpenTelemetry context too: only when they are exported (OTLP).
@@ -410,12 +488,12 @@ trace: Any = None
 
 def activate(run: ActiveRun | None) -> Tokens | None:
     """Make `run` the current run in this context (and the current OpenTelemetry span when
-    runs are exported)."""
+    runs are exported): the token of ours, or a pair with OpenTelemetry's."""
     if run is None:
         return None
     try:
         if not _in_otel_context:
-            return (_current_run.set(run), None)
+            return _current_run.set(run)
         return (
             _current_run.set(run),
             otel_context.attach(trace.set_span_in_context(run.span)),
@@ -429,9 +507,11 @@ def deactivate(tokens: Tokens | None) -> None:
     if tokens is None:
         return
     try:
-        if tokens[1] is not None:
-            otel_context.detach(tokens[1])  # type: ignore[arg-type]
-        _current_run.reset(tokens[0])
+        if type(tokens) is tuple:
+            otel_context.detach(tokens[1])
+            _current_run.reset(tokens[0])
+        else:
+            _current_run.reset(tokens)  # type: ignore[arg-type]
     except Exception as exc:
         internal_error("leaving a run's context", exc)
 
@@ -444,7 +524,8 @@ def install(config: Config) -> Recorder:
     global RECORDER, _fork_hook_registered, _in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
-        _in_otel_context = isinstance(RECORDER.spans, SdkSpanFactory)
+        current.registry = RECORDER.registry
+        _in_otel_context = RECORDER.spans is not None
         if _in_otel_context:
             from opentelemetry import context as otel_context
             from opentelemetry import trace
@@ -470,6 +551,7 @@ def _after_fork() -> None:
 def uninstall() -> None:
     global RECORDER
     recorder, RECORDER = RECORDER, None
+    current.registry = None
     taskorigin.uninstall()
     if recorder is not None:
         recorder.shutdown()

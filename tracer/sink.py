@@ -156,9 +156,8 @@ def command_line(argv: list[str]) -> list[str]:
 
 
 def run_id_of(span: Any) -> str:
-    """A run's id: its span id in hex (a lean span carries it ready-made)."""
-    run_id = getattr(span, "run_id", None)
-    return run_id if run_id is not None else format(span.context.span_id, "016x")
+    """A run's id: its SDK span's id in hex."""
+    return format(span.context.span_id, "016x")
 
 
 def _hex_or_none(context: Any, width: int) -> str | None:
@@ -206,27 +205,13 @@ class JsonLinesSink:
             "start_ns": span.start_time,
         }
         record.update(attributes)
-        self._write(record)
-
-    def write_start(self, run_id: str, trace_hex: str, parent_hex: str | None, name: str,
-                    start_ns: int, attributes: dict[str, Any]) -> None:
-        """A lean span's START line: the record `on_start` builds, without reading a span."""
-        record: dict[str, Any] = {
-            "type": _START,
-            "run_id": run_id,
-            "trace_id": trace_hex,
-            "parent_span_id": parent_hex,
-            "name": name,
-            "start_ns": start_ns,
-        }
-        record.update(attributes)
-        self._write(record)
+        self.write_record(record)
 
     def write_end(self, run_id: str, end_ns: int, end: dict[str, Any]) -> None:
-        """A lean span's END line; `end` holds the `_END_KEYS` that have a value, in order."""
+        """A run's END line; `end` holds the `_END_KEYS` that have a value, in order."""
         record: dict[str, Any] = {"type": _END, "run_id": run_id, "end_ns": end_ns}
         record.update(end)
-        self._write(record)
+        self.write_record(record)
 
     def on_end(self, span: Any) -> None:
         attributes = span.attributes
@@ -239,7 +224,7 @@ class JsonLinesSink:
             value = attributes.get(key)
             if value is not None:
                 record[key] = value
-        self._write(record)
+        self.write_record(record)
 
     def shutdown(self) -> None:
         self.close()
@@ -248,7 +233,8 @@ class JsonLinesSink:
         return True  # every line is in the kernel's hands when it happens
 
     # -- lines ---------------------------------------------------------------------------------
-    def _write(self, record: dict[str, Any]) -> None:
+    def write_record(self, record: dict[str, Any]) -> None:
+        """One line: `record` encoded (a START the runtime built whole)."""
         try:
             line = encode_line(record)
         except Exception as exc:  # pragma: no cover - encode_line escapes what it cannot hold
@@ -446,7 +432,7 @@ class JsonLinesSink:
                     unresolved = self.unresolved
             if unresolved != self.unresolved:
                 self.unresolved = unresolved
-                self._put_line(encode_header({**self._header, "unresolved_targets": unresolved}))
+                self.write_line(encode_header({**self._header, "unresolved_targets": unresolved}))
             self.settle()
         except Exception as exc:
             internal_error("writing the trace file's header", exc)
@@ -463,9 +449,10 @@ class JsonLinesSink:
         except Exception as exc:
             internal_error("cutting the trace file to its lines", exc)
 
-    def _put_line(self, line: bytes) -> None:
+    def write_line(self, line: bytes) -> None:
+        """One line already encoded (an END the runtime made directly)."""
         mapped = self._map
-        if mapped is not None:
+        if mapped is not None and _GIL:
             try:
                 mapped.write(line)
                 return

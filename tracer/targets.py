@@ -54,9 +54,11 @@ class Target:
     machinery is imported at start-up when targets are named, and `dataclasses` (with
     `inspect`) costs every such process ~5 ms."""
 
-    __slots__ = ("derived", "ends_with", "exclude", "family", "framework_calls", "gen_ai_agent",
-                 "instance_class", "instance_of", "label_of", "module", "optional", "owner",
-                 "path", "resource_of", "returns_stream", "runs_loop", "stateful", "subclasses")
+    _FIELDS = ("derived", "ends_with", "exclude", "family", "framework_calls", "gen_ai_agent",
+               "instance_class", "instance_of", "label_of", "module", "optional", "owner",
+               "path", "resource_of", "returns_stream", "runs_loop", "stateful", "subclasses")
+    # The span name, made once: it is read on every run.
+    __slots__ = (*_FIELDS, "span_name")
 
     def __init__(
         self,
@@ -83,6 +85,7 @@ class Target:
     ) -> None:
         self.module = module
         self.path = path
+        self.span_name = f"{module}.{path}"
         self.instance_of = instance_of
         self.label_of = label_of
         self.resource_of = resource_of
@@ -125,12 +128,12 @@ class Target:
 
     def replace(self, **changes: Any) -> Target:
         """A copy with `changes`, as `dataclasses.replace` makes."""
-        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields = {name: getattr(self, name) for name in self._FIELDS}
         fields.update(changes)
         return Target(**fields)
 
     def _fields(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, name) for name in self._FIELDS)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not Target:
@@ -146,9 +149,6 @@ class Target:
     def spec(self) -> str:
         return f"{self.module}:{self.path}"
 
-    @property
-    def span_name(self) -> str:
-        return f"{self.module}.{self.path}"
 
     @classmethod
     def parse(cls, spec: str) -> Target:

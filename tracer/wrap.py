@@ -30,7 +30,6 @@ from .clock import now_ns
 from .errors import internal_error
 from .frames import prepare as prepare_frames
 from .runtime import ActiveRun, PendingRun, activate, deactivate
-from .semconv import LOOP_RUNNING
 from .sink import load_encoder
 from .span import load_ids
 
@@ -254,12 +253,8 @@ def _after_sync_call(
 def _mark_awaited(run: ActiveRun) -> None:
     """A run marked as holding a running loop that returned an awaitable: it held the loop only
     until then. Its END says so (reason `awaited`)."""
-    try:
-        attributes = getattr(run.span, "attributes", None)
-        if attributes is not None and attributes.get(LOOP_RUNNING):
-            run.awaited = True
-    except Exception as exc:
-        internal_error("reading a run's attributes", exc)
+    if run.loop_running:
+        run.awaited = True
 
 
 def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any) -> Any:
