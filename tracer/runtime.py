@@ -28,7 +28,7 @@ from .sink import JsonLinesSink
 from .span import SdkSpanFactory, new_run_id, otel_parent, reseed_after_fork, trace_id_of
 
 if TYPE_CHECKING:
-    from .targets import Target
+    from .target import Target
 
 _args_repr = reprlib.Repr()
 _args_repr.maxstring = 80

@@ -40,7 +40,7 @@ load_ids()
 prepare_frames()
 
 if TYPE_CHECKING:
-    from .targets import Target
+    from .target import Target
 
 T = TypeVar("T")
 

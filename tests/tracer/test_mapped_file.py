@@ -16,7 +16,6 @@ from conftest import Programs, Tracing
 from racetrace.analyzers.blocks import Blocks
 from racetrace.analyzers.load import load
 from racetrace.analyzers.tail import FileTail
-
 from racetrace.tracer import runtime, sink
 
 WORKER = """
@@ -163,6 +162,7 @@ def test_a_live_writers_padded_file_reads_without_damage(tracing: Tracing) -> No
     assert len(tail.read()) == 2 and tail.skipped == 0
     # ... and blocks of bytes already in memory.
     [(base, block, size, final)] = list(Blocks.of(path.read_bytes()))
+    assert base == 0 and final
     assert block[:size].endswith(b"\n") and b"\0" not in block[:size]
 
 
