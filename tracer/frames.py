@@ -107,6 +107,8 @@ class Owner:
         # Keyed by id(): hashing a code object hashes its bytecode and constants, microseconds
         # for a big function. The value holds the code, so its id cannot be reused meanwhile.
         self._code_cache: dict[int, tuple[CodeType, bool]] = {}
+        # What a frame of each code is to the call-site walk (`capture`), keyed as above.
+        self._site_roles: dict[int, tuple[CodeType, int]] = {}
 
     @classmethod
     def of_module(cls, module: object) -> Owner:
@@ -126,6 +128,24 @@ class Owner:
         entry = self._code_cache.get(id(code))
         if entry is None:
             entry = self._code_cache[id(code)] = (code, self._owns(code))
+        return entry[1]
+
+    def site_role(self, code: CodeType) -> int:
+        """What a frame of `code` is to the call-site walk, worked out once per code."""
+        entry = self._site_roles.get(id(code))
+        if entry is None:
+            kind = _kind_of_code(code)
+            if kind == _TASK_BOUNDARY:
+                role = _BOUNDARY
+            elif kind == INTERNAL:
+                role = _SKIP
+            elif self.owns(code):
+                role = _LIBRARY
+            elif kind == OTHER:
+                role = _USER_METHOD if _looks_like_method(code) else _USER
+            else:
+                role = _FALLBACK
+            entry = self._site_roles[id(code)] = (code, role)
         return entry[1]
 
     def delegates(self, code: CodeType) -> bool:
@@ -260,41 +280,57 @@ def _kind_of_code(code: CodeType) -> int:
     return entry[1]
 
 
+# What a frame is to the call-site walk (`Owner.site_role`): the user's line (a method's only if
+# its `self` is not the run's instance), the owning library's, a standard library fallback,
+# racetrace's own (skipped), or where the event loop steps a task (the walk stops).
+_USER, _USER_METHOD, _LIBRARY, _FALLBACK, _SKIP, _BOUNDARY = range(6)
+
+
+def _looks_like_method(code: CodeType) -> bool:
+    return code.co_argcount > 0 and code.co_varnames[0] in _METHOD_FIRST_ARGUMENTS
+
+
 def capture(
     frame: FrameType | None, owner: Owner, instance: object, limit: int = 6
 ) -> Site | None:
-    """The user's line (`callsite_frame`) and the short stack from it (`short_stack`), read in
-    one walk, each frame's code classified once and the result cached by where the frames
-    are: per run, a dict lookup per frame and one for the whole."""
-    kinds = _code_kinds
+    """The user's line (as `callsite_frame` finds it) and the short stack from it (as
+    `short_stack` reads it), in one walk: each frame's code is classified once per owner, and
+    the result is cached by the (code, instruction) pairs of the frames that make it up. Per
+    run: a dict lookup per frame, and one for the whole."""
+    roles = owner._site_roles
     fallback: FrameType | None = None
     library: FrameType | None = None
     site: FrameType | None = None
     depth = 0
     while frame is not None and depth < 64:
         code = frame.f_code
-        entry = kinds.get(id(code))
-        kind = entry[1] if entry is not None else _kind_of_code(code)
-        if kind == _TASK_BOUNDARY:
+        entry = roles.get(id(code))
+        role = entry[1] if entry is not None else owner.site_role(code)
+        if role == _USER:
+            site = frame
             break
-        if kind != INTERNAL:
-            if owner.owns(code):
-                if library is None:
-                    library = frame
-            elif kind == OTHER and first_argument(frame, code) is not instance:
+        if role == _USER_METHOD:
+            if first_argument(frame, code) is not instance:
                 site = frame
                 break
-            elif fallback is None:
+            if fallback is None:  # the instance's own method (a subclass calling super())
                 fallback = frame
+        elif role == _LIBRARY:
+            if library is None:
+                library = frame
+        elif role == _FALLBACK:
+            if fallback is None:
+                fallback = frame
+        elif role == _BOUNDARY:
+            break
         frame = frame.f_back
         depth += 1
     if site is None:
         site = library or fallback
         if site is None:
             return None
-    code = site.f_code
-    key = [id(code), site.f_lasti]
-    codes = [code]
+    kinds = _code_kinds
+    key = [id(site.f_code), site.f_lasti]
     frame = site
     found = 0
     while frame is not None and found < limit:
@@ -312,6 +348,7 @@ def capture(
     cached = _sites.get(frozen)
     if cached is not None:
         return cached[1]
+    codes = [site.f_code]
     stack = []
     frame = site
     while frame is not None and len(stack) < limit:

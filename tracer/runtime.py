@@ -18,14 +18,16 @@ from typing import TYPE_CHECKING, Any
 from racetrace._version import __version__
 
 from . import current, provenance, semconv, taskorigin
+from . import sink as writer
+from . import span as ids
 from .clock import now_ns
 from .config import Config
 from .delegation import is_delegation
 from .errors import forget_after_fork, internal_error, say
 from .frames import Site, called_by_owner, capture
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
-from .sink import JsonLinesSink
-from .span import SdkSpanFactory, new_run_id, otel_parent, reseed_after_fork, trace_id_of
+from .sink import _GIL, JsonLinesSink, _as_text, encode_line
+from .span import SdkSpanFactory, otel_parent, reseed_after_fork
 
 if TYPE_CHECKING:
     from .target import Target
@@ -43,15 +45,16 @@ class ActiveRun:
                  "run_id", "site", "span", "trace_id")
 
     def __init__(self, run_id: str, trace_id: str, span: Any, instance_id: int,
-                 generation: int, pending: PendingRun, loop_running: bool) -> None:
+                 generation: int, site: Site | None, resource_key: str | None,
+                 loop_running: bool) -> None:
         self.run_id = run_id
         self.trace_id = trace_id
         self.span = span
         self.instance_id = instance_id
         self.generation = generation
         # What a fan-out run of this one reports as its call site: the user's batch call.
-        self.resource_key = pending.resource_key
-        self.site = pending.site
+        self.site = site
+        self.resource_key = resource_key
         self.ended = False
         # Whether the run started holding a running event loop (LOOP_RUNNING).
         self.loop_running = loop_running
@@ -60,26 +63,20 @@ class ActiveRun:
         self.awaited = False
 
 
+# What is known at call time, on the caller's stack, before the run starts: its call site and
+# stack, the arguments' text (RACETRACE_CAPTURE_ARGS), its resource key, the run it fans out of.
+Decided = tuple["Site | None", "str | None", "str | None", "ActiveRun | None"]
+
+
 class PendingRun:
-    """What is known at call time, on the caller's stack, before the run starts."""
+    """A run decided at call time, to begin later (when its coroutine or generator starts)."""
 
-    __slots__ = ("args", "fan_out_of", "instance", "resource_key", "site", "target")
+    __slots__ = ("decided", "instance", "target")
 
-    def __init__(
-        self,
-        target: Target,
-        instance: object,
-        site: Site | None,
-        args: str | None,
-        resource_key: str | None,
-        fan_out_of: ActiveRun | None = None,
-    ) -> None:
+    def __init__(self, target: Target, instance: object, decided: Decided) -> None:
         self.target = target
-        self.fan_out_of = fan_out_of
         self.instance = instance
-        self.site = site
-        self.args = args
-        self.resource_key = resource_key
+        self.decided = decided
 
 
 # The attribute names of every run, bound once: this is the hot path.
@@ -104,6 +101,9 @@ _END_REASON = semconv.END_REASON
 # The END line of a run that returned, the common case, made without a dict or the encoder.
 _END_OK = (b'{"type":"end","run_id":"%s","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
            + semconv.STATUS_OK.encode() + b'","' + _END_REASON.encode() + b'":"%s"}\n')
+_END_RETURNED = (b'{"type":"end","run_id":"%s","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
+                 + semconv.STATUS_OK.encode() + b'","' + _END_REASON.encode()
+                 + b'":"returned"}\n')
 
 # Keyed by id() of the class, never by the class: a metaclass may define `__eq__` without
 # `__hash__`. The value holds the class, so that its id cannot be reused meanwhile; its name is
@@ -197,6 +197,26 @@ class Recorder:
     # -- call time -------------------------------------------------------------------------
     def prepare(self, target: Target, instance: object, caller: FrameType | None,
                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
+        """The run this call makes, to begin when its work starts; None: no run (`_decide`)."""
+        decided = self._decide(target, instance, caller, args, kwargs)
+        return None if decided is None else PendingRun(target, instance, decided)
+
+    def start(self, target: Target, instance: object, caller: FrameType | None,
+              args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveRun | None:
+        """`prepare` and `begin` of a plain call that runs now, in one."""
+        if target.plain and not self.config.capture_args:
+            # No resource key, every call a run: only a running run on the same object can
+            # make this call part of it (`_decide`).
+            running = _current_run.get()
+            if running is None or running.instance_id != id(instance) or running.ended:
+                return self._begin(
+                    target, instance, (capture(caller, target.owner, instance), None, None, None),
+                    True)
+        decided = self._decide(target, instance, caller, args, kwargs)
+        return None if decided is None else self._begin(target, instance, decided, True)
+
+    def _decide(self, target: Target, instance: object, caller: FrameType | None,
+                args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decided | None:
         """None when this call is the running run delegating to itself (one run, not two), or,
         for a target that traces only the calls users make (`framework_calls` off), when the
         framework calls it from its own code on an object that holds no resource.
@@ -234,11 +254,9 @@ class Recorder:
         if fan_out_of is not None:
             # Called by the batch's own plumbing (often in a task or a pool thread of its
             # own): the user's line is the batch call's.
-            return PendingRun(target, instance, fan_out_of.site, captured, resource_key,
-                              fan_out_of)
+            return (fan_out_of.site, captured, resource_key, fan_out_of)
         # The line is read now: by the time a coroutine starts, its caller has moved on.
-        return PendingRun(target, instance, capture(caller, target.owner, instance), captured,
-                          resource_key)
+        return (capture(caller, target.owner, instance), captured, resource_key, None)
 
     # -- run start -------------------------------------------------------------------------
     def begin(self, pending: PendingRun | None, *, sync: bool = False) -> ActiveRun | None:
@@ -246,17 +264,17 @@ class Recorder:
         if pending is None:
             return None
         try:
-            return self._begin(pending, sync)
+            return self._begin(pending.target, pending.instance, pending.decided, sync)
         except Exception as exc:
             internal_error("starting a run", exc)
             return None
 
-    def _begin(self, pending: PendingRun, sync: bool = False) -> ActiveRun:
+    def _begin(self, target: Target, instance: object, decided: Decided,
+               sync: bool = False) -> ActiveRun:
         start_ns = now_ns()
         if _pending_classes:  # a class made with its target patched: decorated by now
             provenance.observe_pending()
-        target = pending.target
-        instance = pending.instance
+        site, captured, resource_key, fan_out_of = decided
         # The label is read once per instance, with the key, without running the object's code.
         key, label = self.registry.identify(instance, target.label_of)
         parent = _current_run.get()
@@ -264,14 +282,14 @@ class Recorder:
             parent = None  # a run inherited through fork: the parent process's
         spans = self.spans
         if spans is None:
-            run_id = new_run_id()
+            run_id = format(next(ids.run_ids), "016x")  # ids.new_run_id(), inlined
             if parent is not None:
                 trace_id = parent.trace_id
                 parent_id = parent.run_id
             else:
                 outer = otel_parent() if "opentelemetry.trace" in _modules else None
                 if outer is None:
-                    trace_id, parent_id = trace_id_of(run_id), None
+                    trace_id, parent_id = ids.trace_prefix + run_id, None
                 else:
                     trace_id, parent_id = outer
             # The START line itself, in the order the SDK path writes it.
@@ -286,7 +304,10 @@ class Recorder:
             }
         else:
             record = {_INSTANCE_KEY: key}
-        record[_INSTANCE_CLASS] = _class_name(instance)
+        cls = type(instance)
+        known = _class_names.get(id(cls))
+        record[_INSTANCE_CLASS] = (known[1] if known is not None and known[0] is cls
+                                   and known[1] is not None else _class_name(instance))
         record[_INSTANCE_ID] = id(instance)
         record[_PROCESS_PID] = self.pid
         record[_HOST_NAME] = self.host
@@ -310,12 +331,12 @@ class Recorder:
             record[semconv.STATEFUL] = target.stateful
         if target.ends_with is not None:
             record[semconv.OUTLIVES_CALL] = True
-        if pending.resource_key is not None:
-            record[semconv.RESOURCE_KEY] = pending.resource_key
+        if resource_key is not None:
+            record[semconv.RESOURCE_KEY] = resource_key
         if parent is not None:
             record[_PARENT_RUN] = parent.run_id
-        if pending.fan_out_of is not None:
-            record[semconv.FAN_OUT_OF] = pending.fan_out_of.run_id
+        if fan_out_of is not None:
+            record[semconv.FAN_OUT_OF] = fan_out_of.run_id
         try:
             thread, origin = _this_thread.part
         except AttributeError:  # this thread's first run
@@ -344,23 +365,34 @@ class Recorder:
                 record.update(origin)
         elif origin is not None:
             record.update(origin)
-        site = pending.site
         if site is not None:
             record[_CODE_FUNCTION] = site[0]
             record[_CODE_FILE] = site[1]
             record[_CODE_LINE] = site[2]
             if site[3]:
                 record[_STACK] = site[3]
-        if pending.args is not None:
-            record["racetrace.args"] = pending.args
+        if captured is not None:
+            record["racetrace.args"] = captured
         if spans is None:
-            self.sink.write_record(record)
-            return ActiveRun(run_id, trace_id, None, id(instance), self.generation, pending,
-                             loop_running)
+            try:
+                line = writer.dumps(record, default=_as_text, option=writer.OPTIONS)
+            except TypeError:  # text that is not valid UTF-8: escaped
+                line = encode_line(record)
+            sink = self.sink
+            mapped = sink.mapped
+            if mapped is not None and _GIL:
+                try:
+                    mapped.write(line)  # the sink's hot path, inlined: a copy into its map
+                except ValueError:
+                    sink.put(line)
+            else:
+                sink.put(line)
+            return ActiveRun(run_id, trace_id, None, id(instance), self.generation, site,
+                             resource_key, loop_running)
         span = spans.start(target.span_name, record, start_ns)
         context = span.get_span_context()
         return ActiveRun(format(context.span_id, "016x"), format(context.trace_id, "032x"),
-                         span, id(instance), self.generation, pending, loop_running)
+                         span, id(instance), self.generation, site, resource_key, loop_running)
 
     def _task_part(self, task: object) -> dict[str, Any]:
         """The task's key and where, when and by whom it was created: looked up on its first
@@ -384,6 +416,28 @@ class Recorder:
         return part
 
     # -- run end ---------------------------------------------------------------------------
+    def returned(self, run: ActiveRun) -> None:
+        """`finish(run, None)` for a plain call that returned: the common END, made directly."""
+        if run.ended:
+            return
+        if run.span is not None or run.awaited or run.generation != self.generation:
+            self.finish(run, None)
+            return
+        run.ended = True
+        try:
+            line = _END_RETURNED % (run.run_id.encode(), now_ns())
+            sink = self.sink
+            mapped = sink.mapped
+            if mapped is not None and _GIL:
+                try:
+                    mapped.write(line)
+                except ValueError:
+                    sink.put(line)
+            else:
+                sink.put(line)
+        except Exception as exc:
+            internal_error("ending a run", exc)
+
     def finish(
         self,
         run: ActiveRun | None,

@@ -42,10 +42,11 @@ _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv
 
 _START = semconv.LINE_START
 _END = semconv.LINE_END
-# orjson, imported with the first line written: a process that records nothing (a child that
-# imports no traced code) never pays for it (~4 ms, it imports json, datetime and uuid).
-_dumps: Any = None
-_OPTIONS = 0
+# orjson's encoder and options, imported with the first line written (or by load_encoder): a
+# process that records nothing (a child that imports no traced code) never pays for it (~4 ms,
+# it imports json, datetime and uuid). The runtime's hot path calls `dumps` itself.
+dumps: Any = None
+OPTIONS = 0
 _os_write = os.write
 _os_open = os.open
 _os_close = os.close
@@ -96,17 +97,17 @@ def _as_text(value: object) -> str:
 def load_encoder() -> None:
     """Import orjson now (wrap.py does, when the first target is patched): not on a run's
     path, which may be on an event loop that a blocking-call checker watches."""
-    global _dumps, _OPTIONS
+    global dumps, OPTIONS
     import orjson
 
-    _OPTIONS = orjson.OPT_APPEND_NEWLINE
-    _dumps = orjson.dumps
+    OPTIONS = orjson.OPT_APPEND_NEWLINE
+    dumps = orjson.dumps
 
 
 def encode_header(record: dict[str, Any]) -> bytes:
     """A header line: with the stdlib's json while orjson is not imported (a process that
     records no run writes its header at exit, and json is already there), else as any line."""
-    if _dumps is not None:
+    if dumps is not None:
         return encode_line(record)
     import json
 
@@ -117,12 +118,12 @@ def encode_header(record: dict[str, Any]) -> bytes:
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """One JSON line; whatever a value holds, never an exception."""
-    if _dumps is None:
+    if dumps is None:
         load_encoder()
     try:
-        return _dumps(record, default=_as_text, option=_OPTIONS)
+        return dumps(record, default=_as_text, option=OPTIONS)
     except TypeError:  # text that is not valid UTF-8, or a value `_as_text` could not fix
-        return _dumps(_escaped(record), default=_as_text, option=_OPTIONS)
+        return dumps(_escaped(record), default=_as_text, option=OPTIONS)
 
 
 # Flags whose value is likely a secret: `--api-key=...`, `--token ...`, `--db-password=...`.
@@ -174,8 +175,10 @@ class JsonLinesSink:
         self.version = version
         self.path: str | None = None
         # The chunk of the file mapped now, and where it starts and ends in the file; None when
-        # nothing is open, or when lines are appended with `os.write` (`_fd`).
-        self._map: Any = None
+        # nothing is open, or when lines are appended with `os.write` (`_fd`). The runtime's
+        # hot path writes a line with `mapped.write(line)` itself (one call, not three), and
+        # with `put(line)` when there is no map or the line does not fit (ValueError).
+        self.mapped: Any = None
         self._map_start = 0
         self._map_end = 0
         self._fd: int | None = None
@@ -240,16 +243,16 @@ class JsonLinesSink:
         except Exception as exc:  # pragma: no cover - encode_line escapes what it cannot hold
             self._lose(f"cannot encode a trace line ({type(exc).__name__}: {exc})")
             return
-        mapped = self._map
+        mapped = self.mapped
         if mapped is not None and _GIL:
             try:
                 mapped.write(line)  # the hot path: one copy, atomic under the GIL
                 return
             except ValueError:  # the chunk is full (or was just replaced): take the lock
                 pass
-        self._put(line)
+        self.put(line)
 
-    def _put(self, line: bytes) -> None:
+    def put(self, line: bytes) -> None:
         """A line the current chunk cannot take: the next chunk, the first file, or `os.write`."""
         if self._closed:
             return
@@ -257,10 +260,10 @@ class JsonLinesSink:
             with self._lock:
                 if self._closed:
                     return
-                if self._map is None and self._fd is None and not self._open():
+                if self.mapped is None and self._fd is None and not self._open():
                     self.lost += 1
                     return
-                if self._map is not None:
+                if self.mapped is not None:
                     self._spill(line)
                     return
             self._append(line)
@@ -274,7 +277,7 @@ class JsonLinesSink:
         """Under the lock: what fits in this chunk, the rest in a new one, mapped and written
         before other threads see it. A chunk is left only when full, so no other thread can
         write to it after this one filled it."""
-        mapped = self._map
+        mapped = self.mapped
         while True:
             free = len(mapped) - mapped.tell()
             try:
@@ -297,12 +300,12 @@ class JsonLinesSink:
         except OSError:
             # The file is gone (removed with its folder) or cannot grow: the next line tries a
             # new file.
-            self._map = None
+            self.mapped = None
             self.path = None
             _close_quietly(mapped)
             raise
         new.write(line)
-        self._map_start, self._map_end, self._map = start, end, new
+        self._map_start, self._map_end, self.mapped = start, end, new
         _close_quietly(mapped)
 
     def _append(self, line: bytes) -> None:
@@ -321,9 +324,9 @@ class JsonLinesSink:
                 if self._fd == fd:
                     self._fd = None
                     self.path = None
-                if self._map is None and self._fd is None and not self._open():
+                if self.mapped is None and self._fd is None and not self._open():
                     raise
-                if self._map is not None:
+                if self.mapped is not None:
                     self._spill(line)
                     return
                 fd = self._fd
@@ -383,7 +386,7 @@ class JsonLinesSink:
                     _os_ftruncate(fd, 0)  # a chunk may have been reserved
                 else:
                     mapped.write(line)
-                    self._map, self._map_start, self._map_end = mapped, 0, end
+                    self.mapped, self._map_start, self._map_end = mapped, 0, end
                     self._header, self.path = header, path
                     return
             _os_write(fd, line)
@@ -395,10 +398,10 @@ class JsonLinesSink:
     def _settle(self) -> int | None:
         """Under the lock: drop the map and cut the file to what was written; lines after this
         are appended with `os.write` (the descriptor is returned, or None with no map)."""
-        mapped = self._map
+        mapped = self.mapped
         if mapped is None:
             return None
-        self._map = None
+        self.mapped = None
         low = mapped.tell()
         # Full from here on: a thread that still holds the map fails and takes the lock. A
         # line it copied meanwhile ends where the NUL bytes start (no line holds a NUL byte).
@@ -424,7 +427,7 @@ class JsonLinesSink:
             return
         try:
             with self._lock:
-                if self._map is None and self._fd is None:
+                if self.mapped is None and self._fd is None:
                     if not create:
                         return
                     self.unresolved = unresolved
@@ -451,14 +454,14 @@ class JsonLinesSink:
 
     def write_line(self, line: bytes) -> None:
         """One line already encoded (an END the runtime made directly)."""
-        mapped = self._map
+        mapped = self.mapped
         if mapped is not None and _GIL:
             try:
                 mapped.write(line)
                 return
             except ValueError:
                 pass
-        self._put(line)
+        self.put(line)
 
     def close(self) -> None:
         with self._lock:
@@ -481,7 +484,7 @@ class JsonLinesSink:
     def after_fork_in_child(self) -> None:
         """The child gets a file of its own. The parent's map and descriptor are not ours to
         write, nor its file ours to cut: the child drops its copies and leaves the file."""
-        mapped, self._map = self._map, None
+        mapped, self.mapped = self.mapped, None
         if mapped is not None:
             _close_quietly(mapped)
         if self._fd is not None:

@@ -29,36 +29,36 @@ _modules = sys.modules
 # random bits are, for a fraction of drawing random numbers per run (the SDK's, when
 # exporting, draws its own). Seeded from the OS, never from `random`: taking numbers from the
 # global generator would change what a program that calls `random.seed()` sees.
-_run_ids: Any = None
-_trace_prefix = ""
+run_ids: Any = None
+trace_prefix = ""
 
 
 def load_ids() -> None:
     """Seed the ids now (wrap.py does, when a target is patched)."""
-    if _run_ids is None:
+    if run_ids is None:
         reseed_after_fork()
 
 
 def reseed_after_fork() -> None:
     """A forked child counts from a start of its own."""
-    global _run_ids, _trace_prefix
+    global run_ids, trace_prefix
     import itertools
 
     # Below 2**63: the counter never reaches 64 bits; never 0, which OpenTelemetry reserves.
-    _run_ids = itertools.count((int.from_bytes(os.urandom(8), "big") >> 1) | 1)
-    _trace_prefix = os.urandom(8).hex()
+    run_ids = itertools.count((int.from_bytes(os.urandom(8), "big") >> 1) | 1)
+    trace_prefix = os.urandom(8).hex()
 
 
 def new_run_id() -> str:
     """A run's id: a span id, 64 bits in hex."""
-    if _run_ids is None:
+    if run_ids is None:
         load_ids()
-    return format(next(_run_ids), "016x")
+    return format(next(run_ids), "016x")
 
 
 def trace_id_of(run_id: str) -> str:
     """The trace id of a run that starts a trace: 128 bits in hex."""
-    return _trace_prefix + run_id
+    return trace_prefix + run_id
 
 
 class SpanSink(Protocol):
