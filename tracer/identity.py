@@ -40,7 +40,7 @@ def host_name() -> str:
 
 
 class _Entry:
-    __slots__ = ("cls", "extra", "key", "label", "labelled", "ref")
+    __slots__ = ("cls", "extra", "key", "label", "labelled", "parts", "ref")
 
     def __init__(self, ref: weakref.ref[object] | None, cls: type, key: str) -> None:
         self.ref = ref
@@ -51,6 +51,7 @@ class _Entry:
         # What the runtime keeps with an object's key (an asyncio task's creation): looked up
         # once, dropped with the entry.
         self.extra: object = None
+        self.parts: list[object] | None = None
 
 
 # Objects without a weakref leave their entry behind when they die: only so many are kept
@@ -86,6 +87,18 @@ class InstanceRegistry:
             entry.label = safe_label(obj, read_label)
             entry.labelled = True
         return entry.key, entry.label
+
+    def labelled(self, obj: object, read_label: LabelOf | None = None) -> _Entry:
+        """The object's entry, its label read (on the first call only, unless the object is
+        known by address: then each time, and `parts` stays None)."""
+        entry = self._entry_of(obj)
+        if entry.ref is None:
+            entry.label = safe_label(obj, read_label)
+            entry.parts = None
+        elif not entry.labelled:
+            entry.label = safe_label(obj, read_label)
+            entry.labelled = True
+        return entry
 
     def _entry_of(self, obj: object) -> _Entry:
         entry = self._entries.get(id(obj))

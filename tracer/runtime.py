@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 from racetrace._version import __version__
 
 from . import current, provenance, semconv, taskorigin
-from . import sink as writer
 from . import span as ids
 from .clock import now_ns
 from .config import Config
@@ -26,7 +25,7 @@ from .delegation import is_delegation
 from .errors import forget_after_fork, internal_error, say
 from .frames import Site, called_by_owner, capture
 from .identity import InstanceRegistry, class_name_of, host_name, new_registry
-from .sink import _GIL, JsonLinesSink, _as_text, encode_line
+from .sink import _GIL, JsonLinesSink, encode_line
 from .span import SdkSpanFactory, otel_parent, reseed_after_fork
 
 if TYPE_CHECKING:
@@ -96,6 +95,9 @@ _STACK = semconv.STACK
 _TASK_NAME = semconv.TASK_NAME
 _LOOP_RUNNING = semconv.LOOP_RUNNING
 _START = semconv.LINE_START
+# The head of a START line: what only this run has (its ids and start).
+_START_HEAD = (b'{"type":"' + _START.encode()
+               + b'","run_id":"%s","trace_id":"%s","parent_span_id":%s,"start_ns":%d')
 _END_STATUS = semconv.END_STATUS
 _END_REASON = semconv.END_REASON
 # The END line of a run that returned, the common case, made without a dict or the encoder.
@@ -141,17 +143,64 @@ def _class_name(instance: object) -> str:
     return name
 
 
-def _thread_part() -> tuple[dict[str, Any], dict[str, Any] | None]:
+# A part of a START line: its attributes (for an SDK span) and the same, encoded (for the line
+# we write ourselves): `"key":value,...`, the JSON object's inside.
+Part = tuple[dict[str, Any], bytes]
+
+
+def _part(attributes: dict[str, Any]) -> Part:
+    return attributes, encode_line(attributes)[1:-2]
+
+
+def _thread_part() -> tuple[Part, Part | None]:
     """This thread's id and name, and when and by whom it was started (None for the main
     thread and threads started before racetrace): looked up on its first run."""
     thread = threading.current_thread()
-    part = {_THREAD_ID: threading.get_ident(), _THREAD_NAME: thread.name}
+    part = _part({_THREAD_ID: threading.get_ident(), _THREAD_NAME: thread.name})
     started = taskorigin.thread_origin()
     origin = None
     if started is not None:
-        origin = {semconv.THREAD_STARTED_NS: started[0], semconv.THREAD_STARTED_BY: started[1]}
+        origin = _part({semconv.THREAD_STARTED_NS: started[0],
+                        semconv.THREAD_STARTED_BY: started[1]})
     _this_thread.part = part, origin
     return part, origin
+
+
+def _target_part(target: Target) -> bytes:
+    """The START line's name and what its target says of every run, encoded once."""
+    part = target.line_part
+    if part is None:
+        attributes: dict[str, Any] = {"name": target.span_name}
+        attributes.update(_target_attributes(target))
+        part = target.line_part = encode_line(attributes)[1:-2]
+    return part
+
+
+def _target_attributes(target: Target) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    if target.stateful is not None:
+        attributes[semconv.STATEFUL] = target.stateful
+    if target.ends_with is not None:
+        attributes[semconv.OUTLIVES_CALL] = True
+    return attributes
+
+
+# A call site's part, by id() of the site (capture's cached tuple, held by the value).
+_site_parts: dict[int, tuple[Site, Part]] = {}
+
+
+def _site_part(site: Site) -> Part:
+    entry = _site_parts.get(id(site))
+    if entry is not None and entry[0] is site:
+        return entry[1]
+    attributes: dict[str, Any] = {
+        _CODE_FUNCTION: site[0], _CODE_FILE: site[1], _CODE_LINE: site[2]}
+    if site[3]:
+        attributes[_STACK] = site[3]
+    part = _part(attributes)
+    if len(_site_parts) < 10_000:
+        _site_parts[id(site)] = (site, part)
+    return part
 
 
 def _status_of(exc: BaseException | None) -> tuple[str, str]:
@@ -198,6 +247,11 @@ class Recorder:
     def prepare(self, target: Target, instance: object, caller: FrameType | None,
                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
         """The run this call makes, to begin when its work starts; None: no run (`_decide`)."""
+        if target.plain and not self.config.capture_args:  # as in `start`
+            running = _current_run.get()
+            if running is None or running.instance_id != id(instance) or running.ended:
+                return PendingRun(target, instance,
+                                  (capture(caller, target.owner, instance), None, None, None))
         decided = self._decide(target, instance, caller, args, kwargs)
         return None if decided is None else PendingRun(target, instance, decided)
 
@@ -271,77 +325,40 @@ class Recorder:
 
     def _begin(self, target: Target, instance: object, decided: Decided,
                sync: bool = False) -> ActiveRun:
+        """Begin a run: its START line, made of parts encoded once (per instance, target,
+        thread, task and call site) and the few values of this run."""
         start_ns = now_ns()
         if _pending_classes:  # a class made with its target patched: decorated by now
             provenance.observe_pending()
         site, captured, resource_key, fan_out_of = decided
-        # The label is read once per instance, with the key, without running the object's code.
-        key, label = self.registry.identify(instance, target.label_of)
         parent = _current_run.get()
         if parent is not None and parent.generation != self.generation:
             parent = None  # a run inherited through fork: the parent process's
         spans = self.spans
-        if spans is None:
-            run_id = format(next(ids.run_ids), "016x")  # ids.new_run_id(), inlined
-            if parent is not None:
-                trace_id = parent.trace_id
-                parent_id = parent.run_id
-            else:
-                outer = otel_parent() if "opentelemetry.trace" in _modules else None
-                if outer is None:
-                    trace_id, parent_id = ids.trace_prefix + run_id, None
-                else:
-                    trace_id, parent_id = outer
-            # The START line itself, in the order the SDK path writes it.
-            record: dict[str, Any] = {
-                "type": _START,
-                "run_id": run_id,
-                "trace_id": trace_id,
-                "parent_span_id": parent_id,
-                "name": target.span_name,
-                "start_ns": start_ns,
-                _INSTANCE_KEY: key,
-            }
-        else:
-            record = {_INSTANCE_KEY: key}
-        cls = type(instance)
-        known = _class_names.get(id(cls))
-        record[_INSTANCE_CLASS] = (known[1] if known is not None and known[0] is cls
-                                   and known[1] is not None else _class_name(instance))
-        record[_INSTANCE_ID] = id(instance)
-        record[_PROCESS_PID] = self.pid
-        record[_HOST_NAME] = self.host
-        if label is not None:
-            record[_INSTANCE_LABEL] = label
-            if target.gen_ai_agent:
-                record[semconv.GEN_AI_OPERATION] = "invoke_agent"
-                record[semconv.GEN_AI_AGENT_NAME] = label
-                record[semconv.GEN_AI_AGENT_ID] = key
-        # Where the object was made: on its first run only (a dict lookup on the others).
-        if _created_sites:
-            entry = _created_sites.get(id(instance))
-            created = (provenance.first_sight(instance, key)
-                       if entry is not None and entry[2] is not key else None)
+        # The label is read once per instance, with the key, without running the object's code.
+        entry = self.registry.labelled(instance, target.label_of)
+        instance_part = self._instance_part(entry, instance, target.gen_ai_agent)
+        # What only this run says: kept apart, encoded when there is any.
+        extra: dict[str, Any] = {}
+        if _created_sites:  # where the object was made: on its first run only
+            known = _created_sites.get(id(instance))
+            created = (provenance.first_sight(instance, entry.key)
+                       if known is not None and known[2] is not entry.key else None)
             if created is not None:
                 file, line, function, scope = created
-                record[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
-                record[semconv.INSTANCE_CREATED_IN] = function
-                record[semconv.INSTANCE_CREATED_SCOPE] = scope
-        if target.stateful is not None:
-            record[semconv.STATEFUL] = target.stateful
-        if target.ends_with is not None:
-            record[semconv.OUTLIVES_CALL] = True
+                extra[semconv.INSTANCE_CREATED_AT] = f"{file}:{line}"
+                extra[semconv.INSTANCE_CREATED_IN] = function
+                extra[semconv.INSTANCE_CREATED_SCOPE] = scope
         if resource_key is not None:
-            record[semconv.RESOURCE_KEY] = resource_key
+            extra[semconv.RESOURCE_KEY] = resource_key
         if parent is not None:
-            record[_PARENT_RUN] = parent.run_id
+            extra[_PARENT_RUN] = parent.run_id
         if fan_out_of is not None:
-            record[semconv.FAN_OUT_OF] = fan_out_of.run_id
+            extra[semconv.FAN_OUT_OF] = fan_out_of.run_id
         try:
             thread, origin = _this_thread.part
         except AttributeError:  # this thread's first run
             thread, origin = _thread_part()
-        record.update(thread)
         # The run's asyncio task, or outside asyncio its thread's start: the flow of control
         # it ran in, and when and by whom that was created (looked up once per task or thread).
         asyncio = _modules.get("asyncio")
@@ -349,70 +366,124 @@ class Recorder:
         # exception on every run of sync code.
         loop = asyncio._get_running_loop() if asyncio is not None else None
         loop_running = False
+        flow = origin
         if loop is not None:
             # A call whose run outlives it (`ends_with`: a streamed run's background task)
             # holds the loop only while it returns, not for the run's length.
             if sync and target.ends_with is None:
                 # A plain call on the loop's own thread: the loop waits until it returns.
-                record[_LOOP_RUNNING] = loop_running = True
+                extra[_LOOP_RUNNING] = loop_running = True
                 if target.runs_loop:
-                    record[semconv.LOOP_OWN] = True
+                    extra[semconv.LOOP_OWN] = True
             task = asyncio.current_task(loop)
             if task is not None:
-                record[_TASK_NAME] = task.get_name()
-                record.update(self._task_part(task))
-            elif origin is not None:
-                record.update(origin)
-        elif origin is not None:
-            record.update(origin)
-        if site is not None:
-            record[_CODE_FUNCTION] = site[0]
-            record[_CODE_FILE] = site[1]
-            record[_CODE_LINE] = site[2]
-            if site[3]:
-                record[_STACK] = site[3]
+                flow = self._task_part(task)
         if captured is not None:
-            record["racetrace.args"] = captured
-        if spans is None:
-            try:
-                line = writer.dumps(record, default=_as_text, option=writer.OPTIONS)
-            except TypeError:  # text that is not valid UTF-8: escaped
-                line = encode_line(record)
-            sink = self.sink
-            mapped = sink.mapped
-            if mapped is not None and _GIL:
-                try:
-                    mapped.write(line)  # the sink's hot path, inlined: a copy into its map
-                except ValueError:
-                    sink.put(line)
+            extra["racetrace.args"] = captured
+        site_part = _site_part(site) if site is not None else None
+        if spans is not None:
+            return self._begin_span(target, instance, start_ns, instance_part, extra, thread,
+                                    flow, site_part, site, resource_key, loop_running)
+        run_id = format(next(ids.run_ids), "016x")  # ids.new_run_id(), inlined
+        if parent is not None:
+            trace_id = parent.trace_id
+            parent_json = b'"%s"' % parent.run_id.encode()
+        else:
+            outer = otel_parent() if "opentelemetry.trace" in _modules else None
+            if outer is None:
+                trace_id, parent_json = ids.trace_prefix + run_id, b"null"
             else:
+                trace_id, parent_json = outer[0], b'"%s"' % outer[1].encode()
+        pieces = [_START_HEAD % (run_id.encode(), trace_id.encode(), parent_json, start_ns),
+                  _target_part(target), instance_part[1], thread[1]]
+        if flow is not None:
+            pieces.append(flow[1])
+        if site_part is not None:
+            pieces.append(site_part[1])
+        if extra:
+            pieces.append(encode_line(extra)[1:-2])
+        line = b",".join(pieces) + b"}\n"
+        sink = self.sink
+        mapped = sink.mapped
+        if mapped is not None and _GIL:
+            try:
+                mapped.write(line)  # the sink's hot path, inlined: a copy into its map
+            except ValueError:
                 sink.put(line)
-            return ActiveRun(run_id, trace_id, None, id(instance), self.generation, site,
-                             resource_key, loop_running)
-        span = spans.start(target.span_name, record, start_ns)
+        else:
+            sink.put(line)
+        return ActiveRun(run_id, trace_id, None, id(instance), self.generation, site,
+                         resource_key, loop_running)
+
+    def _begin_span(self, target: Target, instance: object, start_ns: int,
+                    instance_part: Part, extra: dict[str, Any], thread: Part,
+                    flow: Part | None, site_part: Part | None, site: Site | None,
+                    resource_key: str | None, loop_running: bool) -> ActiveRun:
+        """A run as an SDK span (runs exported over OTLP): the START line's attributes, whose
+        processor (the sink's `on_start`) writes the line."""
+        attributes = dict(instance_part[0])
+        attributes.update(_target_attributes(target))
+        attributes.update(thread[0])
+        if flow is not None:
+            attributes.update(flow[0])
+        if site_part is not None:
+            attributes.update(site_part[0])
+        attributes.update(extra)
+        span = self.spans.start(target.span_name, attributes, start_ns)  # type: ignore[union-attr]
         context = span.get_span_context()
         return ActiveRun(format(context.span_id, "016x"), format(context.trace_id, "032x"),
                          span, id(instance), self.generation, site, resource_key, loop_running)
 
-    def _task_part(self, task: object) -> dict[str, Any]:
-        """The task's key and where, when and by whom it was created: looked up on its first
-        run, kept with its key."""
+    def _instance_part(self, entry: Any, instance: object, gen_ai: bool) -> Part:
+        """What every run on the object says of it, kept with its key (unless the object is
+        known by address only: its label is read again each time)."""
+        parts = entry.parts
+        if parts is not None:
+            part = parts[gen_ai]
+            if part is not None:
+                return part  # type: ignore[no-any-return]
+        key, label = entry.key, entry.label
+        attributes: dict[str, Any] = {
+            _INSTANCE_KEY: key,
+            _INSTANCE_CLASS: _class_name(instance),
+            _INSTANCE_ID: id(instance),
+            _PROCESS_PID: self.pid,
+            _HOST_NAME: self.host,
+        }
+        if label is not None:
+            attributes[_INSTANCE_LABEL] = label
+            if gen_ai:
+                attributes[semconv.GEN_AI_OPERATION] = "invoke_agent"
+                attributes[semconv.GEN_AI_AGENT_NAME] = label
+                attributes[semconv.GEN_AI_AGENT_ID] = key
+        part = _part(attributes)
+        if entry.ref is not None:
+            if parts is None:
+                parts = entry.parts = [None, None]
+            parts[gen_ai] = part
+        return part
+
+    def _task_part(self, task: object) -> Part:
+        """The task's name and key, and where, when and by whom it was created: looked up on
+        its first run, kept with its key (a task renamed later keeps the name of its first
+        run)."""
         entry = self.registry.entry_of(task)
         part = entry.extra
         if part is not None:
             return part  # type: ignore[no-any-return]
-        part = {semconv.TASK_KEY: entry.key}
+        attributes: dict[str, Any] = {_TASK_NAME: task.get_name(),  # type: ignore[attr-defined]
+                                      semconv.TASK_KEY: entry.key}
         origin = taskorigin.origin_of(task)
         if origin is not None:
             created_at, created_by_run, created_ns, created_by_task = origin
             if created_at is not None:
-                part[semconv.TASK_CREATED_AT] = created_at
+                attributes[semconv.TASK_CREATED_AT] = created_at
             if created_by_run is not None:
-                part[semconv.TASK_CREATED_BY_RUN] = created_by_run
-            part[semconv.TASK_CREATED_NS] = created_ns
+                attributes[semconv.TASK_CREATED_BY_RUN] = created_by_run
+            attributes[semconv.TASK_CREATED_NS] = created_ns
             if created_by_task is not None:
-                part[semconv.TASK_CREATED_BY_TASK] = created_by_task
-        entry.extra = part
+                attributes[semconv.TASK_CREATED_BY_TASK] = created_by_task
+        part = entry.extra = _part(attributes)
         return part
 
     # -- run end ---------------------------------------------------------------------------

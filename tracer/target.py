@@ -39,7 +39,7 @@ class Target:
                "instance_class", "instance_of", "label_of", "module", "optional", "owner",
                "path", "resource_of", "returns_stream", "runs_loop", "stateful", "subclasses")
     # The span name, made once: it is read on every run.
-    __slots__ = (*_FIELDS, "plain", "span_name")
+    __slots__ = (*_FIELDS, "line_part", "plain", "span_name")
 
     def __init__(
         self,
@@ -69,6 +69,8 @@ class Target:
         self.span_name = f"{module}.{path}"
         # No resource key and every call a run: what most runs are, decided fastest.
         self.plain = resource_of is None and framework_calls
+        # The part of its runs' START lines that the target decides, encoded on the first.
+        self.line_part: bytes | None = None
         self.instance_of = instance_of
         self.label_of = label_of
         self.resource_of = resource_of

@@ -362,11 +362,6 @@ class _Unstarted:
         self.run = run
         self.end_ns = now_ns() if run is not None else None
 
-    def take(self) -> Coroutine[Any, Any, Any]:
-        coroutine, self.coroutine = self.coroutine, None
-        assert coroutine is not None
-        return coroutine
-
     def __del__(self) -> None:
         coroutine, self.coroutine = self.coroutine, None
         if coroutine is None:
@@ -394,7 +389,10 @@ def _coroutine_in_run(
     if type(coroutine) is types.CoroutineType:  # not any awaitable an async def may return
         drive = _named_driver(_drive_coroutine, _coroutine_drivers, coroutine.cr_code)
     driver = drive(recorder, pending, run, _Unstarted(coroutine, recorder, run), target)
-    _name_like(driver, coroutine)
+    # A named driver's coroutine carries the names of the original function's code: set only
+    # the names a program changed on its function (or an awaitable of another kind).
+    if driver.__qualname__ != coroutine.__qualname__ or driver.__name__ != coroutine.__name__:
+        _name_like(driver, coroutine)
     return driver  # type: ignore[no-any-return]
 
 
@@ -448,20 +446,23 @@ async def _drive_coroutine(
 ) -> Any:
     """Await the original inside the run: begun here when `pending` is given (a coroutine
     method's run starts when its coroutine does), else already begun (a plain method)."""
-    coroutine = unstarted.take()
+    coroutine = unstarted.coroutine
+    unstarted.coroutine = None  # taken: ours runs it from here on
     if pending is not None:
         run = recorder.begin(pending)
     tokens = activate(run)
     try:
-        result = await coroutine
+        result = await coroutine  # type: ignore[misc]
     except BaseException as exc:
         deactivate(tokens)
         recorder.finish(run, exc)
         _hide_our_frames(exc)
         raise
     deactivate(tokens)
+    if run is None:
+        return result
     if target.ends_with is None or pending is None:
-        recorder.finish(run, None)
+        recorder.returned(run)
     else:
         _finish_with(recorder, run, pending.target, pending.instance, result)
     return result
