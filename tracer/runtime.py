@@ -38,28 +38,53 @@ _args_repr.maxother = 80
 
 class ActiveRun:
     """A run that has started; `ended` flips once, whoever ends it. A run is no span object
-    unless runs are exported (`span`, an SDK span, then): its ids are all its lines need."""
+    unless runs are exported (`span`, an SDK span, then): its ids are all its lines need.
 
-    __slots__ = ("awaited", "ended", "generation", "instance_id", "loop_running", "resource_key",
-                 "run_id", "site", "span", "trace_id")
+    Made on the hot path without `__init__` (`Recorder._begin` fills every slot)."""
 
-    def __init__(self, run_id: str, trace_id: str, span: Any, instance_id: int,
-                 generation: int, site: Site | None, resource_key: str | None,
-                 loop_running: bool) -> None:
-        self.run_id = run_id
-        self.trace_id = trace_id
-        self.span = span
-        self.instance_id = instance_id
-        self.generation = generation
-        # What a fan-out run of this one reports as its call site: the user's batch call.
-        self.site = site
-        self.resource_key = resource_key
-        self.ended = False
-        # Whether the run started holding a running event loop (LOOP_RUNNING).
-        self.loop_running = loop_running
-        # A sync call on a running loop that returned an awaitable: the run goes on with it,
-        # and the loop was held only while the call returned (END reason `awaited`).
-        self.awaited = False
+    __slots__ = ("awaited", "decided", "ended", "generation", "instance_id", "loop_running",
+                 "span", "span_id", "trace")
+
+    span_id: int
+    # The trace id in hex, as bytes; for a run that starts a trace, the process's 16-byte
+    # prefix, to which the run's own id is appended (`trace_id`).
+    trace: bytes
+    span: Any
+    instance_id: int
+    generation: int
+    # What was decided at call time (`Decided`): its call site, resource key.
+    decided: Decided
+    ended: bool
+    # Whether the run started holding a running event loop (LOOP_RUNNING).
+    loop_running: bool
+    # A sync call on a running loop that returned an awaitable: the run goes on with it,
+    # and the loop was held only while the call returned (END reason `awaited`).
+    awaited: bool
+
+    @property
+    def run_id(self) -> str:
+        return format(self.span_id, "016x")
+
+    @property
+    def trace_bytes(self) -> bytes:
+        trace = self.trace
+        return trace + b"%016x" % self.span_id if len(trace) == 16 else trace
+
+    @property
+    def trace_id(self) -> str:
+        return self.trace_bytes.decode()
+
+    @property
+    def site(self) -> Site | None:
+        """What a fan-out run of this one reports as its call site: the user's batch call."""
+        return self.decided[0]
+
+    @property
+    def resource_key(self) -> str | None:
+        return self.decided[2]
+
+
+_new_run = object.__new__
 
 
 # What is known at call time, on the caller's stack, before the run starts: its call site and
@@ -95,17 +120,19 @@ _STACK = semconv.STACK
 _TASK_NAME = semconv.TASK_NAME
 _LOOP_RUNNING = semconv.LOOP_RUNNING
 _START = semconv.LINE_START
-# The head of a START line: what only this run has (its ids and start).
-_START_HEAD = (b'{"type":"' + _START.encode()
-               + b'","run_id":"%s","trace_id":"%s","parent_span_id":%s,"start_ns":%d')
+# A START line: what only this run has (its ids and start), then the parts encoded once, each
+# with its leading comma (target, instance, thread, task or thread start, call site, the rest).
+_START_PREFIX = b'{"type":"' + _START.encode() + b'","run_id":"%016x","trace_id":"'
+_PARTS = b'"start_ns":%d%b%b%b%b%b%b}\n'
+# A run that starts a trace: its trace id is the process's prefix and its own id.
+_ROOT_LINE = _START_PREFIX + b'%b%016x","parent_span_id":null,' + _PARTS
+_CHILD_LINE = _START_PREFIX + b'%b","parent_span_id":"%016x",' + _PARTS
 _END_STATUS = semconv.END_STATUS
 _END_REASON = semconv.END_REASON
-# The END line of a run that returned, the common case, made without a dict or the encoder.
-_END_OK = (b'{"type":"end","run_id":"%s","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
+# The END line of a run that ended well, the common case, made without a dict or the encoder.
+_END_OK = (b'{"type":"end","run_id":"%016x","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
            + semconv.STATUS_OK.encode() + b'","' + _END_REASON.encode() + b'":"%s"}\n')
-_END_RETURNED = (b'{"type":"end","run_id":"%s","end_ns":%d,"' + _END_STATUS.encode() + b'":"'
-                 + semconv.STATUS_OK.encode() + b'","' + _END_REASON.encode()
-                 + b'":"returned"}\n')
+_END_RETURNED = _END_OK.replace(b"%s", b"returned")
 
 # Keyed by id() of the class, never by the class: a metaclass may define `__eq__` without
 # `__hash__`. The value holds the class, so that its id cannot be reused meanwhile; its name is
@@ -144,12 +171,13 @@ def _class_name(instance: object) -> str:
 
 
 # A part of a START line: its attributes (for an SDK span) and the same, encoded (for the line
-# we write ourselves): `"key":value,...`, the JSON object's inside.
+# we write ourselves): `,"key":value,...`, inside the JSON object, after what comes before.
 Part = tuple[dict[str, Any], bytes]
 
 
 def _part(attributes: dict[str, Any]) -> Part:
-    return attributes, encode_line(attributes)[1:-2]
+    """`attributes`, and the same encoded with a leading comma (nothing for none)."""
+    return attributes, encode_line(attributes)[1:-2].join((b",", b"")) if attributes else b""
 
 
 def _thread_part() -> tuple[Part, Part | None]:
@@ -172,7 +200,7 @@ def _target_part(target: Target) -> bytes:
     if part is None:
         attributes: dict[str, Any] = {"name": target.span_name}
         attributes.update(_target_attributes(target))
-        part = target.line_part = encode_line(attributes)[1:-2]
+        part = target.line_part = b"," + encode_line(attributes)[1:-2]
     return part
 
 
@@ -383,26 +411,23 @@ class Recorder:
         site_part = _site_part(site) if site is not None else None
         if spans is not None:
             return self._begin_span(target, instance, start_ns, instance_part, extra, thread,
-                                    flow, site_part, site, resource_key, loop_running)
-        run_id = format(next(ids.run_ids), "016x")  # ids.new_run_id(), inlined
+                                    flow, site_part, decided, loop_running)
+        span_id = next(ids.run_ids)  # the run's id, formatted into the line
+        rest = (_target_part(target) if target.line_part is None else target.line_part,
+                instance_part[1], thread[1], flow[1] if flow is not None else b"",
+                site_part[1] if site_part is not None else b"",
+                encode_line(extra)[1:-2].join((b",", b"")) if extra else b"")
         if parent is not None:
-            trace_id = parent.trace_id
-            parent_json = b'"%s"' % parent.run_id.encode()
+            trace = parent.trace_bytes
+            line = _CHILD_LINE % (span_id, trace, parent.span_id, start_ns, *rest)
         else:
             outer = otel_parent() if "opentelemetry.trace" in _modules else None
             if outer is None:
-                trace_id, parent_json = ids.trace_prefix + run_id, b"null"
+                trace = ids.trace_prefix
+                line = _ROOT_LINE % (span_id, trace, span_id, start_ns, *rest)
             else:
-                trace_id, parent_json = outer[0], b'"%s"' % outer[1].encode()
-        pieces = [_START_HEAD % (run_id.encode(), trace_id.encode(), parent_json, start_ns),
-                  _target_part(target), instance_part[1], thread[1]]
-        if flow is not None:
-            pieces.append(flow[1])
-        if site_part is not None:
-            pieces.append(site_part[1])
-        if extra:
-            pieces.append(encode_line(extra)[1:-2])
-        line = b",".join(pieces) + b"}\n"
+                trace = b"%032x" % outer[0]
+                line = _CHILD_LINE % (span_id, trace, outer[1], start_ns, *rest)
         sink = self.sink
         mapped = sink.mapped
         if mapped is not None and _GIL:
@@ -412,13 +437,21 @@ class Recorder:
                 sink.put(line)
         else:
             sink.put(line)
-        return ActiveRun(run_id, trace_id, None, id(instance), self.generation, site,
-                         resource_key, loop_running)
+        run = _new_run(ActiveRun)
+        run.span_id = span_id
+        run.trace = trace
+        run.span = None
+        run.instance_id = id(instance)
+        run.generation = self.generation
+        run.decided = decided
+        run.ended = run.awaited = False
+        run.loop_running = loop_running
+        return run
 
     def _begin_span(self, target: Target, instance: object, start_ns: int,
                     instance_part: Part, extra: dict[str, Any], thread: Part,
-                    flow: Part | None, site_part: Part | None, site: Site | None,
-                    resource_key: str | None, loop_running: bool) -> ActiveRun:
+                    flow: Part | None, site_part: Part | None, decided: Decided,
+                    loop_running: bool) -> ActiveRun:
         """A run as an SDK span (runs exported over OTLP): the START line's attributes, whose
         processor (the sink's `on_start`) writes the line."""
         attributes = dict(instance_part[0])
@@ -431,8 +464,16 @@ class Recorder:
         attributes.update(extra)
         span = self.spans.start(target.span_name, attributes, start_ns)  # type: ignore[union-attr]
         context = span.get_span_context()
-        return ActiveRun(format(context.span_id, "016x"), format(context.trace_id, "032x"),
-                         span, id(instance), self.generation, site, resource_key, loop_running)
+        run = _new_run(ActiveRun)
+        run.span_id = context.span_id
+        run.trace = b"%032x" % context.trace_id
+        run.span = span
+        run.instance_id = id(instance)
+        run.generation = self.generation
+        run.decided = decided
+        run.ended = run.awaited = False
+        run.loop_running = loop_running
+        return run
 
     def _instance_part(self, entry: Any, instance: object, gen_ai: bool) -> Part:
         """What every run on the object says of it, kept with its key (unless the object is
@@ -496,7 +537,7 @@ class Recorder:
             return
         run.ended = True
         try:
-            line = _END_RETURNED % (run.run_id.encode(), now_ns())
+            line = _END_RETURNED % (run.span_id, now_ns())
             sink = self.sink
             mapped = sink.mapped
             if mapped is not None and _GIL:
@@ -530,7 +571,7 @@ class Recorder:
             if exc is None and span is None:
                 # Returned (or exhausted, closed, awaited): the common END, made directly.
                 self.sink.write_line(_END_OK % (
-                    run.run_id.encode(), end_ns,
+                    run.span_id, end_ns,
                     (reason or ("awaited" if run.awaited else "returned")).encode()))
                 return
             status, default_reason = _status_of(exc)

@@ -30,7 +30,7 @@ _modules = sys.modules
 # exporting, draws its own). Seeded from the OS, never from `random`: taking numbers from the
 # global generator would change what a program that calls `random.seed()` sees.
 run_ids: Any = None
-trace_prefix = ""
+trace_prefix = b""  # hex, as bytes: written into lines as it is
 
 
 def load_ids() -> None:
@@ -46,19 +46,7 @@ def reseed_after_fork() -> None:
 
     # Below 2**63: the counter never reaches 64 bits; never 0, which OpenTelemetry reserves.
     run_ids = itertools.count((int.from_bytes(os.urandom(8), "big") >> 1) | 1)
-    trace_prefix = os.urandom(8).hex()
-
-
-def new_run_id() -> str:
-    """A run's id: a span id, 64 bits in hex."""
-    if run_ids is None:
-        load_ids()
-    return format(next(run_ids), "016x")
-
-
-def trace_id_of(run_id: str) -> str:
-    """The trace id of a run that starts a trace: 128 bits in hex."""
-    return trace_prefix + run_id
+    trace_prefix = os.urandom(8).hex().encode()
 
 
 class SpanSink(Protocol):
@@ -69,17 +57,17 @@ class SpanSink(Protocol):
     def on_end(self, span: Any) -> None: ...
 
 
-def otel_parent() -> tuple[str, str] | None:
-    """`(trace id, span id)` in hex of the program's current OpenTelemetry span, for a run
-    that no run of ours encloses; None if there is none. Only a program that imported
-    OpenTelemetry can have one: nothing is imported here."""
+def otel_parent() -> tuple[int, int] | None:
+    """`(trace id, span id)` of the program's current OpenTelemetry span, for a run that no
+    run of ours encloses; None if there is none. Only a program that imported OpenTelemetry
+    can have one: nothing is imported here."""
     otel_trace = _modules.get("opentelemetry.trace")
     if otel_trace is None:
         return None
     context = otel_trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None
-    return format(context.trace_id, "032x"), format(context.span_id, "016x")
+    return context.trace_id, context.span_id
 
 
 class SdkSpanFactory:
