@@ -65,7 +65,8 @@ class InstanceRegistry:
 
     def __init__(self, host: str, pid: int) -> None:
         self.prefix = f"{host}/{pid}.{os.urandom(2).hex()}"  # what secrets.token_hex does
-        self._entries: dict[int, _Entry] = {}
+        # id() -> entry; read directly by the runtime's hot path (see `labelled`).
+        self.entries: dict[int, _Entry] = {}
         self._unreferenced = 0
         self._serial = 0
         self._lock = threading.Lock()
@@ -101,7 +102,7 @@ class InstanceRegistry:
         return entry
 
     def _entry_of(self, obj: object) -> _Entry:
-        entry = self._entries.get(id(obj))
+        entry = self.entries.get(id(obj))
         if entry is not None:
             ref = entry.ref
             if ref is None:
@@ -114,7 +115,7 @@ class InstanceRegistry:
     def _register(self, obj: object) -> _Entry:
         oid = id(obj)
         with self._lock:
-            entry = self._entries.get(oid)
+            entry = self.entries.get(oid)
             if entry is not None and (
                 entry.cls is type(obj) if entry.ref is None else entry.ref() is obj
             ):
@@ -128,17 +129,17 @@ class InstanceRegistry:
                 self._unreferenced += 1
                 if self._unreferenced > _MAX_UNREFERENCED:
                     self._forget_unreferenced()
-            entry = self._entries[oid] = _Entry(ref, type(obj), key)
+            entry = self.entries[oid] = _Entry(ref, type(obj), key)
             return entry
 
     def _forget_unreferenced(self) -> None:
         # A copy first: a weakref callback (another object dying) may delete meanwhile.
-        for oid in [oid for oid, e in list(self._entries.items()) if e.ref is None]:
-            del self._entries[oid]
+        for oid in [oid for oid, e in list(self.entries.items()) if e.ref is None]:
+            del self.entries[oid]
         self._unreferenced = 1
 
     def _forgetter(self, oid: int) -> Callable[[weakref.ref[object]], None]:
-        entries = self._entries
+        entries = self.entries
 
         def forget(ref: weakref.ref[object]) -> None:
             entry = entries.get(oid)
@@ -148,7 +149,7 @@ class InstanceRegistry:
         return forget
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
 
 def safe_label(obj: object, read_label: LabelOf | None = None) -> str | None:

@@ -364,8 +364,14 @@ class Recorder:
             parent = None  # a run inherited through fork: the parent process's
         spans = self.spans
         # The label is read once per instance, with the key, without running the object's code.
-        entry = self.registry.labelled(instance, target.label_of)
-        instance_part = self._instance_part(entry, instance, target.gen_ai_agent)
+        # An object seen before: its entry holds its encoded part (a weak reference to it
+        # tells it from a later object at the same address).
+        entry = self.registry.entries.get(id(instance))
+        parts = entry.parts if entry is not None else None
+        instance_part = parts[target.gen_ai_agent] if parts is not None else None
+        if instance_part is None or entry.ref() is not instance:  # type: ignore[union-attr]
+            entry = self.registry.labelled(instance, target.label_of)
+            instance_part = self._instance_part(entry, instance, target.gen_ai_agent)
         # What only this run says: kept apart, encoded when there is any.
         extra: dict[str, Any] = {}
         if _created_sites:  # where the object was made: on its first run only
@@ -405,10 +411,17 @@ class Recorder:
                     extra[semconv.LOOP_OWN] = True
             task = asyncio.current_task(loop)
             if task is not None:
-                flow = self._task_part(task)
+                known_task = self.registry.entries.get(id(task))
+                flow = known_task.extra if known_task is not None else None
+                if flow is None or known_task.ref() is not task:  # type: ignore[union-attr]
+                    flow = self._task_part(task)
         if captured is not None:
             extra["racetrace.args"] = captured
-        site_part = _site_part(site) if site is not None else None
+        site_part = None
+        if site is not None:
+            known_site = _site_parts.get(id(site))
+            site_part = (known_site[1] if known_site is not None and known_site[0] is site
+                         else _site_part(site))
         if spans is not None:
             return self._begin_span(target, instance, start_ns, instance_part, extra, thread,
                                     flow, site_part, decided, loop_running)
@@ -646,7 +659,7 @@ Tokens = Token[ActiveRun | None] | tuple[Token[ActiveRun | None], object]
 # A run that no backend receives must not become the parent of the program's own spans, or
 # they would be orphans with a new trace id in the user's telemetry. Which run is current for
 # racetrace itself (parent runs) is its own context variable either way.
-_in_otel_context = False
+in_otel_context = False
 # OpenTelemetry's context and trace modules, imported only when runs are set in the context.
 otel_context: Any = None
 trace: Any = None
@@ -658,7 +671,7 @@ def activate(run: ActiveRun | None) -> Tokens | None:
     if run is None:
         return None
     try:
-        if not _in_otel_context:
+        if not in_otel_context:
             return _current_run.set(run)
         return (
             _current_run.set(run),
@@ -687,12 +700,12 @@ _fork_hook_registered = False
 
 
 def install(config: Config) -> Recorder:
-    global RECORDER, _fork_hook_registered, _in_otel_context, otel_context, trace
+    global RECORDER, _fork_hook_registered, in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
         current.registry = RECORDER.registry
-        _in_otel_context = RECORDER.spans is not None
-        if _in_otel_context:
+        in_otel_context = RECORDER.spans is not None
+        if in_otel_context:
             from opentelemetry import context as otel_context
             from opentelemetry import trace
         if not _fork_hook_registered:

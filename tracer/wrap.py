@@ -12,6 +12,7 @@ its run.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import inspect
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import wrapt
 
-from . import runtime
+from . import current, runtime
 from .clock import now_ns
 from .errors import internal_error
 from .frames import prepare as prepare_frames
@@ -33,6 +34,11 @@ from .runtime import ActiveRun, PendingRun, activate, deactivate
 from .sink import load_encoder
 from .span import load_ids
 from .target import default_instance_of
+
+# The current run's context variable, set and reset here directly on the hot path.
+_enter = current.RUN.set
+_leave = current.RUN.reset
+_Token = contextvars.Token
 
 # Imported when the first target is patched: what its runs need is imported now, at an import,
 # rather than on the first run (perhaps on an event loop that a blocking-call checker watches).
@@ -130,7 +136,8 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
         if run is not None:
-            tokens = activate(run)
+            # `activate(run)` and `deactivate(tokens)`, inlined for runs not exported.
+            tokens = activate(run) if runtime.in_otel_context else _enter(run)
             try:
                 result = wrapped(*args, **kwargs)
             except BaseException as exc:
@@ -138,7 +145,13 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
                 recorder.finish(run, exc)  # type: ignore[union-attr]
                 _hide_our_frames(exc)
                 raise
-            deactivate(tokens)
+            if type(tokens) is _Token:
+                try:
+                    _leave(tokens)
+                except Exception as exc:
+                    internal_error("leaving a run's context", exc)
+            else:
+                deactivate(tokens)
             if id(type(result)) in _PLAIN_RESULTS and target.ends_with is None:
                 recorder.returned(run)  # type: ignore[union-attr]
                 return result
@@ -190,7 +203,8 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
         if run is not None:
-            tokens = activate(run)
+            # `activate(run)` and `deactivate(tokens)`, inlined for runs not exported.
+            tokens = activate(run) if runtime.in_otel_context else _enter(run)
             try:
                 result = function(*args, **kwargs)
             except BaseException as exc:
@@ -198,7 +212,13 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
                 recorder.finish(run, exc)  # type: ignore[union-attr]
                 _hide_our_frames(exc)
                 raise
-            deactivate(tokens)
+            if type(tokens) is _Token:
+                try:
+                    _leave(tokens)
+                except Exception as exc:
+                    internal_error("leaving a run's context", exc)
+            else:
+                deactivate(tokens)
             if id(type(result)) in _PLAIN_RESULTS and target.ends_with is None:
                 recorder.returned(run)  # type: ignore[union-attr]
                 return result
@@ -377,6 +397,9 @@ class _Unstarted:
             internal_error("dropping an unawaited coroutine", exc)
 
 
+_new_unstarted = object.__new__
+
+
 def _coroutine_in_run(
     recorder: runtime.Recorder,
     pending: PendingRun | None,
@@ -388,7 +411,12 @@ def _coroutine_in_run(
     drive = _drive_coroutine
     if type(coroutine) is types.CoroutineType:  # not any awaitable an async def may return
         drive = _named_driver(_drive_coroutine, _coroutine_drivers, coroutine.cr_code)
-    driver = drive(recorder, pending, run, _Unstarted(coroutine, recorder, run), target)
+    unstarted = _new_unstarted(_Unstarted)  # `_Unstarted(coroutine, recorder, run)`, inlined
+    unstarted.coroutine = coroutine
+    unstarted.recorder = recorder
+    unstarted.run = run
+    unstarted.end_ns = now_ns() if run is not None else None
+    driver = drive(recorder, pending, run, unstarted, target)
     # A named driver's coroutine carries the names of the original function's code: set only
     # the names a program changed on its function (or an awaitable of another kind).
     if driver.__qualname__ != coroutine.__qualname__ or driver.__name__ != coroutine.__name__:
@@ -449,8 +477,17 @@ async def _drive_coroutine(
     coroutine = unstarted.coroutine
     unstarted.coroutine = None  # taken: ours runs it from here on
     if pending is not None:
-        run = recorder.begin(pending)
-    tokens = activate(run)
+        try:
+            run = recorder._begin(pending.target, pending.instance, pending.decided)
+        except Exception as exc:  # `recorder.begin(pending)`, one call less
+            internal_error("starting a run", exc)
+    if run is None:
+        try:
+            return await coroutine  # type: ignore[misc]
+        except BaseException as exc:
+            _hide_our_frames(exc)
+            raise
+    tokens = activate(run) if runtime.in_otel_context else _enter(run)
     try:
         result = await coroutine  # type: ignore[misc]
     except BaseException as exc:
@@ -459,8 +496,6 @@ async def _drive_coroutine(
         _hide_our_frames(exc)
         raise
     deactivate(tokens)
-    if run is None:
-        return result
     if target.ends_with is None or pending is None:
         recorder.returned(run)
     else:
