@@ -9,7 +9,7 @@ last chunk's end: a live or killed writer's file ends in NUL bytes after its las
 readers take as the end of the data (analyzers/blocks.py). At exit (and `close`) the mapping is
 dropped and the file cut to what was written; lines after that (a daemon thread's) are appended
 with `os.write`. Where a file cannot be mapped (no `mmap`, a filesystem that refuses it), each
-line is one `os.write` to a file opened with O_APPEND, as before, said once on stderr. The class
+line is one `os.write` to a file opened with O_APPEND, said once on stderr. The class
 has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean spans
 and, when exporting over OTLP, SDK spans.
 
