@@ -293,10 +293,12 @@ def _looks_like_method(code: CodeType) -> bool:
 def capture(
     frame: FrameType | None, owner: Owner, instance: object, limit: int = 6
 ) -> Site | None:
-    """The user's line (as `callsite_frame` finds it) and the short stack from it (as
-    `short_stack` reads it), in one walk: each frame's code is classified once per owner, and
-    the result is cached by the (code, instruction) pairs of the frames that make it up. Per
-    run: a dict lookup per frame, and one for the whole."""
+    """The user's line (as `callsite_frame` finds it) and the short stack from it: `file:line
+    in function` for up to `limit` frames outward, the user's and libraries', without
+    racetrace's own or the standard library's (the event loop's, mostly). One walk: each
+    frame's code is classified once per owner, and the result is cached by the (code,
+    instruction) pairs of the frames that make it up. Per run: a dict lookup per frame, and one
+    for the whole."""
     roles = owner._site_roles
     fallback: FrameType | None = None
     library: FrameType | None = None
@@ -364,21 +366,6 @@ def capture(
     if len(_sites) < _SITES_KEPT:
         _sites[frozen] = (tuple(codes), result)
     return result
-
-
-def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
-    """`file:line in function` for up to `limit` frames outward: the user's and libraries'
-    frames, without racetrace's own or the standard library's (the event loop's, mostly)."""
-    stack: list[str] = []
-    while frame is not None and len(stack) < limit:
-        code = frame.f_code
-        kind = _kind_of_code(code)
-        if kind == OTHER:
-            stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
-        elif kind == _TASK_BOUNDARY:
-            break
-        frame = frame.f_back
-    return stack
 
 
 _METHOD_FIRST_ARGUMENTS = frozenset({"self", "cls"})
