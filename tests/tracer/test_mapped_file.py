@@ -74,10 +74,14 @@ def test_a_killed_writer_leaves_its_starts_and_its_padding_reads_as_the_end(
     assert [r.status for r in trace.runs].count("ok") == 50
     [hung] = [r for r in trace.runs if r.method == "hanger.Hanger.hang"]
     assert hung.status == "unfinished" and hung.end_ns is None
-    # The command-line reader agrees, and says nothing of damage.
+    # The command-line readers agree, and say nothing of damage.
     done = programs.racetrace("runs", str(programs.trace_dir))
     assert done.returncode == 0, done.stderr
     assert "skipped" not in done.stdout + done.stderr
+    listed = programs.racetrace("sessions", str(programs.trace_dir), "--no-findings")
+    assert listed.returncode == 0, listed.stderr
+    [row] = [line for line in listed.stdout.splitlines() if "(latest)" in line]
+    assert row.split()[-2:] == ["1", "51"]  # one process, 51 runs
 
 
 def test_a_clean_exit_cuts_the_file_to_its_lines(programs: Programs) -> None:
