@@ -51,6 +51,8 @@ _os_write = os.write
 _os_open = os.open
 _os_close = os.close
 _os_ftruncate = os.ftruncate
+_os_fstat = os.fstat
+_os_dup = os.dup
 _os_fallocate = getattr(os, "posix_fallocate", None)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Each chunk of a mapped file. A killed process leaves at most this much NUL padding (reserved
@@ -181,6 +183,9 @@ class JsonLinesSink:
         self.mapped: Any = None
         self._map_start = 0
         self._map_end = 0
+        # The number of the descriptor the map keeps (Python < 3.13), and the file's identity.
+        self._map_fd: int | None = None
+        self._ident: tuple[int, int] = (0, 0)
         self._fd: int | None = None
         # Whether files are mapped: off where mapping failed once (said once), or by choice.
         self.use_map = True
@@ -294,7 +299,7 @@ class JsonLinesSink:
             fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
             try:
                 start = self._map_end
-                new, end = _map_chunk(fd, start, len(line))
+                new, end, new_fd = _map_chunk(fd, start, len(line))
             finally:
                 _os_close(fd)
         except OSError:
@@ -302,11 +307,12 @@ class JsonLinesSink:
             # new file.
             self.mapped = None
             self.path = None
-            _close_quietly(mapped)
+            _release(mapped, self._map_fd, self._ident)
             raise
         new.write(line)
-        self._map_start, self._map_end, self.mapped = start, end, new
-        _close_quietly(mapped)
+        old_fd = self._map_fd
+        self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
+        _release(mapped, old_fd, self._ident)
 
     def _append(self, line: bytes) -> None:
         """One `os.write` to the file opened with O_APPEND (no map)."""
@@ -378,7 +384,9 @@ class JsonLinesSink:
         try:
             if self.use_map:
                 try:
-                    mapped, end = _map_chunk(fd, 0, len(line))
+                    stat = _os_fstat(fd)
+                    self._ident = (stat.st_dev, stat.st_ino)
+                    mapped, end, map_fd = _map_chunk(fd, 0, len(line))
                 except Exception as exc:
                     self.use_map = False
                     say(f"cannot map the trace file {path} ({type(exc).__name__}: {exc}); "
@@ -387,6 +395,7 @@ class JsonLinesSink:
                 else:
                     mapped.write(line)
                     self.mapped, self._map_start, self._map_end = mapped, 0, end
+                    self._map_fd = map_fd
                     self._header, self.path = header, path
                     return
             _os_write(fd, line)
@@ -409,7 +418,7 @@ class JsonLinesSink:
         end = mapped.find(b"\0", low)
         if end < 0:
             end = len(mapped)
-        _close_quietly(mapped)
+        _release(mapped, self._map_fd, self._ident)
         fd = _os_open(self.path, os.O_WRONLY | os.O_APPEND | _O_CLOEXEC)
         try:
             _os_ftruncate(fd, self._map_start + end)
@@ -486,7 +495,7 @@ class JsonLinesSink:
         write, nor its file ours to cut: the child drops its copies and leaves the file."""
         mapped, self.mapped = self.mapped, None
         if mapped is not None:
-            _close_quietly(mapped)
+            _release(mapped, self._map_fd, self._ident)
         if self._fd is not None:
             try:
                 _os_close(self._fd)
@@ -503,9 +512,9 @@ class JsonLinesSink:
 _mmap: Any = None
 
 
-def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int]:
+def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
     """Reserve and map the chunk of the file at `start` (room for `need` bytes at least): the
-    map, and where it ends in the file."""
+    map, where it ends in the file, and the number of the descriptor the map keeps."""
     global _mmap
     if _mmap is None:
         import mmap
@@ -524,8 +533,34 @@ def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int]:
                 raise
     if not reserved:
         _os_ftruncate(fd, start + size)
+    kept = None
+    if not _MAP_OPTIONS:
+        # Before Python 3.13 the map keeps a duplicate of the descriptor, and closing the map
+        # closes it. Its number is the lowest free one (as `dup` gives): remembered, so that a
+        # map whose descriptor the program closed, its number then reused, is never closed.
+        kept = _os_dup(fd)
+        _os_close(kept)
     mapped = _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE, offset=start, **_MAP_OPTIONS)
-    return mapped, start + size
+    return mapped, start + size, kept
+
+
+# Maps whose descriptor is no longer ours: never closed (closing would close the program's).
+_kept_open: list[Any] = []
+
+
+def _release(mapped: Any, kept: int | None, ident: tuple[int, int]) -> None:
+    """Close a map, unless the descriptor it keeps is not a descriptor of its file any more
+    (the program closed every descriptor, then opened others): then it is left open."""
+    if kept is not None:
+        try:
+            stat = _os_fstat(kept)
+            ours = (stat.st_dev, stat.st_ino) == ident
+        except OSError:
+            ours = False
+        if not ours:
+            _kept_open.append(mapped)
+            return
+    _close_quietly(mapped)
 
 
 def _close_quietly(mapped: Any) -> None:

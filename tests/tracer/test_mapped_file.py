@@ -219,3 +219,33 @@ def test_a_file_that_cannot_be_mapped_is_written_a_line_at_a_time(
     data = only_file(tracing.directory).read_bytes()
     assert b"\0" not in data  # appended, never padded: the reserved chunk was given back
     assert [r.status for r in tracing.runs()] == ["ok"] * 5
+
+
+def test_a_program_that_closes_every_descriptor_keeps_the_ones_it_opens_next(
+    programs: Programs,
+) -> None:
+    # A daemonizing program closes every descriptor, then opens its own, which take the lowest
+    # numbers: one of them may be the number the writer's map kept (Python < 3.13). Moving to
+    # the next chunk must not close the program's file under it.
+    programs.module("worker", WORKER)
+    source = """
+        import os
+        from worker import Worker
+
+        Worker("before").work(0)
+        os.closerange(3, 4096)
+        fds = [os.open(f"own{i}.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+               for i in range(8)]
+        for n in range(3000):  # more than a chunk of trace lines
+            Worker("w" * 200).work(n)
+            for fd in fds:
+                os.write(fd, b"%d\\n" % n)
+        for fd in fds:
+            os.close(fd)
+        print(sum(open(f"own{i}.txt").read().count("\\n") for i in range(8)))
+    """
+    done = programs.run(source, targets=["worker:Worker.work"]).check()
+    assert done.stdout.split() == [str(8 * 3000)]
+    trace = done.trace()
+    assert trace.skipped_lines == 0
+    assert len(trace.runs) == 3001 and {r.status for r in trace.runs} == {"ok"}
