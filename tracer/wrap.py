@@ -120,6 +120,7 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
 
     # A plain call: its run is decided and begun at once (`Recorder.start`).
     plain = kind is SYNC and not target.returns_stream
+    own_self = target.instance_of is default_instance_of  # a method's run is on `self`
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -128,7 +129,8 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
         pending = run = subject = None
         if recorder is not None:
             try:
-                subject = target.instance_of(wrapped, instance, args, kwargs)
+                subject = (instance if own_self and instance is not None
+                           else target.instance_of(wrapped, instance, args, kwargs))
                 if plain:
                     run = recorder.start(target, subject, sys._getframe(1), args, kwargs)
                 else:
