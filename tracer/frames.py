@@ -331,40 +331,67 @@ def capture(
         site = library or fallback
         if site is None:
             return None
-    kinds = _code_kinds
-    key = [id(site.f_code), site.f_lasti]
+    # The cache key: the (code, instruction) pairs of as many frames from the site as its
+    # stacks have needed (`_depths`), read without classifying them.
+    known_depth = _depths.get(id(site.f_code))
+    if known_depth is None:
+        return _capture_new(site, limit)
+    depth = known_depth[1]
+    key = []
     frame = site
-    found = 0
-    while frame is not None and found < limit:
-        code = frame.f_code
-        entry = kinds.get(id(code))
-        kind = entry[1] if entry is not None else _kind_of_code(code)
-        if kind == OTHER:
-            key.append(id(code))
-            key.append(frame.f_lasti)
-            found += 1
-        elif kind == _TASK_BOUNDARY:
-            break  # below are the event loop and whoever started it, not this task's callers
+    while frame is not None and depth:
+        key.append(id(frame.f_code))
+        key.append(frame.f_lasti)
         frame = frame.f_back
-    frozen = tuple(key)
-    cached = _sites.get(frozen)
+        depth -= 1
+    cached = _sites.get(tuple(key))
     if cached is not None:
         return cached[1]
-    codes = [site.f_code]
+    return _capture_new(site, limit)
+
+
+# The raw frames from a call site that its stacks have needed (the most any needed), by id()
+# of the site's code.
+_depths: dict[int, tuple[CodeType, int]] = {}
+
+
+def _capture_new(site: FrameType, limit: int) -> Site:
+    """The site and its stack, formatted, and cached under the frames they depend on: those
+    the walk read (to its `limit`-th user frame, a task boundary, or the end of the stack,
+    which takes one frame more to tell apart from a longer stack)."""
     stack = []
-    frame = site
+    frame: FrameType | None = site
+    read = 0
     while frame is not None and len(stack) < limit:
         code = frame.f_code
+        read += 1
         kind = _kind_of_code(code)
         if kind == OTHER:
-            codes.append(code)
             stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
         elif kind == _TASK_BOUNDARY:
             break
         frame = frame.f_back
-    result: Site = (site.f_code.co_name, site.f_code.co_filename, site.f_lineno, stack)
+    else:
+        if frame is None:
+            read += 1  # the end of the stack is part of what was read
+    site_code = site.f_code
+    result: Site = (site_code.co_name, site_code.co_filename, site.f_lineno, stack)
+    known_depth = _depths.get(id(site_code))
+    depth = known_depth[1] if known_depth is not None else 0
+    if read > depth:
+        depth = read
+        _depths[id(site_code)] = (site_code, depth)
+    key: list[int] = []
+    codes: list[CodeType] = []  # held by the entry, so that the ids in its key stay theirs
+    frame = site
+    while frame is not None and depth:
+        codes.append(frame.f_code)
+        key.append(id(frame.f_code))
+        key.append(frame.f_lasti)
+        frame = frame.f_back
+        depth -= 1
     if len(_sites) < _SITES_KEPT:
-        _sites[frozen] = (tuple(codes), result)
+        _sites[tuple(key)] = (tuple(codes), result)
     return result
 
 

@@ -9,14 +9,16 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import Programs, Tracing
 from racetrace.analyzers.blocks import Blocks
 from racetrace.analyzers.load import load
 from racetrace.analyzers.tail import FileTail
 from racetrace.tracer import runtime, sink
+
+if TYPE_CHECKING:  # fixtures' types only: conftest names collide across test folders
+    from conftest import Programs, Tracing
 
 WORKER = """
     import os
