@@ -1,5 +1,10 @@
 """A trace file read a block of whole lines at a time, never mapped into memory.
 
+Every reader of whole files goes through here (the report, `runs`, `export`, `sessions`, the
+timeline): a file that ends in NUL bytes (the tracer's mapped chunk, unwritten yet, of a live or
+killed process) is read to where its data ends, the padding neither read as lines nor counted
+as damage.
+
 A mapped file that shrinks while it is read (a user truncating it, a disk tool rewriting it)
 kills the reader with SIGBUS, which Python cannot catch. Reading takes what the file holds at
 each moment: a file cut short mid-read ends early, its last line damage like any other. Blocks
@@ -14,6 +19,37 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 BLOCK_BYTES = 4 << 20
+# How far back the end of a padded file's data is looked for, a read at a time.
+_PAD_STEP = 1 << 16
+
+
+def data_end(handle: BinaryIO) -> int | None:
+    """Where the data of a file that ends in NUL bytes ends, or None (its last byte is not
+    NUL). The tracer maps its file a chunk at a time: a live writer's file, or a killed one's,
+    ends in the unwritten rest of its chunk, NUL bytes that no line holds (JSON escapes them)
+    and that are the end of the data, not damage."""
+    try:
+        fd = handle.fileno()
+        end = os.fstat(fd).st_size
+        if end == 0 or os.pread(fd, 1, end - 1) != b"\0":
+            return None
+        while end > 0:
+            low = max(0, end - _PAD_STEP)
+            piece = os.pread(fd, end - low, low)
+            kept = len(piece.rstrip(b"\0"))
+            if kept:
+                return low + kept
+            end = low
+    except OSError:
+        return None
+    return 0
+
+
+def unpadded(data: bytes | bytearray, size: int) -> int:
+    """`size`, less the NUL bytes that end `data[:size]`."""
+    while size and data[size - 1] == 0:
+        size -= 1
+    return size
 
 
 class Blocks:
@@ -33,22 +69,34 @@ class Blocks:
 
     def __iter__(self) -> Iterator[tuple[int, bytes | bytearray, int, bool]]:
         if self.data is not None:
-            yield 0, self.data, len(self.data), True
+            yield 0, self.data, unpadded(self.data, len(self.data)), True
             return
         assert self.handle is not None
         buffer = bytearray(BLOCK_BYTES)
         base = 0
         filled = 0
+        # A padded file is read to where its data ends (what a live writer adds later is not).
+        limit = data_end(self.handle)
+        if limit is not None:
+            limit -= self.handle.tell()
         while True:
             end = False
             with memoryview(buffer) as view:
                 while filled < len(buffer):  # fill the buffer, or reach the end of the file
-                    got = self.handle.readinto(view[filled:])
+                    if limit is not None:
+                        room = limit - base - filled
+                        if room <= 0:
+                            end = True
+                            break
+                        got = self.handle.readinto(view[filled:filled + room])
+                    else:
+                        got = self.handle.readinto(view[filled:])
                     if not got:
                         end = True
                         break
                     filled += got
             if end:
+                filled = unpadded(buffer, filled)  # a file that grew padded while read
                 if filled:
                     yield base, buffer, filled, True
                 return

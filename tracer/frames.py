@@ -107,6 +107,8 @@ class Owner:
         # Keyed by id(): hashing a code object hashes its bytecode and constants, microseconds
         # for a big function. The value holds the code, so its id cannot be reused meanwhile.
         self._code_cache: dict[int, tuple[CodeType, bool]] = {}
+        # What a frame of each code is to the call-site walk (`capture`), keyed as above.
+        self._site_roles: dict[int, tuple[CodeType, int]] = {}
 
     @classmethod
     def of_module(cls, module: object) -> Owner:
@@ -126,6 +128,24 @@ class Owner:
         entry = self._code_cache.get(id(code))
         if entry is None:
             entry = self._code_cache[id(code)] = (code, self._owns(code))
+        return entry[1]
+
+    def site_role(self, code: CodeType) -> int:
+        """What a frame of `code` is to the call-site walk, worked out once per code."""
+        entry = self._site_roles.get(id(code))
+        if entry is None:
+            kind = _kind_of_code(code)
+            if kind == _TASK_BOUNDARY:
+                role = _BOUNDARY
+            elif kind == INTERNAL:
+                role = _SKIP
+            elif self.owns(code):
+                role = _LIBRARY
+            elif kind == OTHER:
+                role = _USER_METHOD if _looks_like_method(code) else _USER
+            else:
+                role = _FALLBACK
+            entry = self._site_roles[id(code)] = (code, role)
         return entry[1]
 
     def delegates(self, code: CodeType) -> bool:
@@ -240,47 +260,139 @@ def callsite_frame(
     return library or fallback
 
 
-# Both keyed by id() of code objects (hashing a code object costs microseconds: its bytecode
-# and constants); each value holds the codes, so that their ids cannot be reused meanwhile.
-_stacks: dict[tuple[int, ...], tuple[tuple[CodeType, ...], list[str]]] = {}
+# Keyed by id() of code objects (hashing a code object costs microseconds: its bytecode and
+# constants); each value holds the codes, so that their ids cannot be reused meanwhile.
 _TASK_BOUNDARY = -1
 _code_kinds: dict[int, tuple[CodeType, int]] = {}
+# A call site and its stack, by the (code, instruction) pairs of the frames that make them up:
+# a program calls its traced methods from a handful of places, and finding a frame's line
+# (`f_lineno` reads the code's line table) and formatting the stack are most of the cost.
+Site = tuple[str, str, int, list[str]]  # function, file, line, the short stack from there
+_sites: dict[tuple[int, ...], tuple[tuple[CodeType, ...], Site]] = {}
+_SITES_KEPT = 10_000
 
 
-def short_stack(frame: FrameType | None, limit: int = 6) -> list[str]:
-    """`file:line in function` for up to `limit` frames outward: the user's and libraries'
-    frames, without racetrace's own or the standard library's (the event loop's, mostly).
+def _kind_of_code(code: CodeType) -> int:
+    entry = _code_kinds.get(id(code))
+    if entry is None:
+        kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
+        entry = _code_kinds[id(code)] = (code, kind)
+    return entry[1]
 
-    A program calls its traced methods from a handful of places, so the formatted stacks are
-    cached by the (code, line) pairs that make them up: formatting is most of the cost.
-    """
-    codes: list[CodeType] = []
-    key: list[int] = []
-    while frame is not None and len(codes) < limit:
+
+# What a frame is to the call-site walk (`Owner.site_role`): the user's line (a method's only if
+# its `self` is not the run's instance), the owning library's, a standard library fallback,
+# racetrace's own (skipped), or where the event loop steps a task (the walk stops).
+_USER, _USER_METHOD, _LIBRARY, _FALLBACK, _SKIP, _BOUNDARY = range(6)
+
+
+def _looks_like_method(code: CodeType) -> bool:
+    return code.co_argcount > 0 and code.co_varnames[0] in _METHOD_FIRST_ARGUMENTS
+
+
+def capture(
+    frame: FrameType | None, owner: Owner, instance: object, limit: int = 6
+) -> Site | None:
+    """The user's line (as `callsite_frame` finds it) and the short stack from it: `file:line
+    in function` for up to `limit` frames outward, the user's and libraries', without
+    racetrace's own or the standard library's (the event loop's, mostly). One walk: each
+    frame's code is classified once per owner, and the result is cached by the (code,
+    instruction) pairs of the frames that make it up. Per run: a dict lookup per frame, and one
+    for the whole."""
+    roles = owner._site_roles
+    fallback: FrameType | None = None
+    library: FrameType | None = None
+    site: FrameType | None = None
+    depth = 0
+    while frame is not None and depth < 64:
         code = frame.f_code
-        entry = _code_kinds.get(id(code))
-        if entry is None:
-            kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
-            entry = _code_kinds[id(code)] = (code, kind)
-        kind = entry[1]
-        if kind == OTHER:
-            codes.append(code)
-            key.append(id(code))
-            key.append(frame.f_lineno)
-        elif kind == _TASK_BOUNDARY:
-            break  # below are the event loop and whoever started it, not this task's callers
+        entry = roles.get(id(code))
+        role = entry[1] if entry is not None else owner.site_role(code)
+        if role == _USER:
+            site = frame
+            break
+        if role == _USER_METHOD:
+            if first_argument(frame, code) is not instance:
+                site = frame
+                break
+            if fallback is None:  # the instance's own method (a subclass calling super())
+                fallback = frame
+        elif role == _LIBRARY:
+            if library is None:
+                library = frame
+        elif role == _FALLBACK:
+            if fallback is None:
+                fallback = frame
+        elif role == _BOUNDARY:
+            break
         frame = frame.f_back
-    frozen = tuple(key)
-    cached = _stacks.get(frozen)
+        depth += 1
+    if site is None:
+        site = library or fallback
+        if site is None:
+            return None
+    # The cache key: the (code, instruction) pairs of as many frames from the site as its
+    # stacks have needed (`_depths`), read without classifying them.
+    known_depth = _depths.get(id(site.f_code))
+    if known_depth is None:
+        return _capture_new(site, limit)
+    depth = known_depth[1]
+    key = []
+    frame = site
+    while frame is not None and depth:
+        key.append(id(frame.f_code))
+        key.append(frame.f_lasti)
+        frame = frame.f_back
+        depth -= 1
+    cached = _sites.get(tuple(key))
     if cached is not None:
         return cached[1]
-    stack = [
-        f"{code.co_filename}:{line} in {code.co_name}"
-        for code, line in zip(codes, key[1::2], strict=True)
-    ]
-    if len(_stacks) < 10_000:
-        _stacks[frozen] = (tuple(codes), stack)
-    return stack
+    return _capture_new(site, limit)
+
+
+# The raw frames from a call site that its stacks have needed (the most any needed), by id()
+# of the site's code.
+_depths: dict[int, tuple[CodeType, int]] = {}
+
+
+def _capture_new(site: FrameType, limit: int) -> Site:
+    """The site and its stack, formatted, and cached under the frames they depend on: those
+    the walk read (to its `limit`-th user frame, a task boundary, or the end of the stack,
+    which takes one frame more to tell apart from a longer stack)."""
+    stack = []
+    frame: FrameType | None = site
+    read = 0
+    while frame is not None and len(stack) < limit:
+        code = frame.f_code
+        read += 1
+        kind = _kind_of_code(code)
+        if kind == OTHER:
+            stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
+        elif kind == _TASK_BOUNDARY:
+            break
+        frame = frame.f_back
+    else:
+        if frame is None:
+            read += 1  # the end of the stack is part of what was read
+    site_code = site.f_code
+    result: Site = (site_code.co_name, site_code.co_filename, site.f_lineno, stack)
+    known_depth = _depths.get(id(site_code))
+    depth = known_depth[1] if known_depth is not None else 0
+    if read > depth:
+        depth = read
+        _depths[id(site_code)] = (site_code, depth)
+    key: list[int] = []
+    codes: list[CodeType] = []  # held by the entry, so that the ids in its key stay theirs
+    frame = site
+    while frame is not None and depth:
+        codes.append(frame.f_code)
+        key.append(id(frame.f_code))
+        key.append(frame.f_lasti)
+        frame = frame.f_back
+        depth -= 1
+    if len(_sites) < _SITES_KEPT:
+        _sites[tuple(key)] = (tuple(codes), result)
+    return result
 
 
 _METHOD_FIRST_ARGUMENTS = frozenset({"self", "cls"})

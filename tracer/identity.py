@@ -40,7 +40,7 @@ def host_name() -> str:
 
 
 class _Entry:
-    __slots__ = ("cls", "key", "label", "labelled", "ref")
+    __slots__ = ("cls", "extra", "key", "label", "labelled", "parts", "ref")
 
     def __init__(self, ref: weakref.ref[object] | None, cls: type, key: str) -> None:
         self.ref = ref
@@ -48,6 +48,10 @@ class _Entry:
         self.key = key
         self.label: str | None = None
         self.labelled = False
+        # What the runtime keeps with an object's key (an asyncio task's creation): looked up
+        # once, dropped with the entry.
+        self.extra: object = None
+        self.parts: list[object] | None = None
 
 
 # Objects without a weakref leave their entry behind when they die: only so many are kept
@@ -61,13 +65,18 @@ class InstanceRegistry:
 
     def __init__(self, host: str, pid: int) -> None:
         self.prefix = f"{host}/{pid}.{os.urandom(2).hex()}"  # what secrets.token_hex does
-        self._entries: dict[int, _Entry] = {}
+        # id() -> entry; read directly by the runtime's hot path (see `labelled`).
+        self.entries: dict[int, _Entry] = {}
         self._unreferenced = 0
         self._serial = 0
         self._lock = threading.Lock()
 
     def key_of(self, obj: object) -> str:
         return self._entry_of(obj).key
+
+    def entry_of(self, obj: object) -> _Entry:
+        """The object's entry: its key, and what the runtime keeps with it (`extra`)."""
+        return self._entry_of(obj)
 
     def identify(self, obj: object, read_label: LabelOf | None = None) -> tuple[str, str | None]:
         """The object's key and label; the label is read on the first call only."""
@@ -80,8 +89,20 @@ class InstanceRegistry:
             entry.labelled = True
         return entry.key, entry.label
 
+    def labelled(self, obj: object, read_label: LabelOf | None = None) -> _Entry:
+        """The object's entry, its label read (on the first call only, unless the object is
+        known by address: then each time, and `parts` stays None)."""
+        entry = self._entry_of(obj)
+        if entry.ref is None:
+            entry.label = safe_label(obj, read_label)
+            entry.parts = None
+        elif not entry.labelled:
+            entry.label = safe_label(obj, read_label)
+            entry.labelled = True
+        return entry
+
     def _entry_of(self, obj: object) -> _Entry:
-        entry = self._entries.get(id(obj))
+        entry = self.entries.get(id(obj))
         if entry is not None:
             ref = entry.ref
             if ref is None:
@@ -94,7 +115,7 @@ class InstanceRegistry:
     def _register(self, obj: object) -> _Entry:
         oid = id(obj)
         with self._lock:
-            entry = self._entries.get(oid)
+            entry = self.entries.get(oid)
             if entry is not None and (
                 entry.cls is type(obj) if entry.ref is None else entry.ref() is obj
             ):
@@ -108,17 +129,17 @@ class InstanceRegistry:
                 self._unreferenced += 1
                 if self._unreferenced > _MAX_UNREFERENCED:
                     self._forget_unreferenced()
-            entry = self._entries[oid] = _Entry(ref, type(obj), key)
+            entry = self.entries[oid] = _Entry(ref, type(obj), key)
             return entry
 
     def _forget_unreferenced(self) -> None:
         # A copy first: a weakref callback (another object dying) may delete meanwhile.
-        for oid in [oid for oid, e in list(self._entries.items()) if e.ref is None]:
-            del self._entries[oid]
+        for oid in [oid for oid, e in list(self.entries.items()) if e.ref is None]:
+            del self.entries[oid]
         self._unreferenced = 1
 
     def _forgetter(self, oid: int) -> Callable[[weakref.ref[object]], None]:
-        entries = self._entries
+        entries = self.entries
 
         def forget(ref: weakref.ref[object]) -> None:
             entry = entries.get(oid)
@@ -128,7 +149,7 @@ class InstanceRegistry:
         return forget
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
 
 def safe_label(obj: object, read_label: LabelOf | None = None) -> str | None:

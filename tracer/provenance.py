@@ -24,6 +24,7 @@ from collections.abc import Callable
 from types import CodeType, ModuleType
 from typing import Any
 
+from . import current
 from .errors import internal_error
 from .frames import Owner, callsite_frame
 
@@ -163,16 +164,8 @@ def _make_hook(owner: Owner) -> Callable[..., Any]:
     return hook
 
 
-_runtime: Any = None  # the runtime module, imported on first use (it imports this one)
-
-
 def _record(instance: object, owner: Owner) -> None:
-    global _runtime
-    if _runtime is None:
-        from . import runtime
-
-        _runtime = runtime
-    if _runtime.RECORDER is None:
+    if current.registry is None:  # not recording
         return
     try:
         # Frames: this function, the hook, wrapt's call (C), then whoever called __init__.

@@ -1,16 +1,25 @@
 """The per-process trace file: a START line when a run starts, an END line when it ends.
 
-Each line is one `os.write` to a file opened with O_APPEND, so it is on disk (in the kernel's
-page cache) the moment the call returns: a process killed with SIGKILL mid-run leaves the starts
-of its open runs behind, which is how hangs and killed workers show up in the analysis. The
-class has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean
-spans and, when exporting over OTLP, SDK spans.
+The file is memory-mapped, a chunk at a time (`CHUNK_BYTES`, reserved on disk before it is
+mapped): writing a line is a copy into the mapping, no system call. The copy is in the kernel's
+page cache the moment it is made, as a `write` would be, so a process killed with SIGKILL
+mid-run leaves the starts of its open runs behind (the kernel writes a dead process's dirty
+pages back), which is how hangs and killed workers show up in the analysis. A file ends at its
+last chunk's end: a live or killed writer's file ends in NUL bytes after its last line, which
+readers take as the end of the data (analyzers/blocks.py). At exit (and `close`) the mapping is
+dropped and the file cut to what was written; lines after that (a daemon thread's) are appended
+with `os.write`. Where a file cannot be mapped (no `mmap`, a filesystem that refuses it), each
+line is one `os.write` to a file opened with O_APPEND, said once on stderr. The class
+has the shape of an OpenTelemetry SDK `SpanProcessor`, so the same object serves lean spans
+and, when exporting over OTLP, SDK spans.
 
 The writer never stops by itself: a value JSON cannot hold, or text that is not valid UTF-8 (a
 lone surrogate from `os.fsdecode`), is written escaped; a line that cannot be written is lost
-alone, said once on stderr, and the next run tries again (reopening the file if the program
-closed its descriptor). The OS calls go through references taken at import: a test that patches
-`os.write` (a blocking-call checker, a mock) patches the program's calls, not racetrace's.
+alone, said once on stderr, and the next run tries again (with a new file if the program closed
+our descriptor or removed the file). The OS calls go through references taken at import: a test
+that patches `os.write` (a blocking-call checker, a mock) patches the program's calls, not
+racetrace's. The writer holds no descriptor while it maps (each chunk is mapped through one
+opened and closed at once): a program that closes every descriptor does not stop it.
 """
 
 from __future__ import annotations
@@ -33,13 +42,28 @@ _END_KEYS = (semconv.END_STATUS, semconv.END_REASON, semconv.ERROR_TYPE, semconv
 
 _START = semconv.LINE_START
 _END = semconv.LINE_END
-# orjson, imported with the first line written: a process that records nothing (a child that
-# imports no traced code) never pays for it (~4 ms, it imports json, datetime and uuid).
-_dumps: Any = None
-_OPTIONS = 0
+# orjson's encoder and options, imported with the first line written (or by load_encoder): a
+# process that records nothing (a child that imports no traced code) never pays for it (~4 ms,
+# it imports json, datetime and uuid). The runtime's hot path calls `dumps` itself.
+dumps: Any = None
+OPTIONS = 0
 _os_write = os.write
 _os_open = os.open
 _os_close = os.close
+_os_ftruncate = os.ftruncate
+_os_fstat = os.fstat
+_os_dup = os.dup
+_os_fallocate = getattr(os, "posix_fallocate", None)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Each chunk of a mapped file. A killed process leaves at most this much NUL padding (reserved
+# on disk: a full disk is an error when a chunk is reserved, never a SIGBUS on a later copy).
+CHUNK_BYTES = 1 << 20
+# Python 3.13+ can map without keeping a duplicate of the descriptor (which a program closing
+# every descriptor would close, and which closing the map would then close again).
+_MAP_OPTIONS: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
+# Whether the interpreter has a GIL: with one, a copy into the map (one C call) is atomic
+# between threads; without (free-threaded builds), every line takes the lock.
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 # How long a writer that failed to open its file waits before it tries again.
 _REOPEN_AFTER_NS = 1_000_000_000
 
@@ -75,17 +99,17 @@ def _as_text(value: object) -> str:
 def load_encoder() -> None:
     """Import orjson now (wrap.py does, when the first target is patched): not on a run's
     path, which may be on an event loop that a blocking-call checker watches."""
-    global _dumps, _OPTIONS
+    global dumps, OPTIONS
     import orjson
 
-    _OPTIONS = orjson.OPT_APPEND_NEWLINE
-    _dumps = orjson.dumps
+    OPTIONS = orjson.OPT_APPEND_NEWLINE
+    dumps = orjson.dumps
 
 
 def encode_header(record: dict[str, Any]) -> bytes:
     """A header line: with the stdlib's json while orjson is not imported (a process that
     records no run writes its header at exit, and json is already there), else as any line."""
-    if _dumps is not None:
+    if dumps is not None:
         return encode_line(record)
     import json
 
@@ -96,12 +120,12 @@ def encode_header(record: dict[str, Any]) -> bytes:
 
 def encode_line(record: dict[str, Any]) -> bytes:
     """One JSON line; whatever a value holds, never an exception."""
-    if _dumps is None:
+    if dumps is None:
         load_encoder()
     try:
-        return _dumps(record, default=_as_text, option=_OPTIONS)
+        return dumps(record, default=_as_text, option=OPTIONS)
     except TypeError:  # text that is not valid UTF-8, or a value `_as_text` could not fix
-        return _dumps(_escaped(record), default=_as_text, option=_OPTIONS)
+        return dumps(_escaped(record), default=_as_text, option=OPTIONS)
 
 
 # Flags whose value is likely a secret: `--api-key=...`, `--token ...`, `--db-password=...`.
@@ -135,9 +159,8 @@ def command_line(argv: list[str]) -> list[str]:
 
 
 def run_id_of(span: Any) -> str:
-    """A run's id: its span id in hex (a lean span carries it ready-made)."""
-    run_id = getattr(span, "run_id", None)
-    return run_id if run_id is not None else format(span.context.span_id, "016x")
+    """A run's id: its SDK span's id in hex."""
+    return format(span.context.span_id, "016x")
 
 
 def _hex_or_none(context: Any, width: int) -> str | None:
@@ -153,7 +176,19 @@ class JsonLinesSink:
         self.service = service
         self.version = version
         self.path: str | None = None
+        # The chunk of the file mapped now, and where it starts and ends in the file; None when
+        # nothing is open, or when lines are appended with `os.write` (`_fd`). The runtime's
+        # hot path writes a line with `mapped.write(line)` itself (one call, not three), and
+        # with `put(line)` when there is no map or the line does not fit (ValueError).
+        self.mapped: Any = None
+        self._map_start = 0
+        self._map_end = 0
+        # The number of the descriptor the map keeps (Python < 3.13), and the file's identity.
+        self._map_fd: int | None = None
+        self._ident: tuple[int, int] = (0, 0)
         self._fd: int | None = None
+        # Whether files are mapped: off where mapping failed once (said once), or by choice.
+        self.use_map = True
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
@@ -178,27 +213,13 @@ class JsonLinesSink:
             "start_ns": span.start_time,
         }
         record.update(attributes)
-        self._write(record)
-
-    def write_start(self, run_id: str, trace_hex: str, parent_hex: str | None, name: str,
-                    start_ns: int, attributes: dict[str, Any]) -> None:
-        """A lean span's START line: the record `on_start` builds, without reading a span."""
-        record: dict[str, Any] = {
-            "type": _START,
-            "run_id": run_id,
-            "trace_id": trace_hex,
-            "parent_span_id": parent_hex,
-            "name": name,
-            "start_ns": start_ns,
-        }
-        record.update(attributes)
-        self._write(record)
+        self.write_record(record)
 
     def write_end(self, run_id: str, end_ns: int, end: dict[str, Any]) -> None:
-        """A lean span's END line; `end` holds the `_END_KEYS` that have a value, in order."""
+        """A run's END line; `end` holds the `_END_KEYS` that have a value, in order."""
         record: dict[str, Any] = {"type": _END, "run_id": run_id, "end_ns": end_ns}
         record.update(end)
-        self._write(record)
+        self.write_record(record)
 
     def on_end(self, span: Any) -> None:
         attributes = span.attributes
@@ -211,81 +232,139 @@ class JsonLinesSink:
             value = attributes.get(key)
             if value is not None:
                 record[key] = value
-        self._write(record)
+        self.write_record(record)
 
     def shutdown(self) -> None:
         self.close()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True  # every line is written when it happens
+        return True  # every line is in the kernel's hands when it happens
 
-    # -- file ----------------------------------------------------------------------------------
-    def _write(self, record: dict[str, Any]) -> None:
-        if self._closed:
-            return
+    # -- lines ---------------------------------------------------------------------------------
+    def write_record(self, record: dict[str, Any]) -> None:
+        """One line: `record` encoded (a START the runtime built whole)."""
         try:
             line = encode_line(record)
         except Exception as exc:  # pragma: no cover - encode_line escapes what it cannot hold
             self._lose(f"cannot encode a trace line ({type(exc).__name__}: {exc})")
             return
-        fd = self._fd
+        mapped = self.mapped
+        if mapped is not None and _GIL:
+            try:
+                mapped.write(line)  # the hot path: one copy, atomic under the GIL
+                return
+            except ValueError:  # the chunk is full (or was just replaced): take the lock
+                pass
+        self.put(line)
+
+    def put(self, line: bytes) -> None:
+        """A line the current chunk cannot take: the next chunk, the first file, or `os.write`."""
+        if self._closed:
+            return
         try:
-            if fd is None:
-                fd = self._open()
-                if fd is None:
+            with self._lock:
+                if self._closed:
+                    return
+                if self.mapped is None and self._fd is None and not self._open():
                     self.lost += 1
                     return
-            try:
-                _os_write(fd, line)
-            except OSError as exc:
-                if exc.errno != errno.EBADF:
-                    raise
-                # The program closed our descriptor (closing every fd, daemonizing): this line
-                # and the next go to a new file of this process, with a header of its own.
-                self._forget(fd)
-                fd = self._open()
-                if fd is None:
-                    raise
-                _os_write(fd, line)
+                if self.mapped is not None:
+                    self._spill(line)
+                    return
+            self._append(line)
         except OSError as exc:
             self._lose(f"cannot write the trace file {self.path or self.directory} ({exc})")
         except Exception as exc:
             self._lose(f"cannot write the trace file {self.path or self.directory} "
                        f"({type(exc).__name__}: {exc})")
 
-    def _forget(self, fd: int) -> None:
-        with self._lock:
-            if self._fd == fd:
-                self._fd = None
-                self.path = None
+    def _spill(self, line: bytes) -> None:
+        """Under the lock: what fits in this chunk, the rest in a new one, mapped and written
+        before other threads see it. A chunk is left only when full, so no other thread can
+        write to it after this one filled it."""
+        mapped = self.mapped
+        while True:
+            free = len(mapped) - mapped.tell()
+            try:
+                if len(line) <= free:
+                    mapped.write(line)
+                    return
+                if free:
+                    mapped.write(line[:free])
+            except ValueError:  # another thread's line took the room meanwhile
+                continue
+            line = line[free:]
+            break
+        try:
+            fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
+            try:
+                start = self._map_end
+                new, end, new_fd = _map_chunk(fd, start, len(line))
+            finally:
+                _os_close(fd)
+        except OSError:
+            # The file is gone (removed with its folder) or cannot grow: the next line tries a
+            # new file.
+            self.mapped = None
+            self.path = None
+            _release(mapped, self._map_fd, self._ident)
+            raise
+        new.write(line)
+        old_fd = self._map_fd
+        self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
+        _release(mapped, old_fd, self._ident)
+
+    def _append(self, line: bytes) -> None:
+        """One `os.write` to the file opened with O_APPEND (no map)."""
+        fd = self._fd
+        if fd is None:
+            return
+        try:
+            _os_write(fd, line)
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                raise
+            # The program closed our descriptor (closing every fd, daemonizing): this line
+            # and the next go to a new file of this process, with a header of its own.
+            with self._lock:
+                if self._fd == fd:
+                    self._fd = None
+                    self.path = None
+                if self.mapped is None and self._fd is None and not self._open():
+                    raise
+                if self.mapped is not None:
+                    self._spill(line)
+                    return
+                fd = self._fd
+            if fd is None:
+                raise
+            _os_write(fd, line)
 
     def _lose(self, why: str) -> None:
         self.lost += 1
         say(f"{why}; that run is missing from the trace, racetrace tries again with each "
             "run and your program is not affected", once_key="trace-writer")
 
-    def _open(self) -> int | None:
-        with self._lock:
-            if self._fd is not None:
-                return self._fd
-            if self._closed or now_ns() < self._retry_ns:
-                return None
-            try:
-                return self._open_file()
-            except Exception:
-                self._retry_ns = now_ns() + _REOPEN_AFTER_NS
-                raise
+    # -- file ----------------------------------------------------------------------------------
+    def _open(self) -> bool:
+        """Under the lock: a new file, with its header; False while a failed open waits."""
+        if self._closed or now_ns() < self._retry_ns:
+            return False
+        try:
+            self._open_file()
+        except Exception:
+            self._retry_ns = now_ns() + _REOPEN_AFTER_NS
+            raise
+        return True
 
-    def _open_file(self) -> int:
+    def _open_file(self) -> None:
         if self.prepare_folder is not None:
             self.prepare_folder()
         make_dirs(self.directory)
         pid = os.getpid()
         name = f"{self.host}.{pid}.{os.urandom(3).hex()}.jsonl"
         path = os.path.join(self.directory, name)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-        fd = _os_open(path, flags, 0o600)
-        header = self._header = {
+        header = {
             "type": semconv.LINE_HEADER,
             "format": semconv.TRACE_FORMAT,
             "pid": pid,
@@ -300,43 +379,123 @@ class JsonLinesSink:
         }
         if self.unresolved:
             header["unresolved_targets"] = list(self.unresolved)
-        _os_write(fd, encode_header(header))
-        self.path = path
-        self._fd = fd
+        line = encode_header(header)
+        fd = _os_open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+        try:
+            if self.use_map:
+                try:
+                    stat = _os_fstat(fd)
+                    self._ident = (stat.st_dev, stat.st_ino)
+                    mapped, end, map_fd = _map_chunk(fd, 0, len(line))
+                except Exception as exc:
+                    self.use_map = False
+                    say(f"cannot map the trace file {path} ({type(exc).__name__}: {exc}); "
+                        "writing it a line at a time instead", once_key="trace-map")
+                    _os_ftruncate(fd, 0)  # a chunk may have been reserved
+                else:
+                    mapped.write(line)
+                    self.mapped, self._map_start, self._map_end = mapped, 0, end
+                    self._map_fd = map_fd
+                    self._header, self.path = header, path
+                    return
+            _os_write(fd, line)
+        finally:
+            _os_close(fd)
+        self._fd = _os_open(path, os.O_WRONLY | os.O_APPEND | _O_CLOEXEC)
+        self._header, self.path = header, path
+
+    def _settle(self) -> int | None:
+        """Under the lock: drop the map and cut the file to what was written; lines after this
+        are appended with `os.write` (the descriptor is returned, or None with no map)."""
+        mapped = self.mapped
+        if mapped is None:
+            return None
+        self.mapped = None
+        low = mapped.tell()
+        # Full from here on: a thread that still holds the map fails and takes the lock. A
+        # line it copied meanwhile ends where the NUL bytes start (no line holds a NUL byte).
+        mapped.seek(0, 2)
+        end = mapped.find(b"\0", low)
+        if end < 0:
+            end = len(mapped)
+        _release(mapped, self._map_fd, self._ident)
+        fd = _os_open(self.path, os.O_WRONLY | os.O_APPEND | _O_CLOEXEC)
+        try:
+            _os_ftruncate(fd, self._map_start + end)
+        except BaseException:
+            _os_close(fd)
+            raise
         return fd
 
     def at_exit(self, unresolved: list[dict[str, str]], *, create: bool) -> None:
         """The process is ending: its file names the targets that never resolved here, in a
         second header line when they changed since the first was written; with `create`, a
-        file is written (a header alone) even when no run was recorded."""
+        file is written (a header alone) even when no run was recorded. The file is cut to its
+        lines; any written later (a daemon thread's run ending) are appended."""
         if self._closed:
             return
         try:
-            if self._fd is None:
-                if not create:
-                    return
+            with self._lock:
+                if self.mapped is None and self._fd is None:
+                    if not create:
+                        return
+                    self.unresolved = unresolved
+                    self._open()
+                    unresolved = self.unresolved
+            if unresolved != self.unresolved:
                 self.unresolved = unresolved
-                self._open()
-            elif unresolved != self.unresolved:
-                self.unresolved = unresolved
-                _os_write(self._fd,
-                          encode_header({**self._header, "unresolved_targets": unresolved}))
+                self.write_line(encode_header({**self._header, "unresolved_targets": unresolved}))
+            self.settle()
         except Exception as exc:
             internal_error("writing the trace file's header", exc)
+
+    def settle(self) -> None:
+        """Cut the file to its lines (the process is ending); from now on, lines are appended
+        a line at a time, and no file opened after this is mapped (nothing would cut it)."""
+        try:
+            with self._lock:
+                self.use_map = False
+                fd = self._settle()
+                if fd is not None:
+                    self._fd = fd
+        except Exception as exc:
+            internal_error("cutting the trace file to its lines", exc)
+
+    def write_line(self, line: bytes) -> None:
+        """One line already encoded (an END the runtime made directly)."""
+        mapped = self.mapped
+        if mapped is not None and _GIL:
+            try:
+                mapped.write(line)
+                return
+            except ValueError:
+                pass
+        self.put(line)
 
     def close(self) -> None:
         with self._lock:
             # Closed means done: the END of a run still in flight must not open a second file
             # (with an END whose START is in the first).
             self._closed = True
-            if self._fd is not None:
-                try:
-                    _os_close(self._fd)
-                finally:
-                    self._fd = None
+            fd = None
+            try:
+                fd = self._settle()
+            except Exception as exc:
+                internal_error("closing the trace file", exc)
+            for descriptor in (fd, self._fd):
+                if descriptor is not None:
+                    try:
+                        _os_close(descriptor)
+                    except OSError:
+                        pass
+            self._fd = None
 
     def after_fork_in_child(self) -> None:
-        """The child gets a file of its own; the parent's descriptor is not ours to write."""
+        """The child gets a file of its own. The parent's map and descriptor are not ours to
+        write, nor its file ours to cut: the child drops its copies and leaves the file."""
+        mapped, self.mapped = self.mapped, None
+        if mapped is not None:
+            _release(mapped, self._map_fd, self._ident)
         if self._fd is not None:
             try:
                 _os_close(self._fd)
@@ -348,3 +507,64 @@ class JsonLinesSink:
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
+
+
+_mmap: Any = None
+
+
+def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
+    """Reserve and map the chunk of the file at `start` (room for `need` bytes at least): the
+    map, where it ends in the file, and the number of the descriptor the map keeps."""
+    global _mmap
+    if _mmap is None:
+        import mmap
+
+        _mmap = mmap
+    grain = _mmap.ALLOCATIONGRANULARITY
+    size = max(CHUNK_BYTES, -(-need // grain) * grain)
+    reserved = False
+    if _os_fallocate is not None:
+        try:
+            # Blocks reserved now: a full disk fails here, not as a SIGBUS on a later copy.
+            _os_fallocate(fd, start, size)
+            reserved = True
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+    if not reserved:
+        _os_ftruncate(fd, start + size)
+    kept = None
+    if not _MAP_OPTIONS:
+        # Before Python 3.13 the map keeps a duplicate of the descriptor, and closing the map
+        # closes it. Its number is the lowest free one (as `dup` gives): remembered, so that a
+        # map whose descriptor the program closed, its number then reused, is never closed.
+        kept = _os_dup(fd)
+        _os_close(kept)
+    mapped = _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE, offset=start, **_MAP_OPTIONS)
+    return mapped, start + size, kept
+
+
+# Maps whose descriptor is no longer ours: never closed (closing would close the program's).
+_kept_open: list[Any] = []
+
+
+def _release(mapped: Any, kept: int | None, ident: tuple[int, int]) -> None:
+    """Close a map, unless the descriptor it keeps is not a descriptor of its file any more
+    (the program closed every descriptor, then opened others): then it is left open."""
+    if kept is not None:
+        try:
+            stat = _os_fstat(kept)
+            ours = (stat.st_dev, stat.st_ino) == ident
+        except OSError:
+            ours = False
+        if not ours:
+            _kept_open.append(mapped)
+            return
+    _close_quietly(mapped)
+
+
+def _close_quietly(mapped: Any) -> None:
+    try:
+        mapped.close()
+    except Exception:
+        pass

@@ -1,24 +1,22 @@
-"""Spans for runs: a lean span of our own by default, the SDK's when exporting over OTLP.
+"""Ids for runs, and SDK spans for runs when exporting over OTLP.
 
-The SDK's span object costs ~62 µs a run on our machines, most of the tracing overhead, and
-importing OpenTelemetry costs every traced process tens of milliseconds at start-up. A run needs
-only what the trace file records, so by default a run is a `RunSpan`: a plain object holding its
-ids, attributes and times, whose parent is the run it happens in (else the program's current
+The SDK's span object costs ~62 µs a run on our machines, and importing OpenTelemetry costs
+every traced process tens of milliseconds at start-up. A run needs only what the trace file
+records, so by default a run is no span object at all: the recorder writes its START line
+itself, with ids of its own, its parent the run it happens in (else the program's current
 OpenTelemetry span, read only if the program imported OpenTelemetry, so a run inside the user's
 own span carries its trace id). It is not set in the OpenTelemetry context: a span that no
 backend receives must not become the parent of the program's own spans. When an OTLP endpoint
 is configured, runs are SDK spans instead, through a private `TracerProvider` whose processors
 are our file writer and the OTLP batch exporter, and are set in the context (runtime.activate),
-so spans made inside a run are its children there.
+so spans made inside a run (AutoGen's, GenAI instrumentations') are its children there.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
-
-from .clock import now_ns
 
 if TYPE_CHECKING:
     from opentelemetry import trace
@@ -26,140 +24,50 @@ if TYPE_CHECKING:
 _modules = sys.modules
 
 
-def _first_getrandbits(bits: int) -> int:
-    load_ids()
-    return _getrandbits(bits)
-
-
-_getrandbits: Any = _first_getrandbits
-
-
-_random: Any = None
+# Run ids count up from a random start, trace ids of runs without a parent are a random
+# prefix and the run's id: unique in a process as a counter is, apart across processes as 64
+# random bits are, for a fraction of drawing random numbers per run (the SDK's, when
+# exporting, draws its own). Seeded from the OS, never from `random`: taking numbers from the
+# global generator would change what a program that calls `random.seed()` sees.
+run_ids: Any = None
+trace_prefix = b""  # hex, as bytes: written into lines as it is
 
 
 def load_ids() -> None:
-    """Import `random` (for span and trace ids) now: wrap.py does, when a target is patched.
-    A generator of our own, seeded from the OS: taking ids from the global one would change
-    the numbers a program that calls `random.seed()` sees."""
-    global _getrandbits, _random
-    if _random is not None:
-        return
-    import random
-
-    _random = random.Random()
-    _getrandbits = _random.getrandbits
+    """Seed the ids now (wrap.py does, when a target is patched)."""
+    if run_ids is None:
+        reseed_after_fork()
 
 
 def reseed_after_fork() -> None:
-    """A forked child draws other ids than its parent (`random` does this for its global
-    generator only)."""
-    if _random is not None:
-        _random.seed()
+    """A forked child counts from a start of its own."""
+    global run_ids, trace_prefix
+    import itertools
+
+    # Below 2**63: the counter never reaches 64 bits; never 0, which OpenTelemetry reserves.
+    run_ids = itertools.count((int.from_bytes(os.urandom(8), "big") >> 1) | 1)
+    trace_prefix = os.urandom(8).hex().encode()
 
 
 class SpanSink(Protocol):
-    """What receives spans as they start and end (an SDK `SpanProcessor` fits)."""
+    """What receives SDK spans as they start and end (an SDK `SpanProcessor` fits)."""
 
     def on_start(self, span: Any, parent_context: Any = None) -> None: ...
 
     def on_end(self, span: Any) -> None: ...
 
 
-class RunSpan:
-    """What a run's trace lines need, with the part of the OpenTelemetry `Span` interface the
-    recorder uses. Never handed to OpenTelemetry: it is in no context and no exporter. It is
-    its own span context (`trace_id`, `span_id`, `is_valid`): one object a run, not two."""
-
-    __slots__ = ("_sink", "attributes", "end_time", "name", "run_id", "span_id", "start_time",
-                 "trace_id")
-    is_valid = True
-
-    def __init__(
-        self,
-        name: str,
-        trace_id: int,
-        span_id: int,
-        attributes: dict[str, Any],
-        start_time: int,
-        sink: SpanSink,
-    ) -> None:
-        self.name = name
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.run_id = format(span_id, "016x")
-        self.attributes = attributes
-        self.start_time = start_time
-        self.end_time: int | None = None
-        self._sink = sink
-
-    @property
-    def context(self) -> RunSpan:
-        return self
-
-    def get_span_context(self) -> RunSpan:
-        return self
-
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        if self.end_time is None:
-            self.attributes.update(attributes)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        if self.end_time is None:
-            self.attributes[key] = value
-
-    def is_recording(self) -> bool:
-        return self.end_time is None
-
-    def end(self, end_time: int | None = None) -> None:
-        if self.end_time is not None:
-            return
-        self.end_time = end_time if end_time is not None else now_ns()
-        self._sink.on_end(self)
-
-    def finish(self, end: dict[str, Any], end_time: int) -> None:
-        """End with the END line's attributes (`set_attributes(end)` and `end()` in one)."""
-        if self.end_time is not None:
-            return
-        self.attributes.update(end)
-        self.end_time = end_time
-        self._sink.write_end(self.run_id, end_time, end)
-
-
-class LeanSpanFactory:
-    def __init__(self, sink: SpanSink) -> None:
-        self._sink = sink
-
-    def start(
-        self, name: str, attributes: dict[str, Any], start_ns: int, parent_span: Any = None,
-    ) -> RunSpan:
-        """A run's span; `parent_span`: the run this one happens in, if any."""
-        parent: Any = None
-        if parent_span is None:
-            # Only a program that imported OpenTelemetry can have a current span.
-            otel_trace = _modules.get("opentelemetry.trace")
-            if otel_trace is not None:
-                parent_span = otel_trace.get_current_span()
-        if parent_span is not None:
-            parent = parent_span.get_span_context()
-            if not parent.is_valid:
-                parent = None
-        trace_id = parent.trace_id if parent is not None else (_getrandbits(128) or 1)
-        span = RunSpan(name, trace_id, _getrandbits(64) or 1, attributes, start_ns, self._sink)
-        if parent is None:
-            parent_hex = None
-        elif type(parent) is RunSpan:  # the run this one happens in: its id is ready
-            parent_hex = parent.run_id
-        else:
-            parent_hex = format(parent.span_id, "016x")
-        self._sink.write_start(span.run_id, format(trace_id, "032x"), parent_hex, name,
-                               start_ns, attributes)
-        return span
-
-    def failed(self, span: Any) -> None:
-        """The run raised: the trace file's END line says so, nothing else to mark."""
-
-    def shutdown(self) -> None:
-        pass
+def otel_parent() -> tuple[int, int] | None:
+    """`(trace id, span id)` of the program's current OpenTelemetry span, for a run that no
+    run of ours encloses; None if there is none. Only a program that imported OpenTelemetry
+    can have one: nothing is imported here."""
+    otel_trace = _modules.get("opentelemetry.trace")
+    if otel_trace is None:
+        return None
+    context = otel_trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return context.trace_id, context.span_id
 
 
 class SdkSpanFactory:

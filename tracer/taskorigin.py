@@ -19,7 +19,7 @@ import threading
 import weakref
 from typing import Any
 
-from . import importhook
+from . import current, importhook
 from .clock import now_ns
 from .errors import internal_error
 from .frames import INTERNAL, OTHER, file_kind
@@ -81,23 +81,20 @@ def _creation_site() -> str | None:
 
 
 def _record(loop: Any, task: object) -> None:
-    from . import runtime
-    from .sink import run_id_of
-
     try:
         created_ns = now_ns()
         site = _creation_site()
-        run = runtime.current_run()
+        run = current.RUN.get()
         run_id = None
         if run is not None and not run.ended:
-            run_id = run_id_of(run.span)
+            run_id = run.run_id
         creator_key = None
-        recorder = runtime.RECORDER
+        registry = current.registry
         asyncio = sys.modules.get("asyncio")
-        if recorder is not None and asyncio is not None:
+        if registry is not None and asyncio is not None:
             creator = asyncio.current_task(loop)
             if creator is not None:
-                creator_key = recorder.registry.key_of(creator)
+                creator_key = registry.key_of(creator)
         _origins[task] = (site, run_id, created_ns, creator_key)
     except Exception as exc:
         internal_error("recording where a task was created", exc)

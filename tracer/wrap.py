@@ -12,6 +12,7 @@ its run.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import inspect
@@ -25,14 +26,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import wrapt
 
-from . import runtime
+from . import current, runtime
 from .clock import now_ns
 from .errors import internal_error
 from .frames import prepare as prepare_frames
 from .runtime import ActiveRun, PendingRun, activate, deactivate
-from .semconv import LOOP_RUNNING
 from .sink import load_encoder
 from .span import load_ids
+from .target import default_instance_of
+
+# The current run's context variable, set and reset here directly on the hot path.
+_enter = current.RUN.set
+_leave = current.RUN.reset
+_Token = contextvars.Token
 
 # Imported when the first target is patched: what its runs need is imported now, at an import,
 # rather than on the first run (perhaps on an event loop that a blocking-call checker watches).
@@ -41,7 +47,7 @@ load_ids()
 prepare_frames()
 
 if TYPE_CHECKING:
-    from .targets import Target
+    from .target import Target
 
 T = TypeVar("T")
 
@@ -112,54 +118,66 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
     it sees untraced.
     """
 
+    # A plain call: its run is decided and begun at once (`Recorder.start`).
+    plain = kind is SYNC and not target.returns_stream
+    own_self = target.instance_of is default_instance_of  # a method's run is on `self`
+
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         recorder = runtime.RECORDER
-        pending = None
+        pending = run = subject = None
         if recorder is not None:
             try:
-                subject = target.instance_of(wrapped, instance, args, kwargs)
-                pending = recorder.prepare(target, subject, sys._getframe(1), args, kwargs)
+                subject = (instance if own_self and instance is not None
+                           else target.instance_of(wrapped, instance, args, kwargs))
+                if plain:
+                    run = recorder.start(target, subject, sys._getframe(1), args, kwargs)
+                else:
+                    pending = recorder.prepare(target, subject, sys._getframe(1), args, kwargs)
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
+        if run is not None:
+            # `activate(run)` and `deactivate(tokens)`, inlined for runs not exported.
+            tokens = activate(run) if runtime.in_otel_context else _enter(run)
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                deactivate(tokens)
+                recorder.finish(run, exc)  # type: ignore[union-attr]
+                _hide_our_frames(exc)
+                raise
+            if type(tokens) is _Token:
+                try:
+                    _leave(tokens)
+                except Exception as exc:
+                    internal_error("leaving a run's context", exc)
+            else:
+                deactivate(tokens)
+            if id(type(result)) in _PLAIN_RESULTS and target.ends_with is None:
+                recorder.returned(run)  # type: ignore[union-attr]
+                return result
+            return _after_sync_call(recorder, run, target, subject, result)  # type: ignore[arg-type]
         if pending is None:
             try:
                 return wrapped(*args, **kwargs)
             except BaseException as exc:
                 _hide_our_frames(exc)
                 raise
-        if kind is not SYNC:  # a coroutine or generator function: drive what it returns
-            try:
-                made = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                _hide_our_frames(exc)
-                raise
-            if kind is COROUTINE:
-                return _coroutine_in_run(recorder, pending, None, made, target)  # type: ignore[arg-type]
-            if kind is ASYNC_GENERATOR:
-                return _async_generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
-            return _generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
-        if target.returns_stream:
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as exc:
-                _hide_our_frames(exc)
-                raise
-            return _stream_in_run(recorder, pending, result)  # type: ignore[arg-type]
-        run = recorder.begin(pending, sync=True)  # type: ignore[union-attr]
-        tokens = activate(run)
         try:
-            result = wrapped(*args, **kwargs)
+            made = wrapped(*args, **kwargs)
         except BaseException as exc:
-            deactivate(tokens)
-            recorder.finish(run, exc)  # type: ignore[union-attr]
             _hide_our_frames(exc)
             raise
-        deactivate(tokens)
-        if run is None:
-            return result
-        return _after_sync_call(recorder, run, pending, result)  # type: ignore[arg-type]
+        # A coroutine or generator function, or a method that returns a stream: drive what
+        # the call made.
+        if kind is COROUTINE:
+            return _coroutine_in_run(recorder, pending, None, made, target)  # type: ignore[arg-type]
+        if kind is ASYNC_GENERATOR:
+            return _async_generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
+        if kind is GENERATOR:
+            return _generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
+        return _stream_in_run(recorder, pending, made)  # type: ignore[arg-type]
 
     return wrapper
 
@@ -169,43 +187,52 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
     the interpreter binds it as it binds the original, and a call costs the program one frame
     of its recursion limit (a wrapt proxy's C call counts as a frame of its own). The body is
     `make_wrapper`'s sync path, with `self` taken from the arguments as wrapt would take it."""
+    streams = target.returns_stream
+    instance_of = target.instance_of
+    own_self = instance_of is default_instance_of  # the run's instance is `self`
 
     def traced(*args: Any, **kwargs: Any) -> Any:
         recorder = runtime.RECORDER
-        pending = None
+        pending = run = subject = None
         if recorder is not None and args:
             try:
                 rest = args[1:]
-                subject = target.instance_of(function, args[0], rest, kwargs)
-                pending = recorder.prepare(target, subject, sys._getframe(1), rest, kwargs)
+                subject = args[0] if own_self else instance_of(function, args[0], rest, kwargs)
+                if streams:
+                    pending = recorder.prepare(target, subject, sys._getframe(1), rest, kwargs)
+                else:
+                    run = recorder.start(target, subject, sys._getframe(1), rest, kwargs)
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
-        if pending is None:
-            try:
-                return function(*args, **kwargs)
-            except BaseException as exc:
-                _hide_our_frames(exc)
-                raise
-        if target.returns_stream:
+        if run is not None:
+            # `activate(run)` and `deactivate(tokens)`, inlined for runs not exported.
+            tokens = activate(run) if runtime.in_otel_context else _enter(run)
             try:
                 result = function(*args, **kwargs)
             except BaseException as exc:
+                deactivate(tokens)
+                recorder.finish(run, exc)  # type: ignore[union-attr]
                 _hide_our_frames(exc)
                 raise
-            return _stream_in_run(recorder, pending, result)  # type: ignore[arg-type]
-        run = recorder.begin(pending, sync=True)  # type: ignore[union-attr]
-        tokens = activate(run)
+            if type(tokens) is _Token:
+                try:
+                    _leave(tokens)
+                except Exception as exc:
+                    internal_error("leaving a run's context", exc)
+            else:
+                deactivate(tokens)
+            if id(type(result)) in _PLAIN_RESULTS and target.ends_with is None:
+                recorder.returned(run)  # type: ignore[union-attr]
+                return result
+            return _after_sync_call(recorder, run, target, subject, result)  # type: ignore[arg-type]
         try:
             result = function(*args, **kwargs)
         except BaseException as exc:
-            deactivate(tokens)
-            recorder.finish(run, exc)  # type: ignore[union-attr]
             _hide_our_frames(exc)
             raise
-        deactivate(tokens)
-        if run is None:
+        if pending is None:
             return result
-        return _after_sync_call(recorder, run, pending, result)  # type: ignore[arg-type]
+        return _stream_in_run(recorder, pending, result)  # type: ignore[arg-type]
 
     functools.update_wrapper(traced, function)
     return traced
@@ -229,37 +256,39 @@ def _hide_our_frames(exc: BaseException) -> None:
 
 
 def _after_sync_call(
-    recorder: runtime.Recorder, run: ActiveRun, pending: PendingRun, result: Any
+    recorder: runtime.Recorder, run: ActiveRun, target: Target, instance: object, result: Any
 ) -> Any:
     """A sync run's end: now, or when the coroutine or future the call handed back ends."""
     # A plain method that hands back a coroutine or a future has not finished its work yet.
-    if type(result) is types.CoroutineType:
+    cls = type(result)
+    if cls is types.CoroutineType:
         _mark_awaited(run)
-        return _coroutine_in_run(recorder, None, run, result, pending.target)
-    if _is_future(result):
+        return _coroutine_in_run(recorder, None, run, result, target)
+    entry = _FUTURE_CLASSES.get(id(cls))
+    if entry is not None and entry[0] is cls:
+        future = entry[1]
+    else:
+        future = _is_future(result)
+    if future:
         _mark_awaited(run)
         try:
-            result.add_done_callback(lambda future: _finish_future(recorder, run, future))
+            result.add_done_callback(lambda done: _finish_future(recorder, run, done))
         except Exception as exc:  # a future-like object of its own: the program has it as is
             internal_error("watching a returned future", exc)
             recorder.finish(run, None)
         return result
-    if pending.target.ends_with is None:
-        recorder.finish(run, None)
+    if target.ends_with is None:
+        recorder.returned(run)
     else:
-        _finish_with(recorder, run, pending, result)
+        _finish_with(recorder, run, target, instance, result)
     return result
 
 
 def _mark_awaited(run: ActiveRun) -> None:
     """A run marked as holding a running loop that returned an awaitable: it held the loop only
     until then. Its END says so (reason `awaited`)."""
-    try:
-        attributes = getattr(run.span, "attributes", None)
-        if attributes is not None and attributes.get(LOOP_RUNNING):
-            run.awaited = True
-    except Exception as exc:
-        internal_error("reading a run's attributes", exc)
+    if run.loop_running:
+        run.awaited = True
 
 
 def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any) -> Any:
@@ -275,13 +304,13 @@ def _stream_in_run(recorder: runtime.Recorder, pending: PendingRun, result: Any)
 
 
 def _finish_with(
-    recorder: runtime.Recorder, run: ActiveRun | None, pending: PendingRun, result: Any
+    recorder: runtime.Recorder, run: ActiveRun | None, target: Target, instance: object,
+    result: Any,
 ) -> None:
     """End the run when the future that `ends_with` finds ends (a streamed run's background
     task, a runtime's message loop): the target's work outlives its call. Now if there is none."""
-    target = pending.target
     try:
-        future = target.ends_with(result, pending.instance) if target.ends_with else None
+        future = target.ends_with(result, instance) if target.ends_with else None
     except Exception as exc:
         internal_error(f"finding where a run of {target.span_name} ends", exc)
         future = None
@@ -298,6 +327,10 @@ _FUTURE_CLASSES: dict[int, tuple[type, bool]] = {
     id(cls): (cls, False)
     for cls in (type(None), bool, int, float, str, bytes, list, tuple, dict)
 }
+# What a plain call returns most often, never a future nor a coroutine: its run ends now. By
+# id(), as `_FUTURE_CLASSES`: a class is never hashed (builtin types live as long as Python).
+_PLAIN_RESULTS = frozenset(
+    id(cls) for cls in (type(None), bool, int, float, str, bytes, list, tuple, dict))
 _class_mro = type.__dict__["__mro__"].__get__
 _class_dict = type.__dict__["__dict__"].__get__
 
@@ -351,11 +384,6 @@ class _Unstarted:
         self.run = run
         self.end_ns = now_ns() if run is not None else None
 
-    def take(self) -> Coroutine[Any, Any, Any]:
-        coroutine, self.coroutine = self.coroutine, None
-        assert coroutine is not None
-        return coroutine
-
     def __del__(self) -> None:
         coroutine, self.coroutine = self.coroutine, None
         if coroutine is None:
@@ -371,6 +399,9 @@ class _Unstarted:
             internal_error("dropping an unawaited coroutine", exc)
 
 
+_new_unstarted = object.__new__
+
+
 def _coroutine_in_run(
     recorder: runtime.Recorder,
     pending: PendingRun | None,
@@ -382,8 +413,16 @@ def _coroutine_in_run(
     drive = _drive_coroutine
     if type(coroutine) is types.CoroutineType:  # not any awaitable an async def may return
         drive = _named_driver(_drive_coroutine, _coroutine_drivers, coroutine.cr_code)
-    driver = drive(recorder, pending, run, _Unstarted(coroutine, recorder, run), target)
-    _name_like(driver, coroutine)
+    unstarted = _new_unstarted(_Unstarted)  # `_Unstarted(coroutine, recorder, run)`, inlined
+    unstarted.coroutine = coroutine
+    unstarted.recorder = recorder
+    unstarted.run = run
+    unstarted.end_ns = now_ns() if run is not None else None
+    driver = drive(recorder, pending, run, unstarted, target)
+    # A named driver's coroutine carries the names of the original function's code: set only
+    # the names a program changed on its function (or an awaitable of another kind).
+    if driver.__qualname__ != coroutine.__qualname__ or driver.__name__ != coroutine.__name__:
+        _name_like(driver, coroutine)
     return driver  # type: ignore[no-any-return]
 
 
@@ -437,12 +476,22 @@ async def _drive_coroutine(
 ) -> Any:
     """Await the original inside the run: begun here when `pending` is given (a coroutine
     method's run starts when its coroutine does), else already begun (a plain method)."""
-    coroutine = unstarted.take()
+    coroutine = unstarted.coroutine
+    unstarted.coroutine = None  # taken: ours runs it from here on
     if pending is not None:
-        run = recorder.begin(pending)
-    tokens = activate(run)
+        try:
+            run = recorder._begin(pending.target, pending.instance, pending.decided)
+        except Exception as exc:  # `recorder.begin(pending)`, one call less
+            internal_error("starting a run", exc)
+    if run is None:
+        try:
+            return await coroutine  # type: ignore[misc]
+        except BaseException as exc:
+            _hide_our_frames(exc)
+            raise
+    tokens = activate(run) if runtime.in_otel_context else _enter(run)
     try:
-        result = await coroutine
+        result = await coroutine  # type: ignore[misc]
     except BaseException as exc:
         deactivate(tokens)
         recorder.finish(run, exc)
@@ -450,9 +499,9 @@ async def _drive_coroutine(
         raise
     deactivate(tokens)
     if target.ends_with is None or pending is None:
-        recorder.finish(run, None)
+        recorder.returned(run)
     else:
-        _finish_with(recorder, run, pending, result)
+        _finish_with(recorder, run, pending.target, pending.instance, result)
     return result
 
 

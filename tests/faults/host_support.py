@@ -55,7 +55,7 @@ class Outcome:
         import orjson
 
         return [orjson.loads(line) for path in sorted(self.trace_dir.rglob("*.jsonl"))
-                for line in path.read_bytes().splitlines() if line.strip()]
+                for line in path.read_bytes().rstrip(b"\0").splitlines() if line.strip()]
 
 
 @dataclass(frozen=True)

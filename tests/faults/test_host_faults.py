@@ -136,8 +136,10 @@ CLOSED_FD = Case(
 
 
 def _check_closed_fd(untraced: Outcome, traced: Outcome) -> None:
-    # The writer opened a second file and went on: no run lost, the interrupted one ended.
-    assert len(list(traced.trace_dir.rglob("*.jsonl"))) == 2
+    # The writer went on: no run lost, the interrupted one ended. It maps its file and holds
+    # no descriptor between chunks, so the one file goes on (a writer that appends a line at
+    # a time opens a second: tests/tracer/test_recording.py).
+    assert len(list(traced.trace_dir.rglob("*.jsonl"))) == 1
     runs = traced.runs()
     assert [r.status for r in runs] == ["ok", "ok", "ok"]
 

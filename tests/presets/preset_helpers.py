@@ -147,7 +147,7 @@ def trace_lines(scenario: Scenario) -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for path in sorted(scenario.trace_dir.rglob("*.jsonl"))
-        for line in path.read_text().splitlines()
+        for line in path.read_text().rstrip("\0").splitlines()
         if line.strip()
     ]
 
@@ -186,9 +186,10 @@ class InProcess:
         return load([self.directory]).runs
 
     def lines(self) -> list[dict[str, Any]]:
+        # A live writer's file ends in its mapped chunk's NUL padding (docs/trace-format.md).
         return [
             json.loads(line)
             for path in sorted(self.directory.rglob("*.jsonl"))
-            for line in path.read_text().splitlines()
+            for line in path.read_text().rstrip("\0").splitlines()
             if line.strip()
         ]

@@ -44,7 +44,9 @@ def clean_environ(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    # A live writer's file ends in its mapped chunk's NUL padding (docs/trace-format.md).
+    data = path.read_bytes().rstrip(b"\0")
+    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
 
 
 def load_runs(directory: Path) -> list[Run]:
