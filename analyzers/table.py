@@ -473,6 +473,7 @@ class Table:
         table.process_last_ns = trace.process_last_ns or last_ns_by_process(trace.processes)
         table.unmatched_ends = trace.unmatched_ends
         table.lookup = trace.run_by_id
+        trace.runs_by_instance()  # the lanes in start order, as the timeline wants them too
         return table
 
 

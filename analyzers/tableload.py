@@ -139,7 +139,8 @@ def _load_otlp(table: Table, data: bytes, source: str, key_attr: str | None,
     first = len(table)
     rows = table.append_runs(kept)
     table.notable.extend(int(r) for r, run in zip(rows, kept, strict=True)
-                         if run.status == semconv.STATUS_ERROR and run.resource_key is None)
+                         if run.status == semconv.STATUS_ERROR or run.resource_key is not None)
+    table.on_loop.extend(int(r) for r, run in zip(rows, kept, strict=True) if run.loop_running)
     file_rows.append((first, len(table)))
     table.processes.extend(processes)
     table.skipped_lines += skipped
