@@ -229,7 +229,7 @@ class _Analysis:
     # -- the whole --------------------------------------------------------------------------
     def part(self, trace: Table) -> Part:
         # The few runs that need more than their lane: failures and resources.
-        flagged = [trace.run(r) for r in trace.notable]
+        flagged = trace.views_of(trace.notable)
         keys = _lane_keys(trace, trace.lanes())
         # Read from each lane's first run, whose details `_identity` reads anyway.
         sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
@@ -258,7 +258,7 @@ class _Analysis:
             if key.unfinished:
                 self._unfinished(key)
         errors = self._errors(keys, overlapping)
-        self._loops([trace.run(r) for r in trace.on_loop], instance_keys)
+        self._loops(trace.views_of(trace.on_loop), instance_keys)
         resource_runs = [r for r in flagged if r.resource_key is not None]
         # Worked out here, where every run of this trace can be looked up; counting the links
         # that lead out of it, which a part of a larger trace cannot follow.
@@ -347,7 +347,7 @@ class _Analysis:
     def _overlaps(self, key: _Key) -> None:
         if len(key.rows) < 2 or key.quiet:
             return
-        runs = list(key.runs)
+        runs = key.table.views_of(key.rows)
         starts, ends = key.starts.tolist(), key.ends.tolist()
         if (key.ends <= key.starts).any():
             # An empty interval overlaps nothing; the sweep wants them gone.
@@ -770,7 +770,7 @@ def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
             at.tolist(), last_end.tolist(), strict=True)):
         keys.append(_Key(
             names[key], False, table, lanes.rows_of(lane), starts[a:b], ends[a:b],
-            [table.run(r) for r in unfinished.get(key, ())], quiet=calm,
+            table.views_of(unfinished.get(key, ())), quiet=calm,
             closest=(gap, index) if calm and b - a > 1 else None, last_end=last))
     return keys
 

@@ -23,8 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
-import networkx as nx
-
 from .classify import Ancestry, Timer, context_of, pair_kind, timers
 from .model import Run
 from .overlap import (
@@ -147,6 +145,8 @@ def _by_pair(
             peak=episode.peak, episode=number,
         )
         return [draft], list(runs[episode.lo:episode.hi])
+    import networkx as nx  # only mixed episodes need it: spare every report its import
+
     drafts = []
     involved: set[int] = set()
     for kind in OVERLAP_KINDS:
