@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from operator import attrgetter
 from typing import Any, overload
 
@@ -85,6 +84,11 @@ class Column:
         self.reserve(len(values))
         self.data[self.size: self.size + len(values)] = values
         self.size += len(values)
+
+    def extend_list(self, values: list[Any]) -> None:
+        """Append Python values: at C speed a constant run of them (most columns of a block:
+        one process, one thread, one method), else converted one by one."""
+        self.extend(_array(values, self.data.dtype))
 
     @property
     def values(self) -> np.ndarray:
@@ -396,7 +400,7 @@ class Table:
                 ("file", _FILE, self.files_)):
             staged[name] += map(interner.__getitem__, map(getter, runs))
         staged["stateful"] += map(_TRI_CODE.__getitem__, map(_STATEFUL, runs))
-        staged["stretch"] += repeat(stretch, len(runs))
+        staged["stretch"] += (stretch, len(runs))
 
     def commit(self, *, notable: bool = True) -> None:
         staged = self._staged
@@ -411,8 +415,11 @@ class Table:
         for col in cols.values():
             col.reserve(n)
         for name in ("start", "instance", "resource", "method", "host", "pid", "file",
-                     "stateful", "outlives", "loop", "stretch"):
-            cols[name].extend(staged[name])
+                     "stateful", "outlives", "loop"):
+            cols[name].extend_list(staged[name])
+        stretches = staged["stretch"]
+        cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
+                                         stretches[1::2]))
         cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
         hosts, pids = staged["host"], staged["pid"]
         if hosts.count(hosts[0]) == n and pids.count(pids[0]) == n:
@@ -544,12 +551,22 @@ def canonical_id(run_id: str) -> int | None:
 
 
 def _nullable(column: Column, mask: Column, values: list[Any]) -> None:
-    if None in values:
+    missing = values.count(None)
+    if missing == len(values):
+        mask.extend(np.zeros(len(values), dtype=bool))
+        column.extend(np.zeros(len(values), dtype=np.int64))
+    elif missing:
         mask.extend([v is not None for v in values])
         column.extend([v if v is not None else 0 for v in values])
     else:
         mask.extend(np.ones(len(values), dtype=bool))
-        column.extend(np.array(values, dtype=np.int64))
+        column.extend_list(values)
+
+
+def _array(values: list[Any], dtype: Any) -> np.ndarray:
+    if values and values.count(values[0]) == len(values):
+        return np.full(len(values), values[0], dtype=dtype)
+    return np.fromiter(values, dtype=dtype, count=len(values))
 
 
 def _bytes_array(texts: list[str]) -> np.ndarray:
