@@ -250,13 +250,14 @@ class Table:
 
     def _make(self, rows: list[int]) -> list[Run]:
         c = self._columns()
-        at = np.array(rows, dtype=np.int64)
-        get = {name: c[name][at].tolist() for name in (
-            "method", "start", "instance", "pid", "host", "thread", "has_thread",
-            "thread_started", "has_thread_started", "task", "has_task", "task_created",
-            "has_task_created", "file", "line", "has_line", "resource", "stateful", "outlives",
-            "loop", "end", "status", "reason", "stretch", "rid")}
-        methods, instances, hosts = self.methods.strings, self.instances.strings, self.hosts.strings
+        if len(rows) == 1:
+            row = rows[0]
+            get = {name: [c[name][row].item()] for name in _VIEW_COLUMNS}
+        else:
+            at = np.array(rows, dtype=np.int64)
+            get = {name: c[name][at].tolist() for name in _VIEW_COLUMNS}
+        methods, instances = self.methods.strings, self.instances.strings
+        hosts = self.hosts.strings
         files, resources = self.files_.strings, self.resources.strings
         statuses, reasons, origins = self.statuses.strings, self.reasons.strings, self.origins
         made = []
@@ -610,3 +611,8 @@ _PLAIN = (("start", _START), ("pid", _PID), ("line", _LINE), ("thread", _THREAD)
           ("rid", _RUN_ID), ("parent", _PARENT), ("creator", _CREATOR))
 _STAGED = (*(name for name, _ in _PLAIN), "instance", "resource", "method", "host", "file",
            "stateful", "stretch")
+_VIEW_COLUMNS = (
+    "method", "start", "instance", "pid", "host", "thread", "has_thread", "thread_started",
+    "has_thread_started", "task", "has_task", "task_created", "has_task_created", "file", "line",
+    "has_line", "resource", "stateful", "outlives", "loop", "end", "status", "reason", "stretch",
+    "rid")
