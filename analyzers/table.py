@@ -252,7 +252,7 @@ class Table:
         c = self._columns()
         if len(rows) == 1:
             row = rows[0]
-            get = {name: [c[name][row].item()] for name in _VIEW_COLUMNS}
+            get = {name: c[name][row: row + 1].tolist() for name in _VIEW_COLUMNS}
         else:
             at = np.array(rows, dtype=np.int64)
             get = {name: c[name][at].tolist() for name in _VIEW_COLUMNS}
