@@ -38,6 +38,8 @@ from .table import NO_END, Table
 _RUN_ID = attrgetter("run_id")
 _START_NS = attrgetter("start_ns")
 _ORIGIN = attrgetter("origin")
+_RESOURCE = attrgetter("resource_key")
+_LOOP = attrgetter("loop_running")
 _END_NS = attrgetter("end_ns")
 _STATUS = attrgetter("status")
 _REASON = attrgetter("reason")
@@ -209,18 +211,30 @@ class _FileLoad:
         self.last_ns = max(self.last_ns, max(map(_START_NS, starts)))
         ids = list(map(_RUN_ID, starts))
         opened = self.open
-        if opened.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+        size = len(opened)
+        if opened.keys().isdisjoint(ids):
             opened.update(zip(ids, starts, strict=True))
+            if len(opened) - size != len(starts):  # an id twice in the stretch: undo, redo
+                for run_id in ids:
+                    opened.pop(run_id, None)
+                starts = self._first_of_each(starts, ids)
         else:
             starts = self._first_of_each(starts, ids)
-            if not starts:
-                return
+        if not starts:
+            return
         if self.first_run is None:
             self.first_run = (starts[0].host, starts[0].pid)
         set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
         self.next_row += len(starts)
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
         table.stage(starts, len(table.origins) - 1)
+        first = self.next_row - len(starts)
+        # Noted now, in line order with the failed runs their ENDs note (`lines.Loaded`).
+        if any(map(_RESOURCE, starts)):
+            table.notable += (first + i for i, r in enumerate(starts)
+                              if r.resource_key is not None)
+        if any(map(_LOOP, starts)):
+            table.on_loop += (first + i for i, r in enumerate(starts) if r.loop_running)
         if any(map(_DETAILS, starts)):  # lines whose details are unreadable (not UTF-8)
             table.details.update((row, r.details) for row, r in zip(
                 range(self.next_row - len(starts), self.next_row), starts, strict=True)
@@ -291,7 +305,7 @@ class _FileLoad:
 
     def _flush(self) -> None:
         table = self.table
-        table.commit()
+        table.commit(notable=False)
         if self.end_rows:
             rows = np.array(self.end_rows, dtype=np.int64)
             table.cols["end"].data[rows] = self.end_ns

@@ -33,7 +33,9 @@ def same_runs(paths: list[Path]) -> Table:
         [getattr(r, f) for f in FIELDS] for r in trace.runs]
     assert [(r.source, r.origin.lo, r.origin.hi) for r in views] == [
         (r.source, r.origin.lo, r.origin.hi) for r in trace.runs]
-    assert [table.run_id(r) for r in table.notable] == [r.run_id for r in trace.notable]
+    assert [table.run_id(r) for r in table.notable] == [r.run_id for r in trace.notable], (
+        [(table.run_id(r), table.run(r).status, table.run(r).resource_key) for r in table.notable],
+        [(r.run_id, r.status, r.resource_key) for r in trace.notable])
     return table
 
 
@@ -92,6 +94,35 @@ def test_damaged_files_load_into_columns_as_into_runs(writer, small_chunks) -> N
     paths.append(paths[0].parent / "copy.jsonl")
     table = same_runs(paths)
     assert table.skipped_lines >= 5 and table.unmatched_ends == 1 and table.dropped
+    same_report(paths)
+
+
+def repeat_start_while_open(w: Any, start_ms: float) -> None:
+    w.run(start_ms, start_ms + 50, task="dup")
+    end = w.lines.pop()
+    w.raw(w.lines[-1])  # its START again while it is open: the first counts
+    w.raw(end)
+
+
+def test_a_start_repeated_while_open_counts_once(writer, small_chunks) -> None:
+    first, second = writer("1.jsonl", pid=1), writer("2.jsonl", pid=2)
+    busy(first)
+    repeat_start_while_open(first, 600)  # in the next stretch (small stretches)
+    second.raw(b"")
+    busy(second, offset=5)
+    repeat_start_while_open(second, 700)
+    paths = [first.write(), second.write()]
+    same_runs(paths)
+    same_report(paths)
+
+
+def test_a_start_repeated_in_one_stretch_counts_once(writer) -> None:
+    w = writer()
+    busy(w)
+    repeat_start_while_open(w, 600)  # in the same stretch (the default 64 KB)
+    paths = [w.write()]
+    table = same_runs(paths)
+    assert any("loaded twice" in p for p in table.problems)
     same_report(paths)
 
 
