@@ -393,14 +393,19 @@ class Table:
         staged = self._staged
         if staged is None:
             staged = self._staged = {name: [] for name in _STAGED}
-        for name, getter in _PLAIN:
-            staged[name] += map(getter, runs)
-        for name, getter, interner in ((
-                "instance", _KEY, self.instances), ("resource", _RESOURCE, self.resources),
-                ("method", _METHOD, self.methods), ("host", _HOST, self.hosts),
-                ("file", _FILE, self.files_)):
-            staged[name] += map(interner.__getitem__, map(getter, runs))
-        staged["stateful"] += map(_TRI_CODE.__getitem__, map(_STATEFUL, runs))
+        if not runs:
+            return
+        # One pass reads every field of each run; zip turns the rows into columns.
+        columns = zip(*map(_FIELDS, runs), strict=True)
+        interners = {"instance": self.instances, "resource": self.resources,
+                     "method": self.methods, "host": self.hosts, "file": self.files_,
+                     "stateful": _TRI_CODE}
+        for name, values in zip(_FIELD_NAMES, columns, strict=True):
+            interner = interners.get(name)
+            if interner is None:
+                staged[name] += values
+            else:
+                staged[name] += map(interner.__getitem__, values)
         staged["stretch"] += (stretch, len(runs))
 
     def commit(self, *, notable: bool = True) -> None:
@@ -605,12 +610,14 @@ _FAN_OUT = attrgetter("fan_out_of")
 _RUN_ID = attrgetter("run_id")
 _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
-_PLAIN = (("start", _START), ("pid", _PID), ("line", _LINE), ("thread", _THREAD),
-          ("thread_started", _THREAD_STARTED), ("task_created", _TASK_CREATED),
-          ("task", _TASK), ("outlives", _OUTLIVES), ("loop", _LOOP), ("fan", _FAN_OUT),
-          ("rid", _RUN_ID), ("parent", _PARENT), ("creator", _CREATOR))
-_STAGED = (*(name for name, _ in _PLAIN), "instance", "resource", "method", "host", "file",
-           "stateful", "stretch")
+_FIELD_NAMES = ("start", "pid", "line", "thread", "thread_started", "task_created", "task",
+                "outlives", "loop", "fan", "rid", "parent", "creator", "instance", "resource",
+                "method", "host", "file", "stateful")
+_FIELDS = attrgetter(
+    "start_ns", "pid", "line", "thread_id", "thread_started_ns", "task_created_ns", "task_key",
+    "outlives_call", "loop_running", "fan_out_of", "run_id", "parent_run_id",
+    "task_created_by_run", "instance_key", "resource_key", "method", "host", "file", "stateful")
+_STAGED = (*_FIELD_NAMES, "stretch")
 _VIEW_COLUMNS = (
     "method", "start", "instance", "pid", "host", "thread", "has_thread", "thread_started",
     "has_thread_started", "task", "has_task", "task_created", "has_task_created", "file", "line",
