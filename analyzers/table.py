@@ -77,10 +77,13 @@ class Column:
     def extend(self, values: Any) -> None:
         kind = self.data.dtype.kind
         values = np.asarray(values) if kind in "SO" else np.asarray(values, self.data.dtype)
-        if values.dtype.kind == "S" and values.dtype.itemsize > self.data.dtype.itemsize:
+        if kind == "O" and values.dtype.kind == "S":
+            values = _texts(values)
+        elif values.dtype.kind == "S" and values.dtype.itemsize > self.data.dtype.itemsize:
             self.data = self.data.astype(values.dtype)
-        elif values.dtype.kind == "O" and self.data.dtype.kind != "O":
-            self.data = self.data.astype(object)
+        elif values.dtype.kind == "O" and kind == "S":
+            # Text that is not ASCII: every value becomes a str, or equal keys would differ.
+            self.data = _texts(self.data)
         self.reserve(len(values))
         self.data[self.size: self.size + len(values)] = values
         self.size += len(values)
@@ -582,6 +585,12 @@ def _bytes_array(texts: list[str]) -> np.ndarray:
         return np.array(texts, dtype="S") if texts else np.zeros(0, dtype="S1")
     out = np.empty(len(texts), dtype=object)
     out[:] = texts
+    return out
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v.decode("ascii") for v in values.tolist()]
     return out
 
 

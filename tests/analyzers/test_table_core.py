@@ -13,7 +13,7 @@ import pytest
 from racetrace.analyzers import lines
 from racetrace.analyzers.analyze import analyze
 from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.model import Run
+from racetrace.analyzers.model import Run, make_run
 from racetrace.analyzers.parallel import analyze_paths
 from racetrace.analyzers.table import NO_END, Table
 from racetrace.analyzers.tableload import load_table
@@ -182,3 +182,16 @@ def test_lanes_give_each_instance_its_rows_in_start_order(writer) -> None:
     assert lanes.ends_of(1).tolist() == [a[0].end_ns, last + 1]  # open until its process stopped
     assert table.end[lanes.rows_of(1)[1]] == NO_END
     assert table.run(int(lanes.rows_of(1)[0])) is a[0] is table.run_by_id(first)
+
+
+def test_a_task_key_keeps_its_identity_when_later_keys_are_not_ascii() -> None:
+    def run(n: int, task: str) -> Run:
+        return make_run(run_id=f"{n:016x}", method="m", start_ns=n, instance_key="k",
+                        task_key=task)
+
+    table = Table()
+    table.add_starts([run(1, "t1")])
+    table.add_starts([run(2, "t1"), run(3, "tâche")])
+    table.add_starts([run(4, "t1")])
+    assert table.task[0] == table.task[1] == table.task[3] != table.task[2]
+    assert [table.run(r).task_key for r in range(4)] == ["t1", "t1", "tâche", "t1"]
