@@ -167,6 +167,7 @@ class Table:
         self.dropped: set[int] = set()  # rows of a copied file, loaded before
         self._id_index: tuple[np.ndarray, np.ndarray] | None = None
         self._alien_rows: dict[str, int] | None = None
+        self._alien_count = 0
         self._frozen: dict[str, np.ndarray] | None = None
         self._staged: dict[str, list[Any]] | None = None
         # What a `Trace` says besides its runs.
@@ -324,7 +325,8 @@ class Table:
             return row
         value = canonical_id(run_id)
         if value is None:
-            if self._alien_rows is None or len(self._alien_rows) > len(self.alien_ids):
+            if self._alien_rows is None or self._alien_count != len(self.alien_ids):
+                self._alien_count = len(self.alien_ids)
                 self._alien_rows = {}
                 for r, i in sorted(self.alien_ids.items()):
                     if r not in self.dropped:
