@@ -1,7 +1,7 @@
 """The columnar trace core: every run of a trace as one row of typed numpy columns.
 
-A million runs as a million `Run` objects cost about 1 KB each; as columns they cost about
-110 bytes, and the analysis reads them with vectorized passes instead of touching each object.
+A million runs as a million `Run` objects cost about 1 KB each; as columns about 150 bytes, and
+the analysis reads them with vectorized passes instead of touching each object.
 `tableload.load_table` fills a `Table` straight from trace files (no `Run` kept per row);
 `Table.from_trace` puts an already loaded `Trace` (the TUI's, the pytest plugin's, a hand-built
 one) into columns, its own `Run` objects serving as the rows' views.
@@ -9,23 +9,29 @@ one) into columns, its own `Run` objects serving as the rows' views.
 The API (also what a timeline can draw from):
 
 - `len(table)`; rows are in load order: files in the order given, START lines in file order.
-- Columns (numpy arrays, one entry per row): `start` and `end` (ns; `end` is -1 for a run that
-  never ended), `instance` / `resource` / `method` / `host` / `file` / `status` / `reason` (ids
-  into the string tables `instance_keys`, `resource_keys`, ...; -1 for none), `process` (id into
-  `process_keys`, `"host/pid"`), `pid`, `line`, `thread`, `thread_started`, `task_created`
-  (with a `has_*` mask each for "not recorded"), `task` (the task key as bytes, `has_task`),
-  `stateful` (-1 unknown, 0, 1), `outlives`, `loop`, `fan_out` (bools).
+  `dropped` holds the rows of a copied file that an earlier file had loaded (skip them).
+- Columns (numpy arrays, one entry per row): `start` and `end` (ns; `end` is `NO_END`, -1, for
+  a run that never ended), `instance` / `resource` / `method` / `host` / `file` / `status` /
+  `reason` / `process` (ids into the string tables `instance_keys`, `resources.strings`, ...,
+  `process_keys` ("host/pid"); -1 for none), `pid`, `line`, `thread`, `thread_started`,
+  `task_created` (each with a `has_*` mask: False where the line did not say), `task` (the task
+  key, bytes, or str objects once one is not ASCII; `has_task`), `stateful` (-1 unknown, 0, 1),
+  `outlives`, `loop`, `fan_out` (bools), `rid` (the run id as an integer; see `run_id(row)`).
 - `resolved_ends()`: `end`, with an unfinished run open until one past the last moment its
   process recorded (what overlap checks use).
 - `lanes()`: the rows of each instance key (fan-out runs left out), each lane sorted by start
-  (stable: load order breaks ties), as `Lanes`: `order` (rows), `keys` (instance id per lane),
-  `lo` / `hi` (each lane's slice of `order`); `starts_of(lane)` / `ends_of(lane)` read the
-  lane's sorted starts and resolved ends (for a binary search over visible runs).
-- `run(row)`: the `Run` view of a row (built on first use, then the same object), its details
-  read lazily from the file (`details.py`); `runs(rows)`: a lazy sequence of views.
-- `run_by_id(run_id)`: the view of the run with that id (the first loaded), or None.
-- `notable` (rows that failed or have a resource key, in the order the loader met them) and
-  `on_loop` (sync runs started on a running loop).
+  (stable: load order breaks ties), as `Lanes`: `keys` (instance id per lane, in the order the
+  keys were met), `rows_of(lane)`, and `starts_of(lane)` / `ends_of(lane)` (sorted starts and
+  their resolved ends: a lane's visible runs are a binary search away, `np.searchsorted`).
+- `run(row)`: the `Run` view of a row (made on first use, then the same object), its details
+  read lazily from the file (`details.py`); `views_of(rows)` makes many at once (a column read
+  per field); `runs(rows)`: a lazy sequence of views (`RowRuns`).
+- `run_by_id(run_id)` / `row_by_id(run_id)`: the run with that id (one a later run named as
+  its parent while it was open, else the first loaded), or None.
+- `notable` (rows that failed or have a resource key, in the order the loader met them),
+  `on_loop` (sync runs started on a running loop), and what a `Trace` says besides its runs:
+  `processes`, `files`, `problems`, `skipped_lines`, `process_last_ns`, `unmatched_ends`
+  (`trace()` gives them as a `Trace` without runs).
 """
 
 from __future__ import annotations
