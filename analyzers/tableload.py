@@ -208,7 +208,6 @@ class _FileLoad:
         table = self.table
         header = self.header
         service = header.service if header is not None else None
-        self.last_ns = max(self.last_ns, max(map(_START_NS, starts)))
         ids = list(map(_RUN_ID, starts))
         opened = self.open
         size = len(opened)
@@ -255,6 +254,7 @@ class _FileLoad:
         for run, run_id in zip(starts, ids, strict=True):
             if run_id in opened:
                 self.damage.note(f"{self.source}: run {run_id} loaded twice; kept the first")
+                self.last_ns = max(self.last_ns, run.start_ns)  # its process recorded it
                 continue
             opened[run_id] = run
             kept.append(run)
@@ -262,7 +262,7 @@ class _FileLoad:
 
     def _ended(self, ends: list[End]) -> None:
         table = self.table
-        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))
+        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))  # unmatched ones too
         owners = list(map(self.open.pop, map(_RUN_ID, ends), repeat(None)))
         if None in owners:
             pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
@@ -305,7 +305,10 @@ class _FileLoad:
 
     def _flush(self) -> None:
         table = self.table
+        first = len(table)
         table.commit(notable=False)
+        if len(table) > first:  # the latest START of the block (dropped repeats aside)
+            self.last_ns = max(self.last_ns, int(table.start[first:].max()))
         if self.end_rows:
             rows = np.array(self.end_rows, dtype=np.int64)
             table.cols["end"].data[rows] = self.end_ns
