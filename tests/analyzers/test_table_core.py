@@ -120,6 +120,8 @@ def test_a_start_repeated_in_one_stretch_counts_once(writer) -> None:
     w = writer()
     busy(w)
     repeat_start_while_open(w, 600)  # in the same stretch (the default 64 KB)
+    w.run(700, None, run_id="00000000000abcde", task="first")
+    w.run(9000, 9500, run_id="00000000000abcde", task="again")  # dropped; its END counts
     paths = [w.write()]
     table = same_runs(paths)
     assert any("loaded twice" in p for p in table.problems)
