@@ -258,6 +258,18 @@ class Table:
             views.update(zip(missing, self._make(missing), strict=True))
         return [views[r] for r in rows]
 
+    def passing_views(self, rows: Sequence[int] | np.ndarray) -> list[Run]:
+        """The views of `rows`, those already made reused, the others made but not kept."""
+        views = self.views
+        if isinstance(views, list):
+            return [views[int(r)] for r in rows]
+        rows = [int(r) for r in rows]
+        missing = [r for r in rows if r not in views]
+        if not missing:
+            return [views[r] for r in rows]
+        made = dict(zip(missing, self._make(missing), strict=True))
+        return [views.get(r) or made[r] for r in rows]
+
     def _make(self, rows: list[int]) -> list[Run]:
         c = self._columns()
         if len(rows) == 1:
@@ -529,13 +541,18 @@ class Table:
 
 
 class RowRuns(Sequence[Run]):
-    """The `Run` views of some rows of a table, made as they are read."""
+    """The `Run` views of some rows of a table, made as they are read, a window of `WINDOW`
+    rows at a time (readers go in order: a key's runs one after the other). Views made here are
+    not kept by the table: walking a million rows holds a window of them, not a million."""
 
-    __slots__ = ("rows", "table")
+    __slots__ = ("_lo", "_window", "rows", "table")
+    WINDOW = 64
 
     def __init__(self, table: Table, rows: Sequence[int] | np.ndarray) -> None:
         self.table = table
         self.rows = rows
+        self._lo = 0
+        self._window: list[Run] = []
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -547,13 +564,21 @@ class RowRuns(Sequence[Run]):
     def __getitem__(self, index: int | slice) -> Run | RowRuns:
         if isinstance(index, slice):
             return RowRuns(self.table, self.rows[index])
-        return self.table.run(int(self.rows[index]))
+        if index < 0:
+            index += len(self.rows)
+        if not 0 <= index < len(self.rows):
+            raise IndexError(index)
+        at = index - self._lo
+        if not 0 <= at < len(self._window):
+            self._lo = index
+            self._window = self.table.passing_views(self.rows[index: index + self.WINDOW])
+            at = 0
+        return self._window[at]
 
     def __iter__(self) -> Iterator[Run]:
-        # A few at a time: readers often stop early (the first names, the first difference).
         rows = self.rows
-        for lo in range(0, len(rows), 8):
-            yield from self.table.views_of(rows[lo: lo + 8])
+        for lo in range(0, len(rows), 8):  # readers often stop early: a few at a time
+            yield from self.table.passing_views(rows[lo: lo + 8])
 
 
 def canonical_id(run_id: str) -> int | None:
