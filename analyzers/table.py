@@ -174,6 +174,7 @@ class Table:
         self._id_index: tuple[np.ndarray, np.ndarray] | None = None
         self._alien_rows: dict[str, int] | None = None
         self._alien_count = 0
+        self.by_id: dict[str, int] | None = None  # run id -> row, of a table of `Run` objects
         self._frozen: dict[str, np.ndarray] | None = None
         self._staged: dict[str, list[Any]] | None = None
         # What a `Trace` says besides its runs.
@@ -341,6 +342,8 @@ class Table:
         row = self.linked.get(run_id)
         if row is not None:
             return row
+        if self.by_id is not None:  # a table of `Run` objects
+            return self.by_id.get(run_id)
         value = canonical_id(run_id)
         if value is None:
             if self._alien_rows is None or self._alien_count != len(self.alien_ids):
@@ -510,10 +513,48 @@ class Table:
 
     @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> Table:
-        """A table of `runs` (in that order), each its own row's view."""
+        """A table of `runs` (in that order), each its own row's view. Only the columns the
+        analysis reads are filled (the rest of a row is its view, the run itself): one pass
+        over the objects, which a large trace's memory holds far apart."""
         table = cls()
-        table.append_runs(runs, keep_views=False)
         table.views = list(runs)
+        count = len(runs)
+        if not count:
+            return table
+        cols = table.cols
+        (starts, ends, pids, hosts, threads, tasks, instances, resources, stateful,
+         fans) = zip(*map(_LEAN, runs), strict=True)
+        cols["start"].extend_list(list(starts))
+        ends = list(ends)
+        if None in ends:
+            ends = [NO_END if e is None else e for e in ends]
+        cols["end"].extend_list(ends)
+        cols["pid"].extend_list(list(pids))
+        host_ids = list(map(table.hosts.__getitem__, hosts))
+        cols["host"].extend_list(host_ids)
+        processes = table.processes_
+        cols["process"].extend_list([processes[f"{h}/{p}"]
+                                     for h, p in zip(hosts, pids, strict=True)])
+        _nullable(cols["thread"], cols["has_thread"], list(threads))
+        tasks = list(tasks)
+        if None in tasks:
+            cols["has_task"].extend([t is not None for t in tasks])
+            tasks = [t if t is not None else "" for t in tasks]
+        else:
+            cols["has_task"].extend(np.ones(count, dtype=bool))
+        cols["task"].extend(_bytes_array(tasks))
+        cols["instance"].extend_list(list(map(table.instances.__getitem__, instances)))
+        cols["resource"].extend_list(list(map(table.resources.__getitem__, resources)))
+        cols["stateful"].extend_list(list(map(_TRI_CODE.__getitem__, stateful)))
+        cols["fan_out"].extend_list([f is not None for f in fans])
+        for col in cols.values():  # what the views hold: left at the columns' fill
+            if col.size < count:
+                col.reserve(count - col.size)
+                col.data[col.size: count] = col.fill
+                col.size = count
+        table.by_id = {}
+        for row, run in enumerate(runs):
+            table.by_id.setdefault(run.run_id, row)
         table.notable = [i for i, r in enumerate(runs)
                          if r.status == semconv.STATUS_ERROR or r.resource_key is not None]
         table.on_loop = [i for i, r in enumerate(runs) if r.loop_running]
@@ -665,3 +706,5 @@ _VIEW_COLUMNS = (
     "has_thread_started", "task", "has_task", "task_created", "has_task_created", "file", "line",
     "has_line", "resource", "stateful", "outlives", "loop", "end", "status", "reason", "stretch",
     "rid")
+_LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key", "instance_key",
+                   "resource_key", "stateful", "fan_out_of")
