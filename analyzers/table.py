@@ -343,6 +343,9 @@ class Table:
         if row is not None:
             return row
         if self.by_id is not None:  # a table of `Run` objects
+            if not self.by_id and self.views:
+                for number, run in enumerate(self.views):
+                    self.by_id.setdefault(run.run_id, number)  # type: ignore[union-attr]
             return self.by_id.get(run_id)
         value = canonical_id(run_id)
         if value is None:
@@ -532,9 +535,13 @@ class Table:
         cols["pid"].extend_list(list(pids))
         host_ids = list(map(table.hosts.__getitem__, hosts))
         cols["host"].extend_list(host_ids)
-        processes = table.processes_
-        cols["process"].extend_list([processes[f"{h}/{p}"]
-                                     for h, p in zip(hosts, pids, strict=True)])
+        # Process ids from the distinct (host, pid) pairs: a string per pair, not per run.
+        pairs, inverse = np.unique(np.stack([cols["host"].values.astype(np.int64),
+                                             cols["pid"].values]), axis=1, return_inverse=True)
+        names = table.hosts.strings
+        ids = np.array([table.processes_[f"{names[h]}/{p}"] for h, p in pairs.T.tolist()],
+                       dtype=np.int32)
+        cols["process"].extend(ids[inverse.reshape(-1)])
         _nullable(cols["thread"], cols["has_thread"], list(threads))
         tasks = list(tasks)
         if None in tasks:
@@ -552,9 +559,7 @@ class Table:
                 col.reserve(count - col.size)
                 col.data[col.size: count] = col.fill
                 col.size = count
-        table.by_id = {}
-        for row, run in enumerate(runs):
-            table.by_id.setdefault(run.run_id, row)
+        table.by_id = {}  # filled on first use
         table.notable = [i for i, r in enumerate(runs)
                          if r.status == semconv.STATUS_ERROR or r.resource_key is not None]
         table.on_loop = [i for i, r in enumerate(runs) if r.loop_running]
