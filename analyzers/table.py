@@ -382,7 +382,7 @@ class Table:
                      process_last_ns=self.process_last_ns, unmatched_ends=self.unmatched_ends)
 
     # -- building ----------------------------------------------------------------------------
-    def append_runs(self, runs: Sequence[Run], *, keep_views: bool = True) -> np.ndarray:
+    def append_runs(self, runs: Sequence[Run]) -> np.ndarray:
         """Rows for `runs` (already complete), their objects serving as views."""
         first = len(self)
         if not runs:
@@ -405,9 +405,8 @@ class Table:
             if run.origin is not None:
                 self.cols["stretch"].data[first + i] = len(self.origins)
                 self.origins.append(run.origin)
-        if keep_views:
-            assert isinstance(self.views, dict)
-            self.views.update(zip(range(first, first + len(runs)), runs, strict=True))
+        assert isinstance(self.views, dict)
+        self.views.update(zip(range(first, first + len(runs)), runs, strict=True))
         return rows
 
     def add_starts(self, runs: Sequence[Run], stretch: int = -1, *,

@@ -11,7 +11,6 @@ reads them from its file when a report shows it (`details.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import compress, repeat
 from operator import attrgetter, is_, lt
 from pathlib import Path
@@ -379,7 +378,3 @@ class _FileLoad:
                 continue
             if not _finish(table, row, end):
                 self.damage.note(ended_before_start(self.source, end))
-
-
-def paths_of(files: Iterable[tuple[Path, bool]]) -> list[str]:
-    return [str(f) for f, _ in files]
