@@ -11,9 +11,12 @@ It comes in two halves: `analyze_part` does everything about instance keys (each
 process), `combine` the resource keys (which span processes), the numbering and the totals.
 `analyze` is both on one trace; `parallel` runs the first half on two groups of files at once.
 
-Cost is dominated by touching a million run objects, not by the algorithms: each key's runs are
-read into integer columns once, by C-level `map`s, and everything else works on the columns.
-Python-level loops over every run are avoided. The cyclic garbage collector is paused throughout.
+It works on the columnar trace core (`table.Table`): every instance key's runs are sorted by
+start at once (numpy), the keys where anything overlaps found by one vectorized pass, and `Run`
+objects (a table's views) are made only for the runs a key's analysis looks at one by one: the
+keys with overlaps, errors, resource keys, loop marks, unfinished runs, the first runs of each
+lane. A `Trace` of `Run` objects (the TUI's, the pytest plugin's) is put into columns first, its
+runs serving as the views. The cyclic garbage collector is paused throughout.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ import dataclasses
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import chain, islice, pairwise, repeat
-from operator import attrgetter, eq, le, sub
+from itertools import chain, pairwise
+from operator import attrgetter
 
+import numpy as np
 from racetrace.tracer import semconv
 
 from . import explain, known_errors, ordering
-from .classify import Ancestry, context_of
+from .classify import Ancestry
 from .contention import KeyContention, OverlapDraft, analyze_key
 from .details import prefetch
 from .gcpause import gc_paused
@@ -60,10 +64,9 @@ from .report import (
     worst,
 )
 from .suppressions import IGNORE, Suppressions
+from .table import NO_END, Lanes, RowRuns, Table
 
 _START = attrgetter("start_ns")
-_END = attrgetter("end_ns")
-_TASK = attrgetter("task_key")
 _METHOD = attrgetter("method")
 _INSTANCE = attrgetter("instance_key")
 _KIND_ORDER = {kind: n for n, kind in enumerate(KINDS)}
@@ -71,20 +74,27 @@ CONTEXTS_COUNTED = 100  # distinct tasks counted per latent instance ("100+" bey
 
 
 def analyze(
-    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
+    trace: Trace | Table, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
     blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Report:
     """Find, classify and explain every overlap in `trace` (see the module docstring).
     `blocking_threshold_ns`: how long a sync run may hold a running event loop before it is
-    a `loop-blocking` finding."""
+    a `loop-blocking` finding. The report's `trace` is `trace` itself, or for a `Table` a
+    `Trace` of its processes, files and damage, without runs."""
     rules = suppressions or Suppressions()
-    part = analyze_part(trace, suppressions=rules, max_pairs=max_pairs,
+    table = trace if isinstance(trace, Table) else Table.from_trace(trace)
+    part = analyze_part(table, suppressions=rules, max_pairs=max_pairs,
                         blocking_threshold_ns=blocking_threshold_ns)
-    return combine([part], suppressions=rules, max_pairs=max_pairs, trace=trace)
+    if max_pairs < 1:
+        raise ValueError("max_pairs must be at least 1")
+    shown = trace if isinstance(trace, Trace) else table.trace()
+    with gc_paused():
+        analysis = _Analysis(table.process_last_ns, rules, max_pairs, table.lookup)
+        return analysis.combine([part], shown)
 
 
 def analyze_part(
-    trace: Trace, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
+    trace: Trace | Table, *, suppressions: Suppressions | None = None, max_pairs: int = 100,
     blocking_threshold_ns: int = DEFAULT_BLOCKING_NS,
 ) -> Part:
     """The findings on the instance keys of `trace`, and what `combine` needs besides. An
@@ -93,8 +103,9 @@ def analyze_part(
     if max_pairs < 1:
         raise ValueError("max_pairs must be at least 1")
     with gc_paused():
-        return _Analysis(trace.process_last_ns, suppressions or Suppressions(), max_pairs,
-                         trace.run_by_id, blocking_threshold_ns).part(trace)
+        table = trace if isinstance(trace, Table) else Table.from_trace(trace)
+        return _Analysis(table.process_last_ns, suppressions or Suppressions(), max_pairs,
+                         table.lookup, blocking_threshold_ns).part(table)
 
 
 def combine(
@@ -171,13 +182,14 @@ def _nothing(_run_id: str) -> Run | None:
 
 @dataclasses.dataclass(slots=True)
 class _Key:
-    """One instance or resource key: its runs as columns, and what it contributes."""
+    """One instance or resource key: its rows of a table, and what it contributes."""
 
     key: str
     resource: bool
-    runs: list[Run]
-    starts: list[int]
-    ends: list[int]  # resolved: an unfinished run's end is its process' last moment + 1
+    table: Table
+    rows: np.ndarray  # in start order
+    starts: np.ndarray
+    ends: np.ndarray  # resolved: an unfinished run's end is its process' last moment + 1
     unfinished: list[Run]
     quiet: bool = True  # no two runs overlap (checked on the columns)
     closest: tuple[int, int] | None = None  # quiet: the smallest gap between runs, and where
@@ -189,6 +201,17 @@ class _Key:
     # Where its instance was created (a resource key: each of its instances' sites).
     created: tuple[CreationSite, ...] = ()
 
+    @property
+    def runs(self) -> RowRuns:
+        """Its runs in start order, made as they are read."""
+        return self.table.runs(self.rows)
+
+    @property
+    def stateless(self) -> bool:
+        """Declared stateless (`racetrace.stateful = false`) by every run; unknown counts as
+        stateful, since that is the safe reading."""
+        return bool((self.table.stateful[self.rows] == 0).all())
+
 
 class _Analysis:
     def __init__(self, process_last_ns: dict[str, int], suppressions: Suppressions,
@@ -199,20 +222,15 @@ class _Analysis:
         self.rules = suppressions
         self.max_pairs = max_pairs
         self.ancestry = Ancestry(lookup)
-        self.lane_starts: dict[str, list[int]] = {}
         self.suppressed = 0
         self.benign = 0
         self.by_rule: Counter[str] = Counter()
 
     # -- the whole --------------------------------------------------------------------------
-    def part(self, trace: Trace) -> Part:
-        lanes = trace.runs_by_instance(ordered=False)
-        self.lane_starts = trace.lane_starts
+    def part(self, trace: Table) -> Part:
         # The few runs that need more than their lane: failures and resources.
-        flagged = trace.failed_or_resourced()
-        keys = [self._key(k, runs, resource=False)
-                for k, runs in _without_fan_outs(lanes, flagged, trace.lane_starts).items()]
-        trace.lanes_sorted = True  # `_key` has put each lane in order
+        flagged = trace.views_of(trace.notable)
+        keys = _lane_keys(trace, trace.lanes())
         # Read from each lane's first run, whose details `_identity` reads anyway.
         sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
             site := creation_of(k.runs)) is not None else (None, "", "") for k in keys})
@@ -240,11 +258,11 @@ class _Analysis:
             if key.unfinished:
                 self._unfinished(key)
         errors = self._errors(keys, overlapping)
-        self._loops(trace.runs_on_loop(), instance_keys)
+        self._loops(trace.views_of(trace.on_loop), instance_keys)
         resource_runs = [r for r in flagged if r.resource_key is not None]
         # Worked out here, where every run of this trace can be looked up; counting the links
         # that lead out of it, which a part of a larger trace cannot follow.
-        linked = Ancestry(trace.run_by_id)
+        linked = Ancestry(trace.lookup)
         unfinished = sorted((r for k in keys for r in k.unfinished), key=_START)
         outcomes = [self._outcome(key) for key in keys]
         prefetch(chain(unfinished, (r for o in outcomes for f in o.findings for r in f.runs)))
@@ -256,7 +274,7 @@ class _Analysis:
             ancestors={r.run_id: linked.of(r) for r in resource_runs},
             users={r.run_id: linked.user_of(r) for r in resource_runs
                    if r.parent_run_id is not None or r.task_created_by_run is not None},
-            runs=len(trace.runs),
+            runs=len(trace) - len(trace.dropped),
             failed=len(failed),
             suppressed=self.suppressed,
             benign=self.benign,
@@ -276,8 +294,7 @@ class _Analysis:
             self.benign += part.benign
             self.by_rule.update(part.by_rule)
         resource_runs = [r for part in parts for r in part.resource_runs]
-        keys = [self._key(k, runs, resource=True)
-                for k, runs in _by_resource(resource_runs).items()]
+        keys = [self._resource_key(k, runs) for k, runs in _by_resource(resource_runs).items()]
         created = {o.key: o.created for part in parts for o in part.outcomes}
         # Fan-out runs are left out of their object's lane (`_without_fan_outs`): an open one
         # is counted on its resource key, whichever part its process was analyzed in.
@@ -315,44 +332,24 @@ class _Analysis:
             suppressed_by_rule=dict(self.by_rule),
         )
 
-    def _key(self, key: str, runs: list[Run], *, resource: bool) -> _Key:
-        starts = self.lane_starts.get(key) if not resource else None
-        if starts is None or len(starts) != len(runs):
-            starts = list(map(_START, runs))
-        ends = list(map(_END, runs))
-        unfinished: list[Run] = []
-        if None in ends:
-            last = self.process_last_ns
-            unfinished = [r for r, e in zip(runs, ends, strict=True) if e is None]
-            # An unfinished run was still open at the last moment its process recorded, so its
-            # half-open interval must include that moment: end = last + 1.
-            ends = [
-                e if e is not None else max(last.get(r.process_key, r.start_ns), r.start_ns) + 1
-                for r, e in zip(runs, ends, strict=True)
-            ]
-        # Runs that each end before the next starts are in start order and never overlap:
-        # the fate of nearly every key in a large trace, checked without a Python-level loop.
-        # How close they came is measured now, while the columns are in the CPU cache.
-        gaps = list(map(sub, islice(starts, 1, None), ends))
-        closest = min(gaps, default=0)
-        quiet = closest >= 0 and all(map(le, starts, ends))
-        if not quiet and not all(map(le, starts, islice(starts, 1, None))):
-            order = sorted(range(len(runs)), key=starts.__getitem__)
-            runs[:] = [runs[i] for i in order]  # threads write starts slightly out of order
-            starts = [starts[i] for i in order]
-            ends = [ends[i] for i in order]
-            if not resource:
-                self.lane_starts[key] = starts
-        return _Key(key, resource, runs, starts, ends, unfinished, quiet=quiet,
-                    last_end=max(ends) if ends else None,
-                    closest=(closest, gaps.index(closest)) if quiet and gaps else None)
+    def _resource_key(self, key: str, runs: list[Run]) -> _Key:
+        """A resource key's runs (start-sorted) as a table of their own."""
+        table = Table.from_runs(runs)
+        table.process_last_ns = self.process_last_ns
+        rows = np.arange(len(runs))
+        ends = table.resolved_ends()
+        quiet, closest = _quiet(table.start, ends)
+        return _Key(key, True, table, rows, table.start, ends,
+                    [r for r in runs if r.end_ns is None], quiet=quiet,
+                    last_end=int(ends.max()) if len(ends) else None, closest=closest)
 
     # -- overlaps ---------------------------------------------------------------------------
     def _overlaps(self, key: _Key) -> None:
-        runs, starts, ends = key.runs, key.starts, key.ends
-        if len(runs) < 2 or key.quiet:
+        if len(key.rows) < 2 or key.quiet:
             return
-        if any(map(le, ends, starts)):
+        runs = key.table.views_of(key.rows)
+        starts, ends = key.starts.tolist(), key.ends.tolist()
+        if (key.ends <= key.starts).any():
             # An empty interval overlaps nothing; the sweep wants them gone.
             kept = [i for i, (s, e) in enumerate(zip(starts, ends, strict=True)) if e > s]
             runs = [runs[i] for i in kept]
@@ -363,13 +360,13 @@ class _Analysis:
             # On a resource key, pairs on one instance are the instance's own finding, unless
             # the instance is stateless (one compiled graph serving one thread twice): then
             # the conversation is what the overlap corrupts, and it is reported here.
-            skip_same_instance=key.resource and not _stateless(key.runs),
+            skip_same_instance=key.resource and not key.stateless,
         )
         if not key.contention.drafts:
             return
         cls, label, process = _identity(key)
         # A resource key (a conversation thread, a session) is state by definition.
-        stateless = _stateless(key.runs) and not key.resource
+        stateless = key.stateless and not key.resource
         by_kind: dict[str, list[OverlapDraft]] = {}
         for draft in key.contention.drafts:
             by_kind.setdefault(draft.kind, []).append(draft)
@@ -445,39 +442,51 @@ class _Analysis:
 
     # -- latent, unfinished, errors -----------------------------------------------------------
     def _latent(self, key: _Key) -> None:
-        runs = key.runs
-        if len(runs) < 2 or _stateless(runs):
+        runs, rows, table = key.runs, key.rows, key.table
+        if len(rows) < 2 or key.stateless:
             return
-        first = runs[0].task_key
-        # Two runs in two different tasks? Found at the first difference, usually at once.
-        if first is not None and all(map(eq, map(_TASK, runs), repeat(first))):
-            return
-        sample = runs[:CONTEXTS_COUNTED]
-        if any(r.task_key is None and r.thread_id is None for r in sample):
+        # Two runs in two different tasks? Checked on the columns.
+        has_task = table.has_task[rows]
+        if has_task[0] and has_task.all():
+            tasks = table.task[rows]
+            if (tasks == tasks[0]).all():
+                return
+        sample = rows[:CONTEXTS_COUNTED]
+        sample_tasks = has_task[:CONTEXTS_COUNTED]
+        sample_threads = table.has_thread[sample]
+        if not (sample_tasks | sample_threads).all():
             return  # other tools' spans: no task or thread says the users were independent
-        tasks = set(map(_TASK, sample))
-        contexts = tasks if None not in tasks else {context_of(r) for r in sample}
-        if len(contexts) < 2:
+        if sample_tasks.all():
+            counted = len(set(table.task[sample].tolist()))
+        else:
+            # Each run's flow of control (`classify.context_of`): its task, else its thread.
+            hosts, pids = table.host[sample].tolist(), table.pid[sample].tolist()
+            threads, tasks = table.thread[sample].tolist(), table.task[sample].tolist()
+            counted = len({("task", task) if has else ("thread", host, pid, thread)
+                           for has, task, host, pid, thread in zip(
+                               sample_tasks.tolist(), tasks, hosts, pids, threads,
+                               strict=True)})
+        if counted < 2:
             return
-        if key.resource and len({r.instance_key for r in runs}) < 2:
+        if key.resource and len(np.unique(table.instance[rows])) < 2:
             return  # one instance: its own key reports it
         kept_apart = ordering.serialized(runs, self.ancestry)
         if kept_apart is not None:
             key.serialized = kept_apart.describe()
             return
         if key.closest is None:
-            # The closest two runs came within `gap` of overlapping (C-level passes).
-            gaps = list(map(sub, islice(key.starts, 1, None), key.ends))
-            key.closest = (min(gaps), gaps.index(min(gaps)))
+            # The closest two runs came within `gap` of overlapping.
+            gaps = key.starts[1:] - key.ends[:-1]
+            at = int(np.argmin(gaps))
+            key.closest = (int(gaps[at]), at)
         gap, at = key.closest
         gap = max(0, gap)
         cls, label, process = _identity(key)
-        counted = len(contexts)
         explanation, fix = explain.latent_explanation(
             cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED,
             created=key.created)
         draft = OverlapDraft(kind=LATENT, runs=(runs[at], runs[at + 1]), pairs=(),
-                             pair_count=0, run_count=len(runs), stretches=[], peak=1, episode=0)
+                             pair_count=0, run_count=len(rows), stretches=[], peak=1, episode=0)
         subject = explain.subject(cls, label, key.key, resource=key.resource)
         self._add(key, LATENT, INFO, draft, explanation, fix, cls, label, process,
                   details={"contexts": counted, "closest_gap_ns": gap},
@@ -520,7 +529,7 @@ class _Analysis:
                                  pair_count=0, run_count=len(during), stretches=[], peak=1,
                                  episode=0)
             subject = explain.subject(cls, label, key.key)
-            self._add(key, ERRORS, INFO if _stateless(key.runs) else ERROR, draft, explanation,
+            self._add(key, ERRORS, INFO if key.stateless else ERROR, draft, explanation,
                       fix, cls, label, process,
                       details={"failed": len(failed), "during_overlap": len(during),
                                "types": during_types,
@@ -594,13 +603,13 @@ class _Analysis:
             cls=cls,
             label=label,
             process=process,
-            runs=len(key.runs),
+            runs=len(key.rows),
             pair_count=contention.pair_count if contention else 0,
-            peak=contention.peak if contention and overlapped else (1 if key.runs else 0),
+            peak=contention.peak if contention and overlapped else (1 if len(key.rows) else 0),
             episodes=contention.episodes if contention else 0,
             unfinished=len(key.unfinished),
             errors=len(key.failed),
-            first_start_ns=key.starts[0] if key.starts else None,
+            first_start_ns=int(key.starts[0]) if len(key.starts) else None,
             last_end_ns=key.last_end,
             findings=key.findings,
             serialized=key.serialized,
@@ -732,27 +741,50 @@ def _summary(outcome: Outcome) -> InstanceSummary:
     )
 
 
-def _without_fan_outs(lanes: dict[str, list[Run]], flagged: Sequence[Run],
-                      lane_starts: dict[str, list[int]]) -> dict[str, list[Run]]:
-    """The instance lanes without the runs a batch call fanned out on resource keys of their
-    own: on the object they are part of the batch run (delegation), on their resource they
-    are runs. Fan-out runs carry a resource key, so they are among the few flagged runs."""
-    fanned = {r.instance_key for r in flagged if r.fan_out_of is not None}
-    if not fanned:
-        return lanes
-    kept = dict(lanes)
-    for key in fanned:
-        lane = lanes.get(key)
-        if lane is None:
-            continue
-        lane.sort(key=_START)  # the shared lane stays in order, as `_key` leaves the others
-        lane_starts.pop(key, None)
-        runs = [r for r in lane if r.fan_out_of is None]
-        if runs:
-            kept[key] = runs
-        else:
-            del kept[key]
-    return kept
+def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
+    """A `_Key` per lane, in the order the instance keys were met: the keys where no two runs
+    overlap, how close they came and the last end, found for all lanes at once."""
+    starts, ends = lanes.starts, lanes.ends
+    count = len(starts)
+    if not count:
+        return []
+    lo, hi = lanes.lo, lanes.hi
+    gaps = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    gaps[:-1] = starts[1:] - ends[:-1]
+    gaps[hi - 1] = np.iinfo(np.int64).max  # no gap past a lane's last run
+    closest = np.minimum.reduceat(gaps, lo)
+    where = np.where(gaps == np.repeat(closest, hi - lo), np.arange(count), count)
+    at = np.minimum.reduceat(where, lo) - lo
+    last_end = np.maximum.reduceat(ends, lo)
+    quiet = closest >= 0
+    # Unfinished runs, per lane in load order.
+    unfinished: dict[int, list[int]] = {}
+    open_rows = np.flatnonzero((table.end == NO_END) & ~table.fan_out)
+    for row in open_rows.tolist():
+        if row not in table.dropped:
+            unfinished.setdefault(int(table.instance[row]), []).append(row)
+    names = table.instance_keys
+    keys = []
+    for lane, (key, a, b, calm, gap, index, last) in enumerate(zip(
+            lanes.keys.tolist(), lo.tolist(), hi.tolist(), quiet.tolist(), closest.tolist(),
+            at.tolist(), last_end.tolist(), strict=True)):
+        keys.append(_Key(
+            names[key], False, table, lanes.rows_of(lane), starts[a:b], ends[a:b],
+            table.views_of(unfinished.get(key, ())), quiet=calm,
+            closest=(gap, index) if calm and b - a > 1 else None, last_end=last))
+    return keys
+
+
+def _quiet(starts: np.ndarray, ends: np.ndarray) -> tuple[bool, tuple[int, int] | None]:
+    """Whether no two of one key's runs (start-sorted) overlap, and if so how close two came
+    and where."""
+    if len(starts) < 2:
+        return True, None
+    gaps = starts[1:] - ends[:-1]
+    at = int(np.argmin(gaps))
+    if gaps[at] < 0:
+        return False, None
+    return True, (int(gaps[at]), at)
 
 
 def _by_resource(runs: Sequence[Run]) -> dict[str, list[Run]]:
@@ -817,12 +849,6 @@ def _identity(key: _Key) -> tuple[str, str | None, str | None]:
     classes = sorted({r.instance_class for r in key.runs})
     processes = {r.process_key for r in key.runs}
     return ", ".join(classes), None, (first.process_key if len(processes) == 1 else None)
-
-
-def _stateless(runs: Sequence[Run]) -> bool:
-    """Declared stateless (`racetrace.stateful = false`) by every run; unknown counts as
-    stateful, since that is the safe reading. Stops at the first run that is not."""
-    return all(r.stateful is False for r in runs)
 
 
 def _period(draft: OverlapDraft) -> int | None:

@@ -4,9 +4,9 @@ Input is one key's runs sorted by start with their resolved, non-empty intervals
 (`overlap.sweep_episodes`) finds the episodes and counts their pairs. Then, per episode:
 
 - up to `EDGE_LIMIT` pairs: every pair is listed and classified (`classify.pair_kind`). An
-  episode whose pairs are all of one kind is one draft finding; a mixed one becomes a networkx
-  graph (nodes: runs, edges: overlapping pairs with their overlap length and kind) split into
-  the connected components of each kind, one draft per component;
+  episode whose pairs are all of one kind is one draft finding; a mixed one is split into the
+  connected components of each kind's pairs (a graph: nodes runs, edges overlapping pairs),
+  one draft per component;
 - beyond it (one object hammered by thousands of runs at once: k runs have k(k-1)/2 pairs):
   pairs are counted, not listed, and each run is judged once against the runs active when it
   started (ancestors, same task, other processes, one timer), its pairs going to
@@ -22,8 +22,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-
-import networkx as nx
 
 from .classify import Ancestry, Timer, context_of, pair_kind, timers
 from .model import Run
@@ -153,11 +151,7 @@ def _by_pair(
         pairs = edges.get(kind)
         if not pairs:
             continue
-        graph = nx.Graph()
-        for i, j in pairs:
-            overlap = min(ends[i], ends[j]) - starts[j]
-            graph.add_edge(i, j, overlap_ns=overlap, kind=kind)
-        for component in sorted(nx.connected_components(graph), key=min):
+        for component in components(pairs):
             comp_pairs = [(i, j) for i, j in pairs if i in component]
             listed, members = _pair_ids(runs, comp_pairs[:max_pairs])
             # The most runs of this component active at one moment, by the sweep: the maximum
@@ -172,6 +166,27 @@ def _by_pair(
             ))
             involved.update(component)
     return drafts, [runs[i] for i in sorted(involved)]
+
+
+def components(pairs: Sequence[tuple[int, int]]) -> list[set[int]]:
+    """The connected components of the graph of `pairs` (edges between run indices), ordered
+    by their first run: a union-find, since that is all a graph library would be asked."""
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        while parent.setdefault(node, node) != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for i, j in pairs:
+        a, b = root(i), root(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, set[int]] = {}
+    for node in parent:
+        groups.setdefault(root(node), set()).add(node)
+    return sorted(groups.values(), key=min)
 
 
 def _by_run(

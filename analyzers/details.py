@@ -20,12 +20,23 @@ import atexit
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 import msgspec
 from racetrace.tracer import semconv
 
-from .model import Origin, Run, RunDetails
+from .records import Origin, RunDetails
+
+
+class Run(Protocol):
+    """What this module reads and sets of a run (`model.Run`, which imports this module)."""
+
+    run_id: str
+    origin: Origin | None
+    details: RunDetails | None
+
+    @property
+    def source(self) -> str: ...
 
 
 class _EndLine(msgspec.Struct, tag_field="type", tag=semconv.LINE_END):

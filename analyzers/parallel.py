@@ -29,10 +29,11 @@ from typing import Any, NoReturn
 
 from .analyze import Part, analyze, analyze_part, combine
 from .lines import read_header
-from .load import LoadError, ProgressCallback, load_files, trace_files
+from .load import LoadError, ProgressCallback, trace_files
 from .loops import DEFAULT_BLOCKING_NS
 from .report import Report
 from .suppressions import Suppressions
+from .tableload import load_table
 
 MIN_BYTES = 64 << 20  # below this, forking and combining cost more than they save
 
@@ -62,9 +63,9 @@ def analyze_paths(
                                blocking_threshold_ns=blocking_threshold_ns)
         if report is not None:
             return report
-    trace = load_files(files, key_attr=key_attr, on_progress=on_progress, details="lazy")
+    table = load_table(files, key_attr=key_attr, on_progress=on_progress)
     gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
-    return analyze(trace, suppressions=suppressions, max_pairs=max_pairs,
+    return analyze(table, suppressions=suppressions, max_pairs=max_pairs,
                    blocking_threshold_ns=blocking_threshold_ns)
 
 
@@ -143,9 +144,9 @@ def analyze_split(
 def _part_of(files: Files, suppressions: Suppressions | None, max_pairs: int,
              on_progress: ProgressCallback | None,
              blocking_threshold_ns: int = DEFAULT_BLOCKING_NS) -> Part:
-    trace = load_files(files, on_progress=on_progress, details="lazy")
+    table = load_table(files, on_progress=on_progress)
     gc.freeze()
-    return analyze_part(trace, suppressions=suppressions, max_pairs=max_pairs,
+    return analyze_part(table, suppressions=suppressions, max_pairs=max_pairs,
                         blocking_threshold_ns=blocking_threshold_ns)
 
 

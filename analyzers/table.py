@@ -1,0 +1,618 @@
+"""The columnar trace core: every run of a trace as one row of typed numpy columns.
+
+A million runs as a million `Run` objects cost about 1 KB each; as columns they cost about
+110 bytes, and the analysis reads them with vectorized passes instead of touching each object.
+`tableload.load_table` fills a `Table` straight from trace files (no `Run` kept per row);
+`Table.from_trace` puts an already loaded `Trace` (the TUI's, the pytest plugin's, a hand-built
+one) into columns, its own `Run` objects serving as the rows' views.
+
+The API (also what a timeline can draw from):
+
+- `len(table)`; rows are in load order: files in the order given, START lines in file order.
+- Columns (numpy arrays, one entry per row): `start` and `end` (ns; `end` is -1 for a run that
+  never ended), `instance` / `resource` / `method` / `host` / `file` / `status` / `reason` (ids
+  into the string tables `instance_keys`, `resource_keys`, ...; -1 for none), `process` (id into
+  `process_keys`, `"host/pid"`), `pid`, `line`, `thread`, `thread_started`, `task_created`
+  (with a `has_*` mask each for "not recorded"), `task` (the task key as bytes, `has_task`),
+  `stateful` (-1 unknown, 0, 1), `outlives`, `loop`, `fan_out` (bools).
+- `resolved_ends()`: `end`, with an unfinished run open until one past the last moment its
+  process recorded (what overlap checks use).
+- `lanes()`: the rows of each instance key (fan-out runs left out), each lane sorted by start
+  (stable: load order breaks ties), as `Lanes`: `order` (rows), `keys` (instance id per lane),
+  `lo` / `hi` (each lane's slice of `order`); `starts_of(lane)` / `ends_of(lane)` read the
+  lane's sorted starts and resolved ends (for a binary search over visible runs).
+- `run(row)`: the `Run` view of a row (built on first use, then the same object), its details
+  read lazily from the file (`details.py`); `runs(rows)`: a lazy sequence of views.
+- `run_by_id(run_id)`: the view of the run with that id (the first loaded), or None.
+- `notable` (rows that failed or have a resource key, in the order the loader met them) and
+  `on_loop` (sync runs started on a running loop).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, overload
+
+import numpy as np
+from racetrace.tracer import semconv
+
+from .model import Origin, Process, Run, RunDetails, Trace, last_ns_by_process
+
+NO_END = -1
+
+
+class Interner(dict):  # type: ignore[type-arg]
+    """str -> small int, new strings numbered as met; None is -1."""
+
+    def __init__(self) -> None:
+        super().__init__({None: -1})
+        self.strings: list[str] = []
+
+    def __missing__(self, key: str) -> int:
+        number = self[key] = len(self.strings)
+        self.strings.append(key)
+        return number
+
+    def string(self, number: int) -> str | None:
+        return self.strings[number] if number >= 0 else None
+
+
+class Column:
+    """A numpy array grown by appending chunks (doubling), read as `values`."""
+
+    def __init__(self, dtype: Any, fill: Any = 0) -> None:
+        self.data = np.full(1024, fill, dtype=dtype)
+        self.fill = fill
+        self.size = 0
+
+    def reserve(self, count: int) -> None:
+        need = self.size + count
+        if need > len(self.data):
+            grown = np.empty(max(need, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+
+    def extend(self, values: Any) -> None:
+        kind = self.data.dtype.kind
+        values = np.asarray(values) if kind in "SO" else np.asarray(values, self.data.dtype)
+        if values.dtype.kind == "S" and values.dtype.itemsize > self.data.dtype.itemsize:
+            self.data = self.data.astype(values.dtype)
+        elif values.dtype.kind == "O" and self.data.dtype.kind != "O":
+            self.data = self.data.astype(object)
+        self.reserve(len(values))
+        self.data[self.size: self.size + len(values)] = values
+        self.size += len(values)
+
+    def extend_list(self, values: list[Any]) -> None:
+        """Append Python values: at C speed a constant run of them (most columns of a block:
+        one process, one thread, one method), else converted one by one."""
+        self.extend(_array(values, self.data.dtype))
+
+    @property
+    def values(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+_INT_COLUMNS = ("start", "end", "pid", "line", "thread", "thread_started", "task_created")
+_MASKS = ("has_line", "has_thread", "has_thread_started", "has_task_created", "has_task")
+
+
+@dataclass
+class Lanes:
+    """Each instance key's rows in start order (see the module docstring)."""
+
+    order: np.ndarray  # rows, lane after lane
+    keys: np.ndarray  # instance id of each lane
+    lo: np.ndarray  # each lane's slice of `order`
+    hi: np.ndarray
+    starts: np.ndarray  # start of each row of `order`
+    ends: np.ndarray  # resolved end of each row of `order`
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def rows_of(self, lane: int) -> np.ndarray:
+        return self.order[self.lo[lane]: self.hi[lane]]
+
+    def starts_of(self, lane: int) -> np.ndarray:
+        return self.starts[self.lo[lane]: self.hi[lane]]
+
+    def ends_of(self, lane: int) -> np.ndarray:
+        return self.ends[self.lo[lane]: self.hi[lane]]
+
+
+class Table:
+    """The runs of a trace as columns (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, Column] = {
+            "start": Column(np.int64), "end": Column(np.int64, NO_END),
+            "pid": Column(np.int64), "line": Column(np.int64), "thread": Column(np.int64),
+            "thread_started": Column(np.int64), "task_created": Column(np.int64),
+            "instance": Column(np.int32), "resource": Column(np.int32),
+            "method": Column(np.int32), "host": Column(np.int32), "file": Column(np.int32),
+            "process": Column(np.int32), "status": Column(np.int16),
+            "reason": Column(np.int16, -1), "stretch": Column(np.int32, -1),
+            "task": Column("S1", b""), "rid": Column(np.uint64),
+            "stateful": Column(np.int8), "outlives": Column(np.bool_),
+            "loop": Column(np.bool_), "fan_out": Column(np.bool_),
+            **{m: Column(np.bool_) for m in _MASKS},
+        }
+        self.instances = Interner()
+        self.resources = Interner()
+        self.methods = Interner()
+        self.hosts = Interner()
+        self.files_ = Interner()
+        self.processes_ = Interner()
+        self.statuses = Interner()
+        self.statuses[semconv.STATUS_UNFINISHED]  # status 0: what a run without END has
+        self.reasons = Interner()
+        self.origins: list[Origin | None] = []
+        # Sparse: what few rows carry (row -> value).
+        self.alien_ids: dict[int, str] = {}  # run ids that are not 16 lowercase hex digits
+        self.parents: dict[int, str] = {}
+        self.creators: dict[int, str] = {}
+        self.fan_outs: dict[int, str] = {}
+        self.errors: dict[int, tuple[str | None, str | None]] = {}
+        self.details: dict[int, RunDetails] = {}  # rows whose details are known already
+        self.views: dict[int, Run] | list[Run] = {}
+        self.notable: list[int] = []
+        self.on_loop: list[int] = []
+        self.linked: dict[str, int] = {}  # run id -> the open run a later run named as parent
+        self.dropped: set[int] = set()  # rows of a copied file, loaded before
+        self._id_index: tuple[np.ndarray, np.ndarray] | None = None
+        self._alien_rows: dict[str, int] | None = None
+        self._frozen: dict[str, np.ndarray] | None = None
+        self._staged: dict[str, list[Any]] | None = None
+        # What a `Trace` says besides its runs.
+        self.processes: list[Process] = []
+        self.skipped_lines = 0
+        self.problems: list[str] = []
+        self.files: list[str] = []
+        self.process_last_ns: dict[str, int] = {}
+        self.unmatched_ends = 0
+        # Run id -> its view, for the ancestry the analysis follows.
+        self.lookup = self.run_by_id
+
+    # -- reading -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.cols["start"].size
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("cols")
+        if cols is not None and name in cols:
+            return cols[name].values
+        raise AttributeError(name)
+
+    @property
+    def instance_keys(self) -> list[str]:
+        return self.instances.strings
+
+    @property
+    def process_keys(self) -> list[str]:
+        return self.processes_.strings
+
+    def resolved_ends(self) -> np.ndarray:
+        """`end`, an unfinished run's being one past the last moment its process recorded
+        (its start, if later)."""
+        end = self.end
+        open_rows = end == NO_END
+        if not open_rows.any():
+            return end
+        last = np.array([self.process_last_ns.get(p, -1) for p in self.process_keys] or [0],
+                        dtype=np.int64)
+        resolved = end.copy()
+        starts = self.start[open_rows]
+        resolved[open_rows] = np.maximum(last[self.process[open_rows]], starts) + 1
+        return resolved
+
+    def lanes(self) -> Lanes:
+        rows = np.flatnonzero(~self.fan_out)
+        if self.dropped:
+            rows = rows[~np.isin(rows, np.fromiter(self.dropped, dtype=np.int64))]
+        instance = self.instance[rows]
+        start = self.start[rows]
+        order = rows[np.lexsort((start, instance))]  # stable: load order breaks ties
+        keys_sorted = self.instance[order]
+        cut = np.flatnonzero(keys_sorted[1:] != keys_sorted[:-1]) + 1
+        lo = np.concatenate(([0], cut)) if len(order) else np.zeros(0, dtype=np.int64)
+        hi = np.concatenate((cut, [len(order)])) if len(order) else np.zeros(0, dtype=np.int64)
+        return Lanes(order=order, keys=keys_sorted[lo] if len(order) else keys_sorted[:0],
+                     lo=lo, hi=hi, starts=self.start[order],
+                     ends=self.resolved_ends()[order])
+
+    def run(self, row: int) -> Run:
+        """The `Run` view of `row` (the same object each time)."""
+        views = self.views
+        if isinstance(views, list):
+            return views[row]
+        view = views.get(row)
+        if view is None:
+            view = self.views_of([row])[0]
+        return view
+
+    def runs(self, rows: Sequence[int] | np.ndarray) -> RowRuns:
+        return RowRuns(self, rows)
+
+    def views_of(self, rows: Sequence[int] | np.ndarray) -> list[Run]:
+        """The views of `rows`, those not made yet made together (a column read per field,
+        not per run)."""
+        views = self.views
+        if isinstance(views, list):
+            return [views[int(r)] for r in rows]
+        rows = [int(r) for r in rows]
+        missing = [r for r in rows if r not in views]
+        if missing:
+            views.update(zip(missing, self._make(missing), strict=True))
+        return [views[r] for r in rows]
+
+    def _make(self, rows: list[int]) -> list[Run]:
+        c = self._columns()
+        if len(rows) == 1:
+            row = rows[0]
+            get = {name: c[name][row: row + 1].tolist() for name in _VIEW_COLUMNS}
+        else:
+            at = np.array(rows, dtype=np.int64)
+            get = {name: c[name][at].tolist() for name in _VIEW_COLUMNS}
+        methods, instances = self.methods.strings, self.instances.strings
+        hosts = self.hosts.strings
+        files, resources = self.files_.strings, self.resources.strings
+        statuses, reasons, origins = self.statuses.strings, self.reasons.strings, self.origins
+        made = []
+        for i, row in enumerate(rows):
+            error = self.errors.get(row)
+            end = get["end"][i]
+            reason = get["reason"][i]
+            stretch = get["stretch"][i]
+            file = get["file"][i]
+            resource = get["resource"][i]
+            alien = self.alien_ids.get(row)
+            made.append(Run(
+                run_id=alien if alien is not None else f"{get['rid'][i]:016x}",
+                method=methods[get["method"][i]],
+                start_ns=get["start"][i],
+                instance_key=instances[get["instance"][i]],
+                pid=get["pid"][i],
+                host=hosts[get["host"][i]],
+                thread_id=get["thread"][i] if get["has_thread"][i] else None,
+                thread_started_ns=(get["thread_started"][i] if get["has_thread_started"][i]
+                                   else None),
+                task_key=_text(get["task"][i]) if get["has_task"][i] else None,
+                task_created_by_run=self.creators.get(row),
+                task_created_ns=(get["task_created"][i] if get["has_task_created"][i]
+                                 else None),
+                file=files[file] if file >= 0 else None,
+                line=get["line"][i] if get["has_line"][i] else None,
+                parent_run_id=self.parents.get(row),
+                fan_out_of=self.fan_outs.get(row),
+                resource_key=resources[resource] if resource >= 0 else None,
+                stateful=_TRI[get["stateful"][i]],
+                outlives_call=get["outlives"][i],
+                loop_running=get["loop"][i],
+                end_ns=None if end == NO_END else end,
+                status=statuses[get["status"][i]],
+                end_reason=reasons[reason] if reason >= 0 else None,
+                error_type=error[0] if error else None,
+                error_message=error[1] if error else None,
+                origin=origins[stretch] if stretch >= 0 else None,
+                details=self.details.get(row),
+            ))
+        return made
+
+    def _columns(self) -> dict[str, np.ndarray]:
+        frozen = self._frozen
+        if frozen is None or len(frozen["start"]) != len(self):
+            frozen = self._frozen = {name: col.values for name, col in self.cols.items()}
+        return frozen
+
+    def run_id(self, row: int) -> str:
+        alien = self.alien_ids.get(row)
+        if alien is not None:
+            return alien
+        return f"{int(self.cols['rid'].data[row]):016x}"
+
+    def row_by_id(self, run_id: str) -> int | None:
+        """The row of `run_id`: one a later run named as parent while it was open, else the
+        first loaded; None when no row has it (or only a dropped one)."""
+        row = self.linked.get(run_id)
+        if row is not None:
+            return row
+        value = canonical_id(run_id)
+        if value is None:
+            if self._alien_rows is None or len(self._alien_rows) > len(self.alien_ids):
+                self._alien_rows = {}
+                for r, i in sorted(self.alien_ids.items()):
+                    if r not in self.dropped:
+                        self._alien_rows.setdefault(i, r)
+            return self._alien_rows.get(run_id)
+        index = self._id_index
+        if index is None or len(index[0]) != len(self):
+            rid = self.rid
+            order = np.argsort(rid, kind="stable")
+            index = self._id_index = (order, rid[order])
+        order, ids = index
+        at = int(np.searchsorted(ids, np.uint64(value)))
+        while at < len(ids) and ids[at] == value:
+            row = int(order[at])
+            if row not in self.alien_ids and row not in self.dropped:
+                return row
+            at += 1
+        return None
+
+    def run_by_id(self, run_id: str) -> Run | None:
+        row = self.row_by_id(run_id)
+        return None if row is None else self.run(row)
+
+    def trace(self) -> Trace:
+        """A `Trace` of this table's processes, files and damage, without runs (what a
+        report holds)."""
+        return Trace(runs=[], processes=self.processes, skipped_lines=self.skipped_lines,
+                     problems=self.problems, files=self.files,
+                     process_last_ns=self.process_last_ns, unmatched_ends=self.unmatched_ends)
+
+    # -- building ----------------------------------------------------------------------------
+    def append_runs(self, runs: Sequence[Run], *, keep_views: bool = True) -> np.ndarray:
+        """Rows for `runs` (already complete), their objects serving as views."""
+        first = len(self)
+        if not runs:
+            return np.arange(first, first)
+        self.add_starts(runs, notable=False)
+        rows = np.arange(first, first + len(runs))
+        ended = [(i, r) for i, r in enumerate(runs) if r.end_ns is not None]
+        if ended:
+            self.cols["end"].data[first + np.array([i for i, _ in ended])] = [
+                r.end_ns for _, r in ended]
+        status = self.cols["status"].data
+        reason = self.cols["reason"].data
+        for i, run in enumerate(runs):
+            status[first + i] = self.statuses[run.status]
+            reason[first + i] = self.reasons[run.end_reason]
+            if run.error_type is not None or run.error_message is not None:
+                self.errors[first + i] = (run.error_type, run.error_message)
+            if run.details is not None:
+                self.details[first + i] = run.details
+            if run.origin is not None:
+                self.cols["stretch"].data[first + i] = len(self.origins)
+                self.origins.append(run.origin)
+        if keep_views:
+            assert isinstance(self.views, dict)
+            self.views.update(zip(range(first, first + len(runs)), runs, strict=True))
+        return rows
+
+    def add_starts(self, runs: Sequence[Run], stretch: int = -1, *,
+                   notable: bool = True) -> None:
+        """Append a row per START (`Run` as decoded); their ENDs come later."""
+        self.stage(runs, stretch)
+        self.commit(notable=notable)
+
+    def stage(self, runs: Sequence[Run], stretch: int = -1) -> None:
+        """Take the fields of a stretch of STARTs into lists while their objects are still in
+        the CPU cache (C-level `map`s); `commit` makes rows of what was staged."""
+        staged = self._staged
+        if staged is None:
+            staged = self._staged = {name: [] for name in _STAGED}
+        for name, getter in _PLAIN:
+            staged[name] += map(getter, runs)
+        for name, getter, interner in ((
+                "instance", _KEY, self.instances), ("resource", _RESOURCE, self.resources),
+                ("method", _METHOD, self.methods), ("host", _HOST, self.hosts),
+                ("file", _FILE, self.files_)):
+            staged[name] += map(interner.__getitem__, map(getter, runs))
+        staged["stateful"] += map(_TRI_CODE.__getitem__, map(_STATEFUL, runs))
+        staged["stretch"] += (stretch, len(runs))
+
+    def commit(self, *, notable: bool = True) -> None:
+        staged = self._staged
+        if staged is None:
+            return
+        self._staged = None
+        n = len(staged["start"])
+        if not n:
+            return
+        first = len(self)
+        cols = self.cols
+        for col in cols.values():
+            col.reserve(n)
+        for name in ("start", "instance", "resource", "method", "host", "pid", "file",
+                     "stateful", "outlives", "loop"):
+            cols[name].extend_list(staged[name])
+        stretches = staged["stretch"]
+        cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
+                                         stretches[1::2]))
+        cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
+        hosts, pids = staged["host"], staged["pid"]
+        if hosts.count(hosts[0]) == n and pids.count(pids[0]) == n:
+            process = self.processes_[f"{self.hosts.strings[hosts[0]]}/{pids[0]}"]
+            cols["process"].extend(np.full(n, process, dtype=np.int32))
+        else:
+            names = self.hosts.strings
+            cols["process"].extend([self.processes_[f"{names[h]}/{p}"]
+                                    for h, p in zip(hosts, pids, strict=True)])
+        for name in ("line", "thread", "thread_started", "task_created"):
+            _nullable(cols[name], cols["has_" + name], staged[name])
+        tasks = staged["task"]
+        if None in tasks:
+            cols["has_task"].extend([t is not None for t in tasks])
+            tasks = [t if t is not None else "" for t in tasks]
+        else:
+            cols["has_task"].extend(np.ones(n, dtype=bool))
+        cols["task"].extend(_bytes_array(tasks))
+        fans = staged["fan"]
+        cols["fan_out"].extend([f is not None for f in fans] if any(fans) else
+                               np.zeros(n, dtype=bool))
+        cols["status"].extend(np.zeros(n, dtype=np.int16))
+        cols["reason"].extend(np.full(n, -1, dtype=np.int16))
+        cols["rid"].extend(self._ids(staged["rid"], first))
+        for name, into in (("parent", self.parents), ("creator", self.creators),
+                           ("fan", self.fan_outs)):
+            values = staged[name]
+            if any(values):
+                into.update((first + i, v) for i, v in enumerate(values) if v is not None)
+        if notable:
+            resources = cols["resource"].values[first:]
+            if (resources >= 0).any():
+                self.notable.extend((first + np.flatnonzero(resources >= 0)).tolist())
+            loops = staged["loop"]
+            if any(loops):
+                self.on_loop.extend(first + i for i, flag in enumerate(loops) if flag)
+
+    def _ids(self, ids: list[str], first: int) -> np.ndarray:
+        """Run ids as uint64 (16 lowercase hex digits, the tracer's); others kept aside."""
+        joined = "".join(ids)
+        if (len(joined) == 16 * len(ids) and joined.isascii()
+                and not any(c in joined for c in "ABCDEF")):
+            try:
+                raw = bytes.fromhex(joined)
+            except ValueError:
+                raw = b""
+            if len(raw) == 8 * len(ids):
+                values = np.frombuffer(raw, dtype=">u8").astype(np.uint64)
+                if values.all():
+                    return values
+        out = np.zeros(len(ids), dtype=np.uint64)
+        for i, run_id in enumerate(ids):
+            value = canonical_id(run_id)
+            if value is None:
+                self.alien_ids[first + i] = run_id
+            else:
+                out[i] = value
+        return out
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[Run]) -> Table:
+        """A table of `runs` (in that order), each its own row's view."""
+        table = cls()
+        table.append_runs(runs, keep_views=False)
+        table.views = list(runs)
+        table.notable = [i for i, r in enumerate(runs)
+                         if r.status == semconv.STATUS_ERROR or r.resource_key is not None]
+        table.on_loop = [i for i, r in enumerate(runs) if r.loop_running]
+        return table
+
+    @classmethod
+    def from_trace(cls, trace: Trace) -> Table:
+        """`trace` as columns, lane after lane (each in load order), its runs as the views;
+        `notable` and `on_loop` in the order the trace has them."""
+        lanes = trace.runs_by_instance(ordered=False)
+        runs = [r for lane in lanes.values() for r in lane]
+        table = cls.from_runs(runs)
+        row_of = {id(r): i for i, r in enumerate(runs)}
+        table.notable = [row_of[id(r)] for r in trace.failed_or_resourced() if id(r) in row_of]
+        table.on_loop = [row_of[id(r)] for r in trace.runs_on_loop() if id(r) in row_of]
+        table.processes = trace.processes
+        table.skipped_lines = trace.skipped_lines
+        table.problems = trace.problems
+        table.files = trace.files
+        table.process_last_ns = trace.process_last_ns or last_ns_by_process(trace.processes)
+        table.unmatched_ends = trace.unmatched_ends
+        table.lookup = trace.run_by_id
+        trace.runs_by_instance()  # the lanes in start order, as the timeline wants them too
+        return table
+
+
+class RowRuns(Sequence[Run]):
+    """The `Run` views of some rows of a table, made as they are read."""
+
+    __slots__ = ("rows", "table")
+
+    def __init__(self, table: Table, rows: Sequence[int] | np.ndarray) -> None:
+        self.table = table
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Run: ...
+    @overload
+    def __getitem__(self, index: slice) -> RowRuns: ...
+    def __getitem__(self, index: int | slice) -> Run | RowRuns:
+        if isinstance(index, slice):
+            return RowRuns(self.table, self.rows[index])
+        return self.table.run(int(self.rows[index]))
+
+    def __iter__(self) -> Iterator[Run]:
+        # A few at a time: readers often stop early (the first names, the first difference).
+        rows = self.rows
+        for lo in range(0, len(rows), 8):
+            yield from self.table.views_of(rows[lo: lo + 8])
+
+
+def canonical_id(run_id: str) -> int | None:
+    """A run id of 16 lowercase hex digits as its (non-zero) integer, else None."""
+    if len(run_id) != 16 or not run_id.isascii() or any(c in run_id for c in "ABCDEF"):
+        return None
+    try:
+        value = int(run_id, 16)
+    except ValueError:
+        return None
+    return value if value and f"{value:016x}" == run_id else None
+
+
+def _nullable(column: Column, mask: Column, values: list[Any]) -> None:
+    missing = values.count(None)
+    if missing == len(values):
+        mask.extend(np.zeros(len(values), dtype=bool))
+        column.extend(np.zeros(len(values), dtype=np.int64))
+    elif missing:
+        mask.extend([v is not None for v in values])
+        column.extend([v if v is not None else 0 for v in values])
+    else:
+        mask.extend(np.ones(len(values), dtype=bool))
+        column.extend_list(values)
+
+
+def _array(values: list[Any], dtype: Any) -> np.ndarray:
+    if values and values.count(values[0]) == len(values):
+        return np.full(len(values), values[0], dtype=dtype)
+    return np.fromiter(values, dtype=dtype, count=len(values))
+
+
+def _bytes_array(texts: list[str]) -> np.ndarray:
+    """Task keys as a bytes array (ASCII without NUL, the tracer's), else as objects."""
+    joined = "".join(texts)
+    if joined.isascii() and "\0" not in joined:
+        return np.array(texts, dtype="S") if texts else np.zeros(0, dtype="S1")
+    out = np.empty(len(texts), dtype=object)
+    out[:] = texts
+    return out
+
+
+def _text(value: Any) -> str:
+    return value.decode("ascii") if isinstance(value, bytes) else value
+
+
+_TRI = {-1: None, 0: False, 1: True}
+_TRI_CODE = {None: -1, False: 0, True: 1}
+_START = attrgetter("start_ns")
+_KEY = attrgetter("instance_key")
+_RESOURCE = attrgetter("resource_key")
+_METHOD = attrgetter("method")
+_HOST = attrgetter("host")
+_PID = attrgetter("pid")
+_FILE = attrgetter("file")
+_LINE = attrgetter("line")
+_THREAD = attrgetter("thread_id")
+_THREAD_STARTED = attrgetter("thread_started_ns")
+_TASK_CREATED = attrgetter("task_created_ns")
+_TASK = attrgetter("task_key")
+_STATEFUL = attrgetter("stateful")
+_OUTLIVES = attrgetter("outlives_call")
+_LOOP = attrgetter("loop_running")
+_FAN_OUT = attrgetter("fan_out_of")
+_RUN_ID = attrgetter("run_id")
+_PARENT = attrgetter("parent_run_id")
+_CREATOR = attrgetter("task_created_by_run")
+_PLAIN = (("start", _START), ("pid", _PID), ("line", _LINE), ("thread", _THREAD),
+          ("thread_started", _THREAD_STARTED), ("task_created", _TASK_CREATED),
+          ("task", _TASK), ("outlives", _OUTLIVES), ("loop", _LOOP), ("fan", _FAN_OUT),
+          ("rid", _RUN_ID), ("parent", _PARENT), ("creator", _CREATOR))
+_STAGED = (*(name for name, _ in _PLAIN), "instance", "resource", "method", "host", "file",
+           "stateful", "stretch")
+_VIEW_COLUMNS = (
+    "method", "start", "instance", "pid", "host", "thread", "has_thread", "thread_started",
+    "has_thread_started", "task", "has_task", "task_created", "has_task_created", "file", "line",
+    "has_line", "resource", "stateful", "outlives", "loop", "end", "status", "reason", "stretch",
+    "rid")

@@ -1,0 +1,368 @@
+"""Trace files into a `Table` (columns), with the same records, damage and merging rules as
+`load` (`lines.py`): what `racetrace report` loads.
+
+Each stretch of lines is decoded by msgspec into the loader's own record types (`Run`, `End`,
+`Header`: the same validation, so the same lines are damage), turned into column chunks at C
+speed, and dropped: no `Run` object outlives its stretch. A START's row is found again by its
+END through the runs still open (a dict of their ids, small); END fields are scattered into the
+columns by row. Run details (class, label, stack, ...) are never decoded here: a run's view
+reads them from its file when a report shows it (`details.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from itertools import compress, repeat
+from operator import attrgetter, is_, lt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from racetrace.tracer import semconv
+
+from .blocks import Blocks
+from .gcpause import gc_paused
+from .lines import (
+    Damage,
+    NotATrace,
+    _identity,
+    _LineNumbers,
+    decode_chunks,
+    ended_before_start,
+    set_each,
+)
+from .load import LoadError, ProgressCallback, _looks_like_otlp, _size
+from .model import End, Header, Origin, Process, Run, last_ns_by_process
+from .table import NO_END, Table
+
+_RUN_ID = attrgetter("run_id")
+_START_NS = attrgetter("start_ns")
+_ORIGIN = attrgetter("origin")
+_END_NS = attrgetter("end_ns")
+_STATUS = attrgetter("status")
+_REASON = attrgetter("reason")
+_DETAILS = attrgetter("details")
+_PARENT = attrgetter("parent_run_id")
+_CREATOR = attrgetter("task_created_by_run")
+
+
+def load_table(
+    files: list[tuple[Path, bool]],
+    *,
+    key_attr: str | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Table:
+    """`load_files`, into columns (see the module docstring)."""
+    table = Table()
+    total = sum(map(_size, (f for f, _ in files)))
+    done = 0
+    headers: set[tuple[Any, ...]] = set()
+    orphans: list[tuple[End, str]] = []
+    file_rows: list[tuple[int, int]] = []  # each loaded file's rows
+    with gc_paused():
+        for file, named in files:
+            try:
+                with open(file, "rb", buffering=0) as handle:
+                    size = _size(file)
+                    if _looks_like_otlp(handle):
+                        _load_otlp(table, handle.readall(), str(file), key_attr, file_rows)
+                    else:
+                        _FileLoad(table, str(file), headers, orphans, file_rows).read(
+                            Blocks(handle))
+            except OSError as exc:
+                raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+            except NotATrace as exc:
+                if named:
+                    raise LoadError(f"{exc} (not a racetrace or OTLP trace file)") from None
+                table.problems.append(f"{file}: ignored, not a trace file")
+                continue
+            done += size
+            if on_progress is not None:
+                on_progress(done, total)
+        unmatched = 0
+        for end, source in orphans:
+            row = table.row_by_id(end.run_id)
+            if row is None or table.end[row] != NO_END:
+                table.skipped_lines += 1
+                unmatched += 1
+                if len(table.problems) < 20:
+                    what = ("whose start is missing" if row is None
+                            else "that had already ended")
+                    table.problems.append(f"{source}: end of run {end.run_id} {what}")
+                continue
+            if not _finish(table, row, end):
+                table.skipped_lines += 1
+                if len(table.problems) < 20:
+                    table.problems.append(ended_before_start(source, end))
+    table.files = [str(f) for f, _ in files]
+    table.process_last_ns = last_ns_by_process(table.processes)
+    table.unmatched_ends = unmatched
+    if table.dropped:
+        table.notable = [r for r in table.notable if r not in table.dropped]
+        table.on_loop = [r for r in table.on_loop if r not in table.dropped]
+    return table
+
+
+def _finish(table: Table, row: int, end: End) -> bool:
+    """`lines.finish` on a row."""
+    if end.end_ns < table.start[row]:
+        return False
+    table.cols["end"].data[row] = end.end_ns
+    status = table.cols["status"].data[row] = table.statuses[end.status]
+    table.cols["reason"].data[row] = table.reasons[end.reason]
+    if end.error_type is not None or end.error_message is not None:
+        table.errors[row] = (end.error_type, end.error_message)
+    _ended(table, row, status)
+    return True
+
+
+def _ended(table: Table, row: int, status: int) -> None:
+    if (status == table.statuses[semconv.STATUS_ERROR]
+            and table.cols["resource"].data[row] < 0):
+        table.notable.append(row)
+
+
+def _load_otlp(table: Table, data: bytes, source: str, key_attr: str | None,
+               file_rows: list[tuple[int, int]]) -> None:
+    from .otlp import load_otlp_lines
+
+    runs, processes, skipped, problems = load_otlp_lines(data, source, key_attr=key_attr)
+    kept: list[Run] = []
+    mine: set[str] = set()
+    for run in runs:
+        if run.run_id in mine or table.row_by_id(run.run_id) is not None:
+            if len(problems) < 20:
+                problems.append(f"{source}: run {run.run_id} loaded twice; kept the first")
+            continue
+        mine.add(run.run_id)
+        kept.append(run)
+    first = len(table)
+    rows = table.append_runs(kept)
+    table.notable.extend(int(r) for r, run in zip(rows, kept, strict=True)
+                         if run.status == semconv.STATUS_ERROR or run.resource_key is not None)
+    table.on_loop.extend(int(r) for r, run in zip(rows, kept, strict=True) if run.loop_running)
+    file_rows.append((first, len(table)))
+    table.processes.extend(processes)
+    table.skipped_lines += skipped
+    table.problems.extend(problems)
+
+
+class _FileLoad:
+    """One racetrace file's lines into the table (`lines._FileLoad`, on rows). A run still
+    open is its decoded `Run`, whose `origin` holds its row meanwhile (the object never leaves
+    this class); STARTs and END fields go into the columns a block (a few thousand runs) at a
+    time, where numpy's cost per call is small against the work."""
+
+    def __init__(self, table: Table, source: str, headers: set[tuple[Any, ...]],
+                 orphans: list[tuple[End, str]], file_rows: list[tuple[int, int]]) -> None:
+        self.table = table
+        self.source = source
+        self.headers = headers
+        self.orphans = orphans
+        self.file_rows = file_rows
+        self.damage = Damage(source)
+        self.header: Header | None = None
+        self.unresolved: list[Any] = []
+        self.open: dict[str, Run] = {}  # runs started and not (yet) ended
+        self.unmatched: list[End] = []
+        self.last_ns = 0
+        self.seen = 0
+        self.first = len(table)
+        self.next_row = len(table)
+        self.first_run: tuple[str, int] | None = None  # (host, pid) of the first START
+        self.error_status = table.statuses[semconv.STATUS_ERROR]
+        self.ok_status = table.statuses[semconv.STATUS_OK]
+        # END fields waiting for the next flush.
+        self.end_rows: list[int] = []
+        self.end_ns: list[int] = []
+        self.end_status: list[int] = []
+        self.end_reason: list[int] = []
+
+    def read(self, blocks: Blocks) -> None:
+        numbers = _LineNumbers(blocks)
+        for base, block, size, final in blocks:
+            for lo, hi, records in decode_chunks(block, self.damage, numbers, base, size,
+                                                 final):
+                self._add(lo, hi, records, base)
+            self._flush()
+        self._close()
+
+    def _add(self, lo: int, hi: int, records: list[Any], base: int) -> None:
+        self.seen += len(records)
+        kinds = list(map(type, records))
+        starts = list(compress(records, map(is_, kinds, repeat(Run))))
+        ends = list(compress(records, map(is_, kinds, repeat(End))))
+        if len(starts) + len(ends) < len(records):
+            headers = [r for r in records if r.__class__ is Header]
+            if self.header is None:
+                self.header = headers[0]
+            self.unresolved = headers[-1].unresolved_targets
+        if starts:
+            self._started(starts, lo, hi, base)
+        if ends:
+            self._ended(ends)
+
+    def _started(self, starts: list[Run], lo: int, hi: int, base: int) -> None:
+        table = self.table
+        header = self.header
+        service = header.service if header is not None else None
+        self.last_ns = max(self.last_ns, max(map(_START_NS, starts)))
+        ids = list(map(_RUN_ID, starts))
+        opened = self.open
+        if opened.keys().isdisjoint(ids) and len(set(ids)) == len(ids):
+            opened.update(zip(ids, starts, strict=True))
+        else:
+            starts = self._first_of_each(starts, ids)
+            if not starts:
+                return
+        if self.first_run is None:
+            self.first_run = (starts[0].host, starts[0].pid)
+        set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
+        self.next_row += len(starts)
+        table.origins.append(Origin(self.source, service, base + lo, base + hi))
+        table.stage(starts, len(table.origins) - 1)
+        if any(map(_DETAILS, starts)):  # lines whose details are unreadable (not UTF-8)
+            table.details.update((row, r.details) for row, r in zip(
+                range(self.next_row - len(starts), self.next_row), starts, strict=True)
+                if r.details is not None)
+        if any(map(_PARENT, starts)) or any(map(_CREATOR, starts)):
+            # A run started inside another finds it open now, nearly always: remember it,
+            # so that ancestry needs no index of every run (`lines._FileLoad._link`).
+            for run in starts:
+                for link in (run.parent_run_id, run.task_created_by_run):
+                    parent = opened.get(link) if link is not None else None
+                    if parent is not None:
+                        table.linked.setdefault(link, parent.origin)  # type: ignore[arg-type]
+
+    def _first_of_each(self, starts: list[Run], ids: list[str]) -> list[Run]:
+        """The rare path: a run id repeated while its run is open. The first START counts."""
+        opened = self.open
+        kept: list[Run] = []
+        for run, run_id in zip(starts, ids, strict=True):
+            if run_id in opened:
+                self.damage.note(f"{self.source}: run {run_id} loaded twice; kept the first")
+                continue
+            opened[run_id] = run
+            kept.append(run)
+        return kept
+
+    def _ended(self, ends: list[End]) -> None:
+        table = self.table
+        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))
+        owners = list(map(self.open.pop, map(_RUN_ID, ends), repeat(None)))
+        if None in owners:
+            pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
+            self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
+            owners = [r for r, _ in pairs]
+            ends = [e for _, e in pairs]
+        if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
+            owners, ends = self._before_start(owners, ends)
+        if not owners:
+            return
+        self.end_rows += map(_ORIGIN, owners)
+        self.end_ns += map(_END_NS, ends)
+        statuses = list(map(table.statuses.__getitem__, map(_STATUS, ends)))
+        self.end_status += statuses
+        self.end_reason += map(table.reasons.__getitem__, map(_REASON, ends))
+        ok = self.ok_status
+        if statuses.count(ok) != len(statuses):
+            for run, end, status in zip(owners, ends, statuses, strict=True):
+                if status == ok:
+                    continue
+                row = run.origin
+                if end.error_type is not None or end.error_message is not None:
+                    table.errors[row] = (end.error_type, end.error_message)  # type: ignore
+                if status == self.error_status and run.resource_key is None:
+                    table.notable.append(row)  # type: ignore[arg-type]
+
+    def _before_start(self, owners: list[Run], ends: list[End]) -> tuple[list[Run], list[End]]:
+        """The rare path: ENDs stamped before their run's START are damage; the run stays open
+        (a later, sound END may still complete it)."""
+        kept_owners: list[Run] = []
+        kept_ends: list[End] = []
+        for run, end in zip(owners, ends, strict=True):
+            if end.end_ns < run.start_ns:
+                self.damage.note(ended_before_start(self.source, end))
+                self.open[run.run_id] = run
+                continue
+            kept_owners.append(run)
+            kept_ends.append(end)
+        return kept_owners, kept_ends
+
+    def _flush(self) -> None:
+        table = self.table
+        table.commit()
+        if self.end_rows:
+            rows = np.array(self.end_rows, dtype=np.int64)
+            table.cols["end"].data[rows] = self.end_ns
+            table.cols["status"].data[rows] = self.end_status
+            table.cols["reason"].data[rows] = self.end_reason
+            self.end_rows, self.end_ns, self.end_status, self.end_reason = [], [], [], []
+
+    def _close(self) -> None:
+        self._flush()
+        table = self.table
+        damage = self.damage
+        last = len(table)
+        if not self.seen:
+            if damage.skipped:
+                raise NotATrace(damage.problems[0])
+            return
+        header = self.header
+        first = self.first
+        if first < last and (header is None or _identity(header) in self.headers):
+            self._drop_copies(first, last)
+        if header is not None:
+            self.headers.add(_identity(header))
+        self.file_rows_add(first, last)
+        if self.unmatched:
+            self._unmatched(first, last)
+        if header is not None:
+            process = Process(
+                host=header.host, pid=header.pid, source=self.source, service=header.service,
+                argv=header.argv, ppid=header.ppid, started_ns=header.wall_ns,
+                last_ns=max(self.last_ns, header.wall_ns), unresolved_targets=self.unresolved,
+            )
+        else:
+            host, pid = self.first_run or ("", 0)
+            process = Process(host=host, pid=pid, source=self.source, last_ns=self.last_ns)
+        table.processes.append(process)
+        table.skipped_lines += damage.skipped
+        table.problems.extend(damage.problems)
+
+    def file_rows_add(self, first: int, last: int) -> None:
+        self.file_rows.append((first, last))
+
+    def _drop_copies(self, first: int, last: int) -> None:
+        """The rare path: runs an earlier file loaded already (a copied file): drop them."""
+        table = self.table
+        earlier = [(lo, hi) for lo, hi in self.file_rows]
+        if not earlier:
+            return
+        before: set[str] = set()
+        for lo, hi in earlier:
+            before.update(table.run_id(r) for r in range(lo, hi) if r not in table.dropped)
+        for row in range(first, last):
+            run_id = table.run_id(row)
+            if run_id in before:
+                table.dropped.add(row)
+                self.damage.note(f"{self.source}: run {run_id} loaded twice; kept the first")
+
+    def _unmatched(self, first: int, last: int) -> None:
+        """ENDs before their START in the file, second ENDs, or ENDs of another file's runs."""
+        table = self.table
+        mine: dict[str, int] = {}
+        for row in range(last - 1, first - 1, -1):
+            if row not in table.dropped:
+                mine[table.run_id(row)] = row
+        for end in self.unmatched:
+            row = mine.get(end.run_id)
+            if row is None or table.end[row] != NO_END:
+                self.orphans.append((end, self.source))
+                continue
+            if not _finish(table, row, end):
+                self.damage.note(ended_before_start(self.source, end))
+
+
+def paths_of(files: Iterable[tuple[Path, bool]]) -> list[str]:
+    return [str(f) for f, _ in files]

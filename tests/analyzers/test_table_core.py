@@ -1,0 +1,153 @@
+"""The columnar trace core (`table.Table`, `tableload.load_table`): the same runs, damage and
+report as the object loader (`load`), views made only for the runs the analysis reads, and the
+lane API a timeline can draw from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from racetrace.analyzers import lines
+from racetrace.analyzers.analyze import analyze
+from racetrace.analyzers.load import load, trace_files
+from racetrace.analyzers.model import Run
+from racetrace.analyzers.parallel import analyze_paths
+from racetrace.analyzers.table import NO_END, Table
+from racetrace.analyzers.tableload import load_table
+
+FIELDS = [f for f in Run.__struct_fields__ if f not in ("origin", "details")]
+
+
+def same_runs(paths: list[Path]) -> Table:
+    """Load `paths` both ways; assert the same runs, processes and damage."""
+    trace = load(paths, details="lazy")
+    table = load_table(trace_files(paths))
+    assert (table.skipped_lines, table.problems, table.processes, table.unmatched_ends) == (
+        trace.skipped_lines, trace.problems, trace.processes, trace.unmatched_ends)
+    rows = [r for r in range(len(table)) if r not in table.dropped]
+    views = sorted(table.views_of(rows), key=lambda r: r.start_ns)
+    assert [[getattr(r, f) for f in FIELDS] for r in views] == [
+        [getattr(r, f) for f in FIELDS] for r in trace.runs]
+    assert [(r.source, r.origin.lo, r.origin.hi) for r in views] == [
+        (r.source, r.origin.lo, r.origin.hi) for r in trace.runs]
+    assert [table.run_id(r) for r in table.notable] == [r.run_id for r in trace.notable]
+    return table
+
+
+def report_bytes(report: Any) -> bytes:
+    return orjson.dumps(report.to_json())
+
+
+def same_report(paths: list[Path]) -> None:
+    """The report from columns is the report from `Run` objects, on one core and on two."""
+    expected = report_bytes(analyze(load(paths)))
+    assert report_bytes(analyze_paths(paths, jobs=1)) == expected
+    assert report_bytes(analyze(Table.from_trace(load(paths)))) == expected
+
+
+def busy(w: Any, offset: float = 0) -> None:
+    """An instance used one run at a time by many tasks (latent), one hammered by overlapping
+    tasks with a re-entrant callback (concurrent, reentrant), errors, a resource key shared
+    with another instance, an unfinished run and a run on a running loop."""
+    for n in range(20):
+        w.run(offset + n * 10, offset + n * 10 + 5, key="quiet/1", task=f"q{n}")
+    parent = w.run(offset, offset + 50, key="hot/1", task="a")
+    w.run(offset + 10, offset + 20, key="hot/1", task="a", parent=parent)
+    for n in range(6):
+        w.run(offset + 5 + n, offset + 30 + n, key="hot/1", task=f"h{n}",
+              status="error" if n % 2 else "ok",
+              error=("builtins.ValueError", "bad") if n % 2 else None)
+    w.run(offset + 1, offset + 40, key="conv/1", task="c1", resource="session-1")
+    w.run(offset + 2, offset + 41, key="conv/2", task="c2", resource="session-1")
+    w.run(offset + 60, None, key="hot/1", task="late")
+    w.run(offset + 70, offset + 300, key="loop/1", thread=3,
+          **{"racetrace.loop.running": True})
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 700)  # a few lines per stretch
+
+
+def test_damaged_files_load_into_columns_as_into_runs(writer, small_chunks) -> None:
+    first, second = writer("1.jsonl", pid=1), writer("2.jsonl", pid=2)
+    busy(first)
+    busy(second, offset=1000)
+    open_id = first.run(400, None, task="ends elsewhere")
+    first.raw(b'{"type":"start","run_id":')  # cut short
+    first.raw(b"\xff\xfe not text")
+    repeated = first.run(500, 510, task="twice")
+    first.raw(first.lines[-2])  # its START again, after it ended: a second run of that id
+    first.raw(b'{"type":"end","run_id":"%s","end_ns":1,"racetrace.end.status":"ok"}'
+              % repeated.encode())  # an END before its START
+    second.raw(b'{"type":"end","run_id":"%s","end_ns":1780000000450000000,'
+               b'"racetrace.end.status":"error","error.type":"X"}' % open_id.encode())
+    second.raw(b'{"type":"end","run_id":"00000000000fffff","end_ns":5,'
+               b'"racetrace.end.status":"ok"}')  # whose START is nowhere
+    paths = [first.write(), second.write()]
+    (paths[0].parent / "copy.jsonl").write_bytes(paths[0].read_bytes())  # loaded once
+    paths.append(paths[0].parent / "copy.jsonl")
+    table = same_runs(paths)
+    assert table.skipped_lines >= 5 and table.unmatched_ends == 1 and table.dropped
+    same_report(paths)
+
+
+def test_odd_run_ids_and_task_keys_keep_their_text(writer) -> None:
+    w = writer()
+    w.run(0, 10, run_id="r1", task="tâche")  # not hex, not ASCII
+    w.run(5, 20, run_id="ABCDEF0123456789", task="t2", parent="r1")
+    w.run(6, 21, run_id="0000000000000000", task=None)
+    paths = [w.write()]
+    table = same_runs(paths)
+    assert table.run_by_id("r1").run_id == "r1"
+    assert table.run_by_id("ABCDEF0123456789").parent_run_id == "r1"
+    assert table.run_by_id("abcdef0123456789") is None
+    assert table.run_by_id("0000000000000000").task_key is None
+    same_report(paths)
+
+
+def test_otlp_input_loads_into_columns(writer, cli, tmp_path: Path) -> None:
+    w = writer()
+    busy(w)
+    w.write()
+    out = tmp_path / "spans.jsonl"
+    done = cli("export", str(w.path), "--format", "otlp", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    same_runs([out])
+    same_report([out])
+
+
+def test_the_analysis_makes_views_only_of_the_runs_it_reads(writer) -> None:
+    w = writer()
+    for key in range(40):  # quiet keys, each used by one task: nothing to look at run by run
+        for n in range(50):
+            w.run(key * 1000 + n * 10, key * 1000 + n * 10 + 5, key=f"k/{key}", task=f"t{key}")
+    busy(w, offset=100_000)
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    report = analyze(table)
+    assert report_bytes(report) == report_bytes(analyze(load(paths)))
+    assert isinstance(table.views, dict) and len(table.views) < len(table) // 4
+    assert report.trace.runs == [] and report.summary.runs == len(table)
+
+
+def test_lanes_give_each_instance_its_rows_in_start_order(writer) -> None:
+    w = writer()
+    w.run(30, 40, key="b/1", task="x")
+    first = w.run(10, 20, key="a/1", task="y")
+    w.run(5, 8, key="b/1", task="z")  # written out of order, as threads can
+    w.run(50, None, key="a/1", task="open")
+    table = load_table(trace_files([w.write()]))
+    lanes = table.lanes()
+    assert [table.instance_keys[k] for k in lanes.keys] == ["b/1", "a/1"]  # as met
+    b, a = (table.views_of(lanes.rows_of(n)) for n in range(2))
+    assert [r.task_key for r in b] == ["task/z", "task/x"]
+    assert [r.task_key for r in a] == ["task/y", "task/open"]
+    assert np.all(np.diff(lanes.starts_of(0)) >= 0)
+    last = table.process_last_ns[a[1].process_key]
+    assert lanes.ends_of(1).tolist() == [a[0].end_ns, last + 1]  # open until its process stopped
+    assert table.end[lanes.rows_of(1)[1]] == NO_END
+    assert table.run(int(lanes.rows_of(1)[0])) is a[0] is table.run_by_id(first)
