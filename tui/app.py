@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from racetrace.analyzers.load import LoadError, Partial, load
+from racetrace.analyzers.load import LoadError, trace_files
 from racetrace.analyzers.model import Trace
 from racetrace.analyzers.report import Report
+from racetrace.analyzers.table import Table
+from racetrace.analyzers.tableload import TablePartial, load_table
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -90,7 +92,7 @@ class RacetraceApp(App[int]):
         follow_skip: Callable[[Path], bool] | None = None,
         picture: bool = False,
         blocking_threshold_ns: int | None = None,
-        on_partial: Callable[[Partial], None] | None = None,
+        on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
@@ -190,13 +192,13 @@ class RacetraceApp(App[int]):
     def _load(self) -> None:
         worker = get_current_worker()
         trace, report = self._preloaded
+        analyzed: Trace | Table | None = trace
         if trace is None:
             stream = LaneStream(self.post_message,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:
-                # Lanes need the details of one run each: the rest are read when shown.
-                trace = load(self.paths, key_attr=self.key_attr, on_progress=self._on_progress,
-                             details="lazy", on_partial=stream.partial)
+                table = load_table(trace_files(self.paths), key_attr=self.key_attr,
+                                   on_progress=self._on_progress, on_partial=stream.partial)
             except _Cancelled:
                 return
             except LoadError as exc:
@@ -205,13 +207,20 @@ class RacetraceApp(App[int]):
             except Exception as exc:  # never a traceback for bad input
                 self.post_message(LoadFailed(f"cannot load {self.source}: {_one_line(exc)}"))
                 return
-            lanes = stream.finish(trace)
+            # Views made while loading hold the ends read by then: the analysis and the
+            # screen read them again, whole.
+            if isinstance(table.views, dict):
+                table.views.clear()
+            lanes = stream.finish(table)
+            trace = table_trace(table)
+            analyzed = table
         else:
             lanes = build_lanes(trace)
         self.post_message(TraceLoaded(trace, lanes))
         error = None
         if report is None and trace.runs:
-            report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
+            report, error = analyze_trace(analyzed, self.suppressions,  # type: ignore[arg-type]
+                                          self.blocking_threshold_ns)
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
         # What the `/` filter searches (each lane's methods: a pass over every run), made now
@@ -224,7 +233,7 @@ class RacetraceApp(App[int]):
     def _on_progress(self, done: int, total: int) -> None:
         self.post_message(LoadProgress(done, total))
 
-    def _partial_shown(self, worker: Worker[None], part: Partial) -> None:
+    def _partial_shown(self, worker: Worker[None], part: TablePartial) -> None:
         if worker.is_cancelled:  # the app is closing: stop reading
             raise _Cancelled
         self.partial_updates += 1
@@ -584,6 +593,17 @@ class RacetraceApp(App[int]):
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)
         return None
+
+
+def table_trace(table: Table) -> Trace:
+    """A `Trace` of a loaded table: its processes and damage, its runs the table's views (each
+    made when read), in load order, the rows of copied files left out."""
+    trace = table.trace()
+    rows: Any = range(len(table))
+    if table.dropped:
+        rows = [r for r in rows if r not in table.dropped]
+    trace.runs = table.runs(rows)  # type: ignore[assignment]
+    return trace
 
 
 class _Cancelled(Exception):
