@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
+from racetrace.analyzers.details import read_details
 from racetrace.analyzers.model import Run, Trace
 from racetrace.analyzers.overlap import overlap_stretches
 from racetrace.analyzers.provenance import CreationSite
+from racetrace.analyzers.records import Origin, RunDetails
 from racetrace.analyzers.table import NO_END, Table
 
 if TYPE_CHECKING:
@@ -303,79 +305,57 @@ class LaneSet:
             return Lanes([], 0, 0, 0)
         cols = table.cols
         start = cols["start"].data[:rows]
-        end = cols["end"].data[:rows]
-        keep = ~cols["fan_out"].data[:rows]
         live = np.ones(rows, dtype=bool)
         if table.dropped:
-            dropped = np.fromiter((r for r in table.dropped if r < rows), dtype=np.int64)
-            live[dropped] = False
-            keep &= live
+            live[np.fromiter((r for r in table.dropped if r < rows), dtype=np.int64)] = False
         run_count = int(live.sum())
         if not run_count:
             return Lanes([], 0, 0, 0)
-        origin = int(start[live].min())
-        # Drawn ends, relative: an open run reaches its process' last record (at least its start).
-        opened = end == NO_END
-        drawn = end.copy()
-        if opened.any():
-            known = table.process_last_ns if final else (last_of or {})
-            reach = np.array([known.get(key, -1 if final else frontier)
-                              for key in table.process_keys] or [0], dtype=np.int64)
-            open_rows = np.flatnonzero(opened)
-            drawn[open_rows] = np.maximum(reach[cols["process"].data[open_rows]],
-                                          start[open_rows])
-        rel_start = start - origin
-        rel_end = np.maximum(drawn - origin, rel_start)
-        # Until when a run keeps its sub-row: an instant run still takes its start's nanosecond.
-        free = np.maximum(rel_end, rel_start + 1)
-        if not final:
-            free[opened] = HELD
-        marked_ids = [table.statuses.get(s) for s in MARKED_STATUSES]
-        marked = np.isin(cols["status"].data[:rows], [i for i in marked_ids if i is not None])
-
+        origin = int(start[live].min()) if table.dropped else int(start.min())
+        # How far a run without END is drawn: its process' last record (at least its start).
+        known = table.process_last_ns if final else (last_of or {})
+        reach = np.array([known.get(key, -1 if final else frontier)
+                          for key in table.process_keys] or [0], dtype=np.int64)
+        marked_ids = [i for i in map(table.statuses.get, MARKED_STATUSES) if i is not None]
+        places = _Places(table, rows, origin, reach, marked_ids, final)
         lanes: list[Lane] = []
-        instance = cols["instance"].data[:rows]
-        self._lay_out(table, np.flatnonzero(keep), instance, False, rel_start, rel_end, free,
-                      marked, origin, lanes)
+        self._lay_out(places, np.flatnonzero(live & ~cols["fan_out"].data[:rows]),
+                      cols["instance"].data[:rows], False, lanes)
         resource = cols["resource"].data[:rows]
-        keyed = np.flatnonzero(live & (resource >= 0))
-        if len(keyed):
-            self._lay_out(table, keyed, resource, True, rel_start, rel_end, free, marked,
-                          origin, lanes)
+        self._lay_out(places, np.flatnonzero(live & (resource >= 0)), resource, True, lanes)
         span = max((lane.last_end for lane in lanes), default=0)
         lanes.sort(key=_lane_order)
         return Lanes(lanes, origin, span, run_count, {lane.id: lane for lane in lanes})
 
-    def _lay_out(self, table: Table, rows: np.ndarray, key_of: np.ndarray, is_resource: bool,
-                 rel_start: np.ndarray, rel_end: np.ndarray, free: np.ndarray,
-                 marked: np.ndarray, origin: int, out: list[Lane]) -> None:
+    def _lay_out(self, places: _Places, rows: np.ndarray, key_of: np.ndarray,
+                 is_resource: bool, out: list[Lane]) -> None:
         """Lanes of `rows` grouped by `key_of` (instance or resource ids), each in start order
-        (stable: load order breaks ties)."""
+        (stable: load order breaks ties). Arrays of the rows' size are made a few at a time:
+        at a million runs each is 8 MB."""
         if not len(rows):
             return
-        keys = key_of[rows]
-        order = rows[np.lexsort((rel_start[rows], keys))]
+        table = places.table
+        order = rows[np.lexsort((places.start[rows], key_of[rows]))]
+        del rows
         keys = key_of[order]
         n = len(order)
         cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-        lo = np.concatenate(([0], cut))
-        hi = np.concatenate((cut, [n]))
-        starts = rel_start[order]
-        ends = rel_end[order]
+        lo = np.concatenate(([0], cut)).tolist()
+        hi = np.concatenate((cut, [n])).tolist()
+        starts, ends, free = places.times(order)
         # A lane is one sub-row when each run frees it by the next one's start.
-        clash = free[order][:-1] > starts[1:]
+        clash = free[:-1] > starts[1:]
         clash[cut - 1] = False  # (across two lanes)
-        lane_of = np.repeat(np.arange(len(lo)), hi - lo)
-        several = np.zeros(len(lo), dtype=bool)
-        several[lane_of[:-1][clash]] = True
-        is_marked = marked[order]
+        several = set((np.searchsorted(cut, np.flatnonzero(clash), side="right")).tolist())
+        del clash
+        is_marked = np.isin(table.cols["status"].data[order], places.marked_ids)
         strings = (table.resources if is_resource else table.instances).strings
         order_view = memoryview(order)
         starts_view = memoryview(starts)
         ends_view = memoryview(ends)
         instance = table.cols["instance"].data
         fan_out = table.cols["fan_out"].data
-        for lane, (a, b) in enumerate(zip(lo.tolist(), hi.tolist(), strict=True)):
+        for lane, (a, b) in enumerate(zip(lo, hi, strict=True)):
             key_id = int(keys[a])
             key = strings[key_id]
             lane_rows = order_view[a:b]
@@ -389,21 +369,19 @@ class LaneSet:
                 cls, label = self._name_of(table, key_id, order_view[a])
                 instance_count, fan_outs = 1, 0
             count = b - a
-            if not several[lane]:
+            if lane not in several:
                 subrows = [SubRow(RowViews(table, lane_rows), lane_starts, ends_view[a:b],
                                   np.flatnonzero(is_marked[a:b]).tolist(), range(count))]
                 row_of: Sequence[int] = bytes(count)
                 pos_of: Sequence[int] = range(count)
                 stretches: list[tuple[int, int]] = []
                 peak = 1
-                last_end = int(ends[a:b].max())
             else:
+                lane_ends = ends[a:b].tolist()
                 subrows, row_of, pos_of, peak = _place_each(
-                    table, lane_rows, starts[a:b].tolist(), ends[a:b].tolist(),
-                    free[order[a:b]].tolist(), is_marked[a:b].tolist())
-                stretches = overlap_stretches(zip(starts[a:b].tolist(), ends[a:b].tolist(),
-                                                  strict=True))
-                last_end = int(ends[a:b].max())
+                    table, lane_rows, starts[a:b].tolist(), lane_ends, free[a:b].tolist(),
+                    is_marked[a:b].tolist())
+                stretches = overlap_stretches(zip(lane_starts, lane_ends, strict=True))
             out.append(Lane(
                 id=f"{'resource' if is_resource else 'instance'}:{key}",
                 key=key,
@@ -419,19 +397,81 @@ class LaneSet:
                 stretches=stretches,
                 stretch_ends=[e for _, e in stretches],
                 instance_count=instance_count,
-                origin_ns=origin,
+                origin_ns=places.origin,
                 max_concurrency=peak,
                 fan_outs=fan_outs,
-                last_end=last_end,
+                last_end=int(ends[a:b].max()),
             ))
 
     def _name_of(self, table: Table, key_id: int, row: int) -> tuple[str, str | None]:
-        """An instance lane's class and label: its first run's (read from the file once)."""
+        """An instance lane's class and label: its first run's details, read from its file
+        once. Without making its `Run` view: a view made while the load goes on would keep
+        the ends read by then (and the columns as they were)."""
         name = self._names.get(key_id)
         if name is None:
-            run = table.run(row)
-            name = self._names[key_id] = (run.instance_class, run.instance_label)
+            views = table.views
+            found = views[row] if isinstance(views, list) else views.get(row)
+            if found is not None:
+                details = found.detail()
+            else:
+                details = table.details.get(row) or read_details(_Unread(
+                    table.run_id(row), _origin_of(table, row)))
+            name = self._names[key_id] = (details.instance_class, details.instance_label)
         return name
+
+
+@dataclass(slots=True)
+class _Places:
+    """Where the rows `0..rows` of a table are drawn (see `LaneSet.update`)."""
+
+    table: Table
+    rows: int
+    origin: int
+    reach: np.ndarray  # per process id: how far its runs without END are drawn
+    marked_ids: list[int]  # the status ids of runs with an end mark
+    final: bool
+
+    @property
+    def start(self) -> np.ndarray:
+        return self.table.cols["start"].data[: self.rows]
+
+    def times(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Relative starts and drawn ends of `order`'s rows, and until when each keeps its
+        sub-row (an instant run still takes its start's nanosecond; while the load goes on,
+        a run without END holds it)."""
+        cols = self.table.cols
+        starts = cols["start"].data[order]
+        ends = cols["end"].data[order]
+        opened = ends == NO_END
+        if opened.any():
+            at = np.flatnonzero(opened)
+            ends[at] = np.maximum(self.reach[cols["process"].data[order[at]]], starts[at])
+        starts -= self.origin
+        ends -= self.origin
+        np.maximum(ends, starts, out=ends)  # a clock step backwards: an instant
+        free = starts + 1
+        np.maximum(free, ends, out=free)
+        if not self.final:
+            free[opened] = HELD
+        return starts, ends, free
+
+
+@dataclass(slots=True)
+class _Unread:
+    """What `details.read_details` reads of a run: its id and where its START line is."""
+
+    run_id: str
+    origin: Origin | None
+    details: RunDetails | None = None
+
+    @property
+    def source(self) -> str:
+        return self.origin.path if self.origin is not None else ""
+
+
+def _origin_of(table: Table, row: int) -> Origin | None:
+    stretch = int(table.cols["stretch"].data[row])
+    return table.origins[stretch] if stretch >= 0 else None
 
 
 def _place_each(table: Table, rows: Sequence[int], starts: list[int], ends: list[int],
