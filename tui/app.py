@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -112,6 +113,7 @@ class RacetraceApp(App[int]):
         self.on_partial = on_partial
         self.partial_updates = 0  # layouts of a half-read trace shown
         self._switch_interval = sys.getswitchinterval()
+        self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -218,10 +220,18 @@ class RacetraceApp(App[int]):
         else:
             lanes = build_lanes(trace)
         self.post_message(TraceLoaded(trace, lanes))
+        # The screen lets go of the lanes streamed in when it takes these: wait for that (a
+        # few ms), so that the analysis does not hold its arrays beside both.
+        while not self._loaded_shown.wait(0.05):
+            if worker.is_cancelled:
+                return
         error = None
         if report is None and trace.runs:
             report, error = analyze_trace(analyzed, self.suppressions,  # type: ignore[arg-type]
                                           self.blocking_threshold_ns)
+        if isinstance(analyzed, Table) and isinstance(analyzed.views, dict):
+            # The report holds the views of its findings' runs; the rest were the analysis's.
+            analyzed.views.clear()
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
         # What the `/` filter searches (each lane's methods: a pass over every run), made now
@@ -300,6 +310,7 @@ class RacetraceApp(App[int]):
             self.findings_list.show_note("findings come when the whole trace is read…")
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
+        self._loaded_shown.set()
         self.trace = message.trace
         shown = self.lanes is not None
         self.lanes = message.lanes

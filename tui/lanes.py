@@ -350,7 +350,7 @@ class LaneSet:
         del clash
         is_marked = np.isin(table.cols["status"].data[order], places.marked_ids)
         strings = (table.resources if is_resource else table.instances).strings
-        order_view = memoryview(order)
+        order_view = memoryview(order.astype(np.int32) if len(table) < 1 << 31 else order)
         starts_view = memoryview(starts)
         ends_view = memoryview(ends)
         instance = table.cols["instance"].data
