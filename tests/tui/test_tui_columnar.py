@@ -81,3 +81,22 @@ async def test_the_screen_shows_a_big_lane_with_views_only_for_what_it_reads(
         # runs selected (the status line), none per run painted.
         assert len(table.views) - made <= 7
         assert app.report is not None and app.report.findings
+
+
+@needs_analyzer
+@run_async
+async def test_many_findings_are_listed_in_batches_and_all_reachable(tmp_path: Path) -> None:
+    write_mixed(tmp_path, 20_000, instances=600, processes=2)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        findings = app.report.findings
+        panel = app.findings_list
+        assert len(findings) > 2 * 100  # more than a batch or two
+        await pilot.press("N")  # the last finding: listed, and marked, at once
+        assert panel.highlighted == len(findings) - 1 == app.finding_index
+        for _ in range(20):
+            await pilot.pause()
+        assert panel.option_count == len(findings)
+        assert [panel.get_option_at_index(i).id for i in (0, len(findings) - 1)] == [
+            "f0", f"f{len(findings) - 1}"]
