@@ -465,6 +465,12 @@ class RacetraceApp(App[int]):
         content = run_details(message.lane, message.index, self.report)
         self.push_screen(DetailsScreen(content))
 
+    @on(FindingsList.Listed)
+    def _findings_listed(self) -> None:
+        # The options listed in batches after the heap was frozen (`on_trace_analyzed`): freeze
+        # them too, or every full collection walks them (~100 ms, at a random key press).
+        _freeze_heap()
+
     @on(FindingsList.FindingChosen)
     def _finding_chosen(self, message: FindingsList.FindingChosen) -> None:
         self._goto_finding(message.index)

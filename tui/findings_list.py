@@ -32,6 +32,9 @@ class FindingsList(OptionList):
             super().__init__()
             self.index = index
 
+    class Listed(Message):
+        """Every finding shown is listed now (after batches: see `show`)."""
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.count = 0
@@ -67,6 +70,8 @@ class FindingsList(OptionList):
         self.add_options(self._finding_options(listed, until))
         if upto is None and self.option_count < self.count:
             self.call_later(self._list_more, shown)
+        elif self.option_count >= self.count:
+            self.post_message(self.Listed())
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW
