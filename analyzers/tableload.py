@@ -11,6 +11,8 @@ reads them from its file when a report shows it (`details.py`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import attrgetter, is_, lt
 from pathlib import Path
@@ -47,13 +49,32 @@ _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
 
 
+@dataclass
+class TablePartial:
+    """What a load holds between two blocks of a file (`load_table(on_partial=...)`), for a
+    viewer to show before the load completes: rows `0..rows` of `table` are committed (their
+    END fields as read so far: a run whose END is not read yet is `NO_END`, status unfinished);
+    `table.processes` are the files read whole. Read it during the call only; change nothing."""
+
+    done: int  # bytes read so far, of `total`
+    total: int
+    table: Table
+    rows: int
+    source: str  # the file being read
+
+
+TablePartialCallback = Callable[[TablePartial], None]
+
+
 def load_table(
     files: list[tuple[Path, bool]],
     *,
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
+    on_partial: TablePartialCallback | None = None,
 ) -> Table:
-    """`load_files`, into columns (see the module docstring)."""
+    """`load_files`, into columns (see the module docstring). `on_partial` is called after
+    each block of each racetrace file (see `TablePartial`)."""
     table = Table()
     total = sum(map(_size, (f for f, _ in files)))
     done = 0
@@ -68,8 +89,11 @@ def load_table(
                     if _looks_like_otlp(handle):
                         _load_otlp(table, handle.readall(), str(file), key_attr, file_rows)
                     else:
-                        _FileLoad(table, str(file), headers, orphans, file_rows).read(
-                            Blocks(handle))
+                        blocks = Blocks(handle)
+                        if on_partial is not None:
+                            blocks = _Watched(handle, TablePartial(
+                                done, total, table, len(table), str(file)), on_partial)
+                        _FileLoad(table, str(file), headers, orphans, file_rows).read(blocks)
             except OSError as exc:
                 raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
             except NotATrace as exc:
@@ -102,6 +126,27 @@ def load_table(
         table.notable = [r for r in table.notable if r not in table.dropped]
         table.on_loop = [r for r in table.on_loop if r not in table.dropped]
     return table
+
+
+class _Watched(Blocks):
+    """A file's blocks, with `on_partial` called each time the loader is done with one (its
+    rows committed: the loader asks for the next block after its flush)."""
+
+    def __init__(self, handle: Any, partial: TablePartial,
+                 on_partial: TablePartialCallback) -> None:
+        super().__init__(handle)
+        self.partial = partial
+        self.on_partial = on_partial
+
+    def __iter__(self) -> Iterator[tuple[int, bytes | bytearray, int, bool]]:
+        partial = self.partial
+        first = partial.done
+        for block in super().__iter__():
+            yield block
+            base, _, size, _ = block
+            partial.done = first + base + size
+            partial.rows = len(partial.table)
+            self.on_partial(partial)
 
 
 def _finish(table: Table, row: int, end: End) -> bool:

@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from racetrace.analyzers.model import Trace
     from racetrace.analyzers.report import Report
     from racetrace.analyzers.suppressions import Suppressions
+    from racetrace.analyzers.table import Table
 
 
 def analyze_trace(
-    trace: Trace, suppressions: Suppressions | None = None,
+    trace: Trace | Table, suppressions: Suppressions | None = None,
     blocking_threshold_ns: int | None = None,
 ) -> tuple[Report | None, str | None]:
     """`(report, None)`, or `(None, reason)` when the analysis is unavailable or failed.

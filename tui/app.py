@@ -10,14 +10,17 @@ from __future__ import annotations
 import gc
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from racetrace.analyzers.load import LoadError, Partial, load
+from racetrace.analyzers.load import LoadError, trace_files
 from racetrace.analyzers.model import Trace
 from racetrace.analyzers.report import Report
+from racetrace.analyzers.table import Table
+from racetrace.analyzers.tableload import TablePartial, load_table
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -90,7 +93,7 @@ class RacetraceApp(App[int]):
         follow_skip: Callable[[Path], bool] | None = None,
         picture: bool = False,
         blocking_threshold_ns: int | None = None,
-        on_partial: Callable[[Partial], None] | None = None,
+        on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
@@ -110,6 +113,7 @@ class RacetraceApp(App[int]):
         self.on_partial = on_partial
         self.partial_updates = 0  # layouts of a half-read trace shown
         self._switch_interval = sys.getswitchinterval()
+        self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -120,6 +124,7 @@ class RacetraceApp(App[int]):
         # and its widgets are already gone from the DOM.
         self.timeline = Timeline(id="timeline")
         self.ruler = Ruler(self.timeline, id="ruler")
+        self.top_bar = Horizontal(id="top")
         self.header_bar = Static(id="header")
         self.reading_label = Label(id="reading-label")
         self.reading_bar = ProgressBar(id="reading-bar", show_eta=False)
@@ -136,7 +141,7 @@ class RacetraceApp(App[int]):
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="top"):
+        with self.top_bar:
             yield self.header_bar
             with Vertical(id="reading"):
                 yield self.reading_label
@@ -176,7 +181,9 @@ class RacetraceApp(App[int]):
         self.set_class(loading, "-loading")
 
     def watch_streaming(self, streaming: bool) -> None:
-        self.set_class(streaming, "-streaming")
+        # On the header's row, not the app: restyling every widget of the screen took ~80 ms
+        # at the moment the last lanes arrive.
+        self.top_bar.set_class(streaming, "-streaming")
 
     def watch_filtering(self, filtering: bool) -> None:
         self.set_class(filtering, "-filtering")
@@ -190,13 +197,14 @@ class RacetraceApp(App[int]):
     def _load(self) -> None:
         worker = get_current_worker()
         trace, report = self._preloaded
+        analyzed: Trace | Table | None = trace
         if trace is None:
+            _large_blocks_to_the_os()
             stream = LaneStream(self.post_message,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:
-                # Lanes need the details of one run each: the rest are read when shown.
-                trace = load(self.paths, key_attr=self.key_attr, on_progress=self._on_progress,
-                             details="lazy", on_partial=stream.partial)
+                table = load_table(trace_files(self.paths), key_attr=self.key_attr,
+                                   on_progress=self._on_progress, on_partial=stream.partial)
             except _Cancelled:
                 return
             except LoadError as exc:
@@ -205,13 +213,31 @@ class RacetraceApp(App[int]):
             except Exception as exc:  # never a traceback for bad input
                 self.post_message(LoadFailed(f"cannot load {self.source}: {_one_line(exc)}"))
                 return
-            lanes = stream.finish(trace)
+            # Views made while loading hold the ends read by then: the analysis and the
+            # screen read them again, whole.
+            if isinstance(table.views, dict):
+                table.views.clear()
+            lanes = stream.finish(table)
+            trace = table_trace(table)
+            analyzed = table
         else:
             lanes = build_lanes(trace)
         self.post_message(TraceLoaded(trace, lanes))
+        # The screen lets go of the lanes streamed in when it takes these: wait for that (a
+        # few ms), so that the analysis does not hold its arrays beside both.
+        while not self._loaded_shown.wait(0.05):
+            if worker.is_cancelled:
+                return
         error = None
         if report is None and trace.runs:
-            report, error = analyze_trace(trace, self.suppressions, self.blocking_threshold_ns)
+            report, error = analyze_trace(analyzed, self.suppressions,  # type: ignore[arg-type]
+                                          self.blocking_threshold_ns)
+        if isinstance(analyzed, Table) and isinstance(analyzed.views, dict):
+            # The report holds the views of its findings' runs; the rest were the analysis's.
+            analyzed.views.clear()
+            # A finding's runs are found in their lane by id: the table's id index (a sort of
+            # every run id, ~100 ms at a million) made here rather than at the first `n`.
+            analyzed.row_by_id(_UNUSED_ID)
         if not worker.is_cancelled:
             self.post_message(TraceAnalyzed(trace, report, error))
         # What the `/` filter searches (each lane's methods: a pass over every run), made now
@@ -224,7 +250,7 @@ class RacetraceApp(App[int]):
     def _on_progress(self, done: int, total: int) -> None:
         self.post_message(LoadProgress(done, total))
 
-    def _partial_shown(self, worker: Worker[None], part: Partial) -> None:
+    def _partial_shown(self, worker: Worker[None], part: TablePartial) -> None:
         if worker.is_cancelled:  # the app is closing: stop reading
             raise _Cancelled
         self.partial_updates += 1
@@ -290,6 +316,7 @@ class RacetraceApp(App[int]):
             self.findings_list.show_note("findings come when the whole trace is read…")
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
+        self._loaded_shown.set()
         self.trace = message.trace
         shown = self.lanes is not None
         self.lanes = message.lanes
@@ -438,6 +465,12 @@ class RacetraceApp(App[int]):
         content = run_details(message.lane, message.index, self.report)
         self.push_screen(DetailsScreen(content))
 
+    @on(FindingsList.Listed)
+    def _findings_listed(self) -> None:
+        # The options listed in batches after the heap was frozen (`on_trace_analyzed`): freeze
+        # them too, or every full collection walks them (~100 ms, at a random key press).
+        _freeze_heap()
+
     @on(FindingsList.FindingChosen)
     def _finding_chosen(self, message: FindingsList.FindingChosen) -> None:
         self._goto_finding(message.index)
@@ -584,6 +617,34 @@ class RacetraceApp(App[int]):
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)
         return None
+
+
+def _large_blocks_to_the_os() -> None:
+    """Have glibc's malloc give every large block (a column, a layout's arrays) back to the
+    system when freed. By default each large block freed raises the size from which blocks
+    are mapped apart, so the next layouts' arrays come from the heap, which keeps their
+    pages: at a million runs, streamed layouts left ~120 MB behind that way."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, 1 << 20)
+    except (AttributeError, OSError):  # not glibc: nothing to do
+        pass
+
+
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_UNUSED_ID = "ffffffffffffffff"  # a run id looked up to build the table's id index
+
+
+def table_trace(table: Table) -> Trace:
+    """A `Trace` of a loaded table: its processes and damage, its runs the table's views (each
+    made when read), in load order, the rows of copied files left out."""
+    trace = table.trace()
+    rows: Any = range(len(table))
+    if table.dropped:
+        rows = [r for r in rows if r not in table.dropped]
+    trace.runs = table.runs(rows)  # type: ignore[assignment]
+    return trace
 
 
 class _Cancelled(Exception):

@@ -23,11 +23,17 @@ if TYPE_CHECKING:
 NARROW = 110  # columns below which a finding's line leaves out the instance key
 
 
+BATCH = 100  # findings listed per turn of the event loop
+
+
 class FindingsList(OptionList):
     class FindingChosen(Message):
         def __init__(self, index: int) -> None:
             super().__init__()
             self.index = index
+
+    class Listed(Message):
+        """Every finding shown is listed now (after batches: see `show`)."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -39,13 +45,33 @@ class FindingsList(OptionList):
         self.count = len(findings)
         self._shown = (findings, origin_ns)
         highlighted = self.highlighted
-        self.set_options(
-            Option(finding_line(finding, origin_ns, narrow=self._narrow), id=f"f{i}")
-            for i, finding in enumerate(findings)
-        )
+        # A thousand findings take ~200 ms to list: the first screenfuls now, the rest a batch
+        # per turn of the event loop, so that keys are answered meanwhile.
+        self.set_options(self._finding_options(0, BATCH))
+        if self.count > BATCH:
+            self.call_later(self._list_more, self._shown)
         if highlighted is not None and highlighted < self.count:
-            self.highlighted = highlighted
+            self.mark(highlighted)
         self.border_title = f"Findings ({len(findings)})" if findings else "Findings"
+
+    def _finding_options(self, lo: int, hi: int) -> list[Option]:
+        assert self._shown is not None
+        findings, origin_ns = self._shown
+        return [Option(finding_line(findings[i], origin_ns, narrow=self._narrow), id=f"f{i}")
+                for i in range(lo, min(hi, len(findings)))]
+
+    def _list_more(self, shown: object, upto: int | None = None) -> None:
+        """The next batch of the findings `shown` lists (or those up to `upto`), unless
+        others are shown since."""
+        if shown is not self._shown:
+            return
+        listed = self.option_count
+        until = upto if upto is not None else listed + BATCH
+        self.add_options(self._finding_options(listed, until))
+        if upto is None and self.option_count < self.count:
+            self.call_later(self._list_more, shown)
+        elif self.option_count >= self.count:
+            self.post_message(self.Listed())
 
     def on_resize(self) -> None:
         narrow = self.size.width < NARROW
@@ -62,6 +88,8 @@ class FindingsList(OptionList):
 
     def mark(self, index: int) -> None:
         """Highlight finding `index` (the app already jumped to it)."""
+        if index >= self.option_count and self._shown is not None:
+            self._list_more(self._shown, index + 1)
         self.highlighted = index
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 
-from .lanes import STATUS_CANCELLED, STATUS_ERROR, STATUS_UNFINISHED, Lane, SubRow
+from .lanes import STATUS_CANCELLED, STATUS_ERROR, STATUS_UNFINISHED, Lane, RowViews, SubRow
 from .viewport import View
 
 # Cell styles, lowest priority first; the widget maps each to a component class. Selected
@@ -58,7 +58,8 @@ def paint_row(
     if width <= 0:
         return []
     highlight = highlight or {}
-    starts, ends, runs = row.starts, row.ends, row.runs
+    starts, ends = row.starts, row.ends
+    runs: RowViews = row.runs  # type: ignore[assignment]
     v0 = view.start_ns
     npc = view.ns_per_cell
     v1 = v0 + npc * width
@@ -84,9 +85,9 @@ def paint_row(
             # Every run's first column is marked, so that runs touching in a sub-row, or
             # stacked in sub-rows that start close together, still read as separate runs.
             _put(glyph, x0, SEPARATOR)
-        status = runs[i].status
+        status = runs.status(i)  # (a column read: no `Run` per painted run)
         body = DASH if status == STATUS_UNFINISHED else BODY
-        if loop_runs and runs[i].run_id in loop_runs:
+        if loop_runs and runs.run_id(i) in loop_runs:
             body = LOOP_SHADE
         for x in range(x0, x1):
             if style[x] < cell_style:
@@ -103,7 +104,7 @@ def paint_row(
             last = x1 - 1
             for k in marked[bisect_left(marked, i + 1) : bisect_left(marked, j)]:
                 # (A run open when its lane was laid out may have ended since, `ok`.)
-                _put(glyph, last, END_MARK.get(runs[k].status, BODY))
+                _put(glyph, last, END_MARK.get(runs.status(k), BODY))
             for pos, hl in highlight.items():
                 if i < pos < j and style[last] < hl:
                     style[last] = hl

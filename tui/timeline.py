@@ -129,6 +129,9 @@ class Timeline(ScrollView, can_focus=True):
         self.cursor_ns: float | None = None
         self._autofit = True  # the user has not zoomed or panned since "fit all"
         self._names_width = 0  # columns the lanes' names need (see `gutter_width`)
+        # Lane id -> (its name and creation site, the columns they need): names are measured
+        # once, not again each time the streamed lanes grow.
+        self._title_widths: dict[str, tuple[object, int]] = {}
         self._bars_width = 0
         self._generation = 0
         self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(2048)
@@ -174,8 +177,10 @@ class Timeline(ScrollView, can_focus=True):
             previous = (lane.id, run.run_id, run.start_ns, line)
         self.model = model
         if measure_names:
+            known = self._title_widths
             self._names_width = max(
-                (lane_names_width(lane) for lane in model.lanes[:NAMES_MEASURED]), default=0
+                (lane_names_width(lane, known) for lane in model.lanes[:NAMES_MEASURED]),
+                default=0,
             )
         self._relayout()
         if keep_place and not self._autofit:
@@ -644,15 +649,24 @@ def lane_where(lane: Lane, width: int, cls: str = "") -> str:
     return shorten(key, width, keep="middle")
 
 
-def lane_names_width(lane: Lane) -> int:
-    """Columns a lane's gutter needs to show its name, class and key whole."""
-    name, cls = lane_title(lane)
-    title = cell_len(name) + (2 + cell_len(cls) if cls else 0)
-    where = len(lane.key) if not lane.is_resource else 30
-    if lane.created is not None:  # the second line tells where it was made instead
-        where = cell_len(f"{created_role(lane.created)} {lane.created.short}")
+def lane_names_width(lane: Lane, known: dict[str, tuple[object, int]] | None = None) -> int:
+    """Columns a lane's gutter needs to show its name, class and key whole. `known`: the
+    widths of names measured before, by lane id (kept up to date here)."""
+    said = (lane.label, lane.cls, lane.created)
+    cached = known.get(lane.id) if known is not None else None
+    if cached is not None and cached[0] == said:
+        width = cached[1]
+    else:
+        name, cls = lane_title(lane)
+        title = cell_len(name) + (2 + cell_len(cls) if cls else 0)
+        where = len(lane.key) if not lane.is_resource else 30
+        if lane.created is not None:  # the second line tells where it was made instead
+            where = cell_len(f"{created_role(lane.created)} {lane.created.short}")
+        width = max(title, where)
+        if known is not None:
+            known[lane.id] = (said, width)
     runs = len(f"{len(lane.runs):,} runs · {lane.max_concurrency:,} at once")
-    return 3 + max(title, where, runs) + 1
+    return 3 + max(width, runs) + 1
 
 
 def _pad(count: int, style: Style) -> Segment:

@@ -180,16 +180,17 @@ def test_streamed_lanes_equal_the_lanes_of_the_loaded_trace(
     """Laid out a block at a time as the loader reads (many small blocks, layouts between
     them), the lanes come out as one layout of the whole trace does."""
     from racetrace.analyzers import blocks
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.load import trace_files
+    from racetrace.analyzers.tableload import load_table
     from racetrace.tui.lanes import build_lanes
     from racetrace.tui.stream import LaneStream
 
     posted: list[Any] = []
     stream = LaneStream(posted.append, interval=0.0)
     monkeypatch.setattr(blocks, "BLOCK_BYTES", 16_384)  # many blocks, open runs at each cut
-    trace = load([trace_dir], details="lazy", on_partial=stream.partial)
-    streamed = stream.finish(trace)
-    whole = build_lanes(trace)
+    table = load_table(trace_files([trace_dir]), on_partial=stream.partial)
+    streamed = stream.finish(table)
+    whole = build_lanes(table)
     assert stream.updates > 10
     assert [lane.id for lane in streamed.lanes] == [lane.id for lane in whole.lanes]
     assert (streamed.origin_ns, streamed.span_ns, streamed.run_count) == (
