@@ -12,8 +12,7 @@ while it is decoded kills the reader with a signal).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -30,23 +29,6 @@ __all__ = ["LoadError", "NotATrace", "load", "trace_files"]
 TRACE_SUFFIXES = (".jsonl", ".json")
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-@dataclass
-class Partial:
-    """What a load holds between two blocks of a file (`load(on_partial=...)`): the loader's
-    own structures, valid during the call only, to read and never to change. The runs of
-    `lanes` are in start order within each file; a run whose END is not read yet is open."""
-
-    done: int  # bytes read so far, of `total`
-    total: int
-    lanes: dict[str, list[Run]]  # instance key -> its runs so far (`Trace.lanes`)
-    notable: list[Run]  # the runs so far that failed or carry a resource key
-    processes: list[Process]  # of the files read whole (their `last_ns` is known)
-    source: str  # the file being read
-
-
-PartialCallback = Callable[[Partial], None]
 
 
 class LoadError(Exception):
@@ -84,15 +66,12 @@ def load(
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
     details: Literal["eager", "lazy"] = "eager",
-    on_partial: PartialCallback | None = None,
 ) -> Trace:
     """Load every run from `paths`, sorted by start time. With `details="lazy"` each run's
     details (class, label, task name, stack, ...) are read from its file when first used:
-    the fastest load when only a few runs will be shown (`racetrace report`).
-    `on_partial` is called after each block of each file (see `Partial`): what a viewer
-    can show before the load completes."""
+    the fastest load when only a few runs will be shown (`racetrace report`)."""
     return load_files(trace_files(paths), key_attr=key_attr, on_progress=on_progress,
-                      details=details, on_partial=on_partial)
+                      details=details)
 
 
 def load_files(
@@ -101,7 +80,6 @@ def load_files(
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
     details: Literal["eager", "lazy"] = "eager",
-    on_partial: PartialCallback | None = None,
 ) -> Trace:
     """`load` of the files `trace_files` listed."""
     total = sum(map(_size, (f for f, _ in files)))
@@ -126,13 +104,8 @@ def load_files(
                         file_runs = _indexed(file_runs, index, loaded, str(file),
                                              file_problems)
                     else:
-                        blocks = Blocks(handle)
-                        if on_partial is not None:
-                            blocks = _Watched(handle, Partial(
-                                done, total, loaded.lanes, loaded.notable, processes,
-                                str(file)), on_partial)
                         file_runs, file_processes, file_skipped, file_problems = load_lines(
-                            blocks, str(file), index, loaded, orphans,
+                            Blocks(handle), str(file), index, loaded, orphans,
                             details=details == "eager",
                         )
             except OSError as exc:
@@ -183,24 +156,6 @@ def load_files(
 
 
 _start_of = attrgetter("start_ns")
-
-
-class _Watched(Blocks):
-    """A file's blocks, with `on_partial` called each time the decoder is done with one."""
-
-    def __init__(self, handle: Any, partial: Partial, on_partial: PartialCallback) -> None:
-        super().__init__(handle)
-        self.partial = partial
-        self.on_partial = on_partial
-
-    def __iter__(self) -> Iterator[tuple[int, bytes | bytearray, int, bool]]:
-        partial = self.partial
-        first = partial.done
-        for block in super().__iter__():
-            yield block  # the decoder takes it whole before asking for the next
-            base, _, size, _ = block
-            partial.done = first + base + size
-            self.on_partial(partial)
 
 
 def _size(path: Path) -> int:
