@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from racetrace.analyzers.parallel import MIN_BYTES
+from racetrace.analyzers.findings.parallel import MIN_BYTES
 
 T0 = 1_780_000_000_000_000_000
 MS = 1_000_000
@@ -167,7 +167,7 @@ def end_to_end(directory: Path) -> object:
     """What `racetrace report --json` does, short of writing the file: load and analyze (the
     files of different processes on two cores, where there are two and enough files), encode.
     Returns everything it made, for the caller to time freeing it apart."""
-    from racetrace.analyzers.parallel import analyze_paths
+    from racetrace.analyzers.findings.parallel import analyze_paths
 
     report = analyze_paths([directory])
     data = orjson.dumps(report.to_json())
@@ -178,8 +178,8 @@ def end_to_end(directory: Path) -> object:
 def one_core(directory: Path) -> object:
     """The same on one core: load, freeze the loaded objects out of the garbage collector's
     sight (the command does it too), analyze, encode."""
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.findings.analyze import analyze
 
     trace = load([directory], details="lazy")
     gc.freeze()
@@ -218,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
 
     # Import up front so that the first timed case does not pay for the imports.
-    from racetrace.analyzers import analyze, load, parallel  # noqa: F401
+    from racetrace.analyzers.core import load  # noqa: F401
+    from racetrace.analyzers.findings import analyze, parallel  # noqa: F401
 
     cases: list[tuple[str, Path]] = []
     for size in sizes:

@@ -173,7 +173,7 @@ def main() -> int:
     parser.add_argument("--size", default="160x48")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
 
     print(f"racetrace TUI latency, terminal {width}x{height}, Python {sys.version.split()[0]}")
     for runs in args.runs:

@@ -6,7 +6,7 @@ page cache the moment it is made, as a `write` would be, so a process killed wit
 mid-run leaves the starts of its open runs behind (the kernel writes a dead process's dirty
 pages back), which is how hangs and killed workers show up in the analysis. A file ends at its
 last chunk's end: a live or killed writer's file ends in NUL bytes after its last line, which
-readers take as the end of the data (analyzers/blocks.py). At exit (and `close`) the mapping is
+readers take as the end of the data (analyzers/core/blocks.py). At exit (and `close`) the mapping is
 dropped and the file cut to what was written; lines after that (a daemon thread's) are appended
 with `os.write`. Where a file cannot be mapped (no `mmap`, a filesystem that refuses it), each
 line is one `os.write` to a file opened with O_APPEND, said once on stderr. The class

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.model import Trace
-    from racetrace.analyzers.report import Report
-    from racetrace.analyzers.suppressions import Suppressions
-    from racetrace.analyzers.table import Table
+    from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.core.table import Table
+    from racetrace.analyzers.findings.report import Report
+    from racetrace.analyzers.findings.suppressions import Suppressions
 
 
 def analyze_trace(
@@ -23,7 +23,7 @@ def analyze_trace(
     """`(report, None)`, or `(None, reason)` when the analysis is unavailable or failed.
     `blocking_threshold_ns`: the loop-blocking threshold (None: the analyzer's default)."""
     try:
-        from racetrace.analyzers.analyze import analyze
+        from racetrace.analyzers.findings.analyze import analyze
     except ImportError as exc:
         return None, f"no analysis: the analyzer could not be imported ({exc})"
     try:

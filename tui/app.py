@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from racetrace.analyzers.load import LoadError, trace_files
-from racetrace.analyzers.model import Trace
-from racetrace.analyzers.report import Report
-from racetrace.analyzers.table import Table
-from racetrace.analyzers.tableload import TablePartial, load_table
+from racetrace.analyzers.core.load import LoadError, trace_files
+from racetrace.analyzers.core.model import Trace
+from racetrace.analyzers.core.table import Table
+from racetrace.analyzers.core.tableload import TablePartial, load_table
+from racetrace.analyzers.findings.report import Report
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -597,7 +597,7 @@ class RacetraceApp(App[int]):
     def write_report(self, path: str) -> str | None:
         """Write the JSON report to `path`; a one-line error, or None when written."""
         import orjson
-        from racetrace.analyzers.outfile import open_private
+        from racetrace.analyzers.outputs.outfile import open_private
 
         if self.report is None:
             return "no report to write"

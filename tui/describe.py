@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from racetrace.analyzers.procname import process_text
-from racetrace.analyzers.timefmt import format_duration
+from racetrace.analyzers.findings.timefmt import format_duration
+from racetrace.analyzers.outputs.procname import process_text
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -22,9 +22,9 @@ from .lanes import STATUS_ERROR, STATUS_UNFINISHED, Lane, Lanes
 from .textsafe import clean, shorten
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.model import Run, Trace
-    from racetrace.analyzers.provenance import CreationSite
-    from racetrace.analyzers.report import Finding, Report
+    from racetrace.analyzers.core.model import Run, Trace
+    from racetrace.analyzers.findings.provenance import CreationSite
+    from racetrace.analyzers.findings.report import Finding, Report
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "info": "bold blue"}
 SEVERITY_BADGE = {"error": "‼", "warning": "!", "info": "i"}

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from .describe import finding_line
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.report import Finding
+    from racetrace.analyzers.findings.report import Finding
 
 
 NARROW = 110  # columns below which a finding's line leaves out the instance key

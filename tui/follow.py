@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from racetrace.analyzers.lines import finish
-from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.model import (
+from racetrace.analyzers.core.lines import finish
+from racetrace.analyzers.core.load import load, trace_files
+from racetrace.analyzers.core.model import (
     End,
     Header,
     Origin,
@@ -27,7 +27,7 @@ from racetrace.analyzers.model import (
     Trace,
     last_ns_by_process,
 )
-from racetrace.analyzers.tail import FileTail
+from racetrace.analyzers.core.tail import FileTail
 
 
 @dataclass

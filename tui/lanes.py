@@ -27,15 +27,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 import numpy as np
-from racetrace.analyzers.details import read_details
-from racetrace.analyzers.model import Run, Trace
-from racetrace.analyzers.overlap import overlap_stretches
-from racetrace.analyzers.provenance import CreationSite
-from racetrace.analyzers.records import Origin, RunDetails
-from racetrace.analyzers.table import NO_END, Table
+from racetrace.analyzers.core.details import read_details
+from racetrace.analyzers.core.model import Run, Trace
+from racetrace.analyzers.core.records import Origin, RunDetails
+from racetrace.analyzers.core.table import NO_END, Table
+from racetrace.analyzers.findings.overlap import overlap_stretches
+from racetrace.analyzers.findings.provenance import CreationSite
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.report import Finding, InstanceSummary, Report
+    from racetrace.analyzers.findings.report import Finding, InstanceSummary, Report
 
 # Status values of a run (racetrace.tracer.semconv; the TUI does not import the tracer).
 STATUS_OK = "ok"

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.model import Trace
-    from racetrace.analyzers.report import Report
+    from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.findings.report import Report
 
     from .lanes import Lanes
 

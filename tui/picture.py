@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.terminal_theme import SVG_EXPORT_THEME
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.model import Trace
-    from racetrace.analyzers.report import Report
+    from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.findings.report import Report
 
     from .app import RacetraceApp
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from racetrace.analyzers.timefmt import format_duration
+from racetrace.analyzers.findings.timefmt import format_duration
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget

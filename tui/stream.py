@@ -14,8 +14,8 @@ import gc
 import time
 from collections.abc import Callable
 
-from racetrace.analyzers.table import Table
-from racetrace.analyzers.tableload import TablePartial
+from racetrace.analyzers.core.table import Table
+from racetrace.analyzers.core.tableload import TablePartial
 from textual.message import Message
 
 from .lanes import Lanes, LaneSet

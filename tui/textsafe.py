@@ -9,7 +9,7 @@ as visible escapes so that an escape sequence is shown literally instead of acte
 
 from __future__ import annotations
 
-from racetrace.analyzers.sanitize import clean as _clean
+from racetrace.analyzers.outputs.sanitize import clean as _clean
 from rich.cells import cell_len
 
 

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from racetrace.cli import UsageError, skip_teardown
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.model import Trace
-    from racetrace.analyzers.report import Report
-    from racetrace.analyzers.suppressions import Suppressions
+    from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.findings.report import Report
+    from racetrace.analyzers.findings.suppressions import Suppressions
 
 
 def default_root() -> str:
@@ -64,7 +64,7 @@ def session_paths(paths: Sequence[str], *, all_sessions: bool = False,
             picked, what = [sessions[-1]], sessions[-1]
         count = len(sessions) + (1 if loose else 0)
         if not quiet and count > 1:
-            from racetrace.analyzers.sanitize import clean
+            from racetrace.analyzers.outputs.sanitize import clean
 
             print(
                 f"racetrace: reading the latest of {count} sessions, {clean(what)} (--all for "
@@ -98,7 +98,7 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
     """Load traces for a command: LoadError becomes a usage error, damage one stderr line, and
     a progress bar appears on stderr when the load takes more than a second. `details="lazy"`
     for a command that shows only a few runs (see `load`)."""
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
 
     with _loading(quiet) as progress:
         trace = load(paths, key_attr=key_attr, on_progress=progress, details=details)
@@ -114,7 +114,7 @@ def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: 
     same errors and progress bar as `load_traces`. The damage line is the caller's to print
     (`report_damage`) once the report is shown: only then are the details of the runs it
     shows read, and checked."""
-    from racetrace.analyzers.parallel import analyze_paths
+    from racetrace.analyzers.findings.parallel import analyze_paths
 
     with _loading(quiet=False) as progress:
         extra = ({} if blocking_threshold_ns is None
@@ -128,7 +128,7 @@ def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: 
 
 @contextmanager
 def _loading(quiet: bool) -> Iterator[_Progress | None]:
-    from racetrace.analyzers.load import LoadError
+    from racetrace.analyzers.core.load import LoadError
 
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     try:
@@ -144,8 +144,8 @@ def report_damage(trace: Trace) -> None:
     """One stderr line for the damaged lines the load skipped and the runs whose details were
     found damaged when read (lazy loads), one per file ignored. What a trace holds (run ids,
     file names, types) is escaped as in the report body: it may carry terminal escapes."""
-    from racetrace.analyzers.details import unreadable
-    from racetrace.analyzers.sanitize import clean
+    from racetrace.analyzers.core.details import unreadable
+    from racetrace.analyzers.outputs.sanitize import clean
 
     runs, problems = unreadable()
     skipped = trace.skipped_lines + runs
@@ -191,7 +191,7 @@ class _Progress:
 
 def why_empty(trace: Trace, paths: Sequence[str]) -> str:
     """One line on why a trace holds no run, for a gate that must not pass by accident."""
-    from racetrace.analyzers.sanitize import clean
+    from racetrace.analyzers.outputs.sanitize import clean
 
     where = clean(", ".join(paths))
     if not trace.files:
@@ -199,7 +199,7 @@ def why_empty(trace: Trace, paths: Sequence[str]) -> str:
                 "(RACETRACE=1 python app.py, or racetrace run -- python app.py)")
     if not trace.processes:
         return f"no racetrace trace in {where}"
-    from racetrace.analyzers.model import unresolved_targets
+    from racetrace.analyzers.core.model import unresolved_targets
 
     count = len(trace.processes)
     unresolved = [t.target for t in unresolved_targets(trace.processes)]

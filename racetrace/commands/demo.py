@@ -224,7 +224,7 @@ def _print_text_report(report: Any) -> None:
     """The full race-detector-style report, as `racetrace report` prints it."""
     from rich.console import Console
 
-    from racetrace.analyzers import render_text
+    from racetrace.analyzers.outputs import render_text
 
     # Not a terminal: each line whole (as `racetrace report` prints into a file), never wrapped
     # at an imaginary width.
@@ -235,7 +235,7 @@ def _print_summary(report: Any) -> None:
     """The report's SUMMARY line and where to look, before the timeline takes the screen."""
     from rich.console import Console
 
-    from racetrace.analyzers import render_text
+    from racetrace.analyzers.outputs import render_text
 
     console = Console(highlight=False)
     console.print(render_text.summary_line(report))

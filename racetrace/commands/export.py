@@ -58,7 +58,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from racetrace.analyzers import exports
+    from racetrace.analyzers.outputs import exports
 
     from ._common import load_traces, session_paths
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
         report = None
         if not args.no_findings:
-            from racetrace.analyzers.analyze import analyze
+            from racetrace.analyzers.findings.analyze import analyze
 
             report = analyze(trace)
         chunks = iter([orjson.dumps(exports.chrome_trace(trace, report)) + b"\n"])
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _picture(args: argparse.Namespace, trace: Any, paths: list[str]) -> int:
     """The timeline as the TUI draws it (`racetrace.tui.picture`), with the analysis' findings."""
-    from racetrace.analyzers.analyze import analyze
+    from racetrace.analyzers.findings.analyze import analyze
     from racetrace.tui.picture import render
 
     from .tui import read_suppressions
@@ -106,7 +106,7 @@ def _write(chunks: Any, target: str) -> None:
             out.write(chunk)
         out.flush()
         return
-    from racetrace.analyzers.outfile import open_private
+    from racetrace.analyzers.outputs.outfile import open_private
 
     try:
         with open_private(target) as f:

@@ -63,8 +63,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from racetrace.analyzers.failon import EXIT_FINDINGS, FailOn, FailOnError
-    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+    from racetrace.analyzers.findings.suppressions import SuppressionError, Suppressions
+    from racetrace.analyzers.outputs.failon import EXIT_FINDINGS, FailOn, FailOnError
 
     if args.max_pairs < 1:
         raise UsageError("--max-pairs must be at least 1")
@@ -101,7 +101,7 @@ def blocking_threshold(text: str | None) -> int | None:
     """`--blocking-threshold` in ns (None: the analyzer's default); bad input is a usage error."""
     if text is None:
         return None
-    from racetrace.analyzers.timefmt import parse_duration
+    from racetrace.analyzers.findings.timefmt import parse_duration
 
     try:
         return parse_duration(text)
@@ -117,7 +117,7 @@ def _write_json(report: Any, target: str) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    from racetrace.analyzers.outfile import open_private
+    from racetrace.analyzers.outputs.outfile import open_private
 
     try:
         with open_private(target) as f:
@@ -129,7 +129,7 @@ def _write_json(report: Any, target: str) -> None:
 def _print_text(report: Any, *, verbose: bool, quiet: bool) -> None:
     from rich.console import Console
 
-    from racetrace.analyzers.render_text import render, summary_line
+    from racetrace.analyzers.outputs.render_text import render, summary_line
 
     # In a terminal, paragraphs wrap to its width; into a file or a CI log, each line stays
     # whole, so that it can be grepped.

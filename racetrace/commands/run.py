@@ -83,7 +83,7 @@ def environment_for(
 
 
 def run(args: argparse.Namespace) -> int:
-    from racetrace.analyzers.failon import EXIT_FINDINGS, FailOn, FailOnError
+    from racetrace.analyzers.outputs.failon import EXIT_FINDINGS, FailOn, FailOnError
     from racetrace.tracer import semconv, session
 
     command = list(args.command)
@@ -122,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _suppressions() -> Any:
-    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+    from racetrace.analyzers.findings.suppressions import SuppressionError, Suppressions
 
     try:
         return Suppressions.from_env()
@@ -164,8 +164,8 @@ def _summarize(report: Any, folder: str, status: int, fail_on: Any, args: argpar
                exit_findings: int) -> int:
     from rich.console import Console
 
-    from racetrace.analyzers.render_text import render, render_brief
-    from racetrace.analyzers.sanitize import clean
+    from racetrace.analyzers.outputs.render_text import render, render_brief
+    from racetrace.analyzers.outputs.sanitize import clean
 
     from ._common import why_empty
 

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import orjson
 
-        from racetrace.analyzers.provenance import sites_by_instance
+        from racetrace.analyzers.findings.provenance import sites_by_instance
 
         sites = sites_by_instance(trace)
         rows = []
@@ -82,7 +82,7 @@ def _matches(run: Any, text: str) -> bool:
 def overlap_counts(trace: Any) -> dict[str, int]:
     """Run id → how many other runs it overlapped on its instance key, or on its resource key
     when that is more (a conversation shared by several objects)."""
-    from racetrace.analyzers.overlap import overlap_counts as counts_of
+    from racetrace.analyzers.findings.overlap import overlap_counts as counts_of
 
     counts: dict[str, int] = {}
     groups: dict[tuple[str, str], list[Any]] = {}
@@ -102,8 +102,8 @@ def overlap_counts(trace: Any) -> dict[str, int]:
 
 def _kinds_by_key(trace: Any) -> dict[str, str]:
     """Instance or resource key → the kinds of overlap the analysis found on it."""
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.report import OVERLAP_KINDS
+    from racetrace.analyzers.findings.analyze import analyze
+    from racetrace.analyzers.findings.report import OVERLAP_KINDS
 
     kinds: dict[str, list[str]] = {}
     for finding in analyze(trace, max_pairs=1).findings:
@@ -116,8 +116,8 @@ def _kinds_by_key(trace: Any) -> dict[str, str]:
 
 def _print_table(trace: Any, runs: Sequence[Any], overlaps: dict[str, int],
                  kinds: dict[str, str]) -> None:
-    from racetrace.analyzers.sanitize import clean
-    from racetrace.analyzers.timefmt import format_duration
+    from racetrace.analyzers.findings.timefmt import format_duration
+    from racetrace.analyzers.outputs.sanitize import clean
 
     out = sys.stdout
     if not runs:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
     from rich.text import Text
 
-    from racetrace.analyzers.sanitize import clean
+    from racetrace.analyzers.outputs.sanitize import clean
     from racetrace.tracer.session import created_ns, is_session, sessions_in
 
     from ._common import default_root
@@ -84,7 +84,7 @@ class _Row:
 
 
 def _describe(folder: str, *, analyze: bool) -> _Row:
-    from racetrace.analyzers.load import LoadError, load
+    from racetrace.analyzers.core.load import LoadError, load
 
     try:
         trace = load([folder], details="lazy")
@@ -97,7 +97,7 @@ def _describe(folder: str, *, analyze: bool) -> _Row:
     command = " ".join([os.path.basename(argv[0]), *argv[1:]]) if argv else "-"
     findings = "-"
     if analyze:
-        from racetrace.analyzers.analyze import analyze as run_analysis
+        from racetrace.analyzers.findings.analyze import analyze as run_analysis
 
         report = run_analysis(trace)
         warnings = sum(1 for f in report.findings if f.severity != "info")

@@ -95,7 +95,7 @@ def older_sessions(paths: list[str]) -> Any:
 
 def read_suppressions(path: str | None) -> Any:
     """The rules from `--suppressions FILE`, else from $RACETRACE_SUPPRESSIONS, else none."""
-    from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+    from racetrace.analyzers.findings.suppressions import SuppressionError, Suppressions
 
     try:
         return Suppressions.from_file(path) if path else Suppressions.from_env()
@@ -129,7 +129,7 @@ def open_timeline(
 
 def _check_paths(paths: list[str], *, follow: bool) -> None:
     """Fail before the screen opens on what is plainly wrong: a path that does not exist."""
-    from racetrace.analyzers.load import LoadError, trace_files
+    from racetrace.analyzers.core.load import LoadError, trace_files
 
     try:
         trace_files(paths)

@@ -132,8 +132,8 @@ def writer(tmp_path: Path) -> Callable[..., TraceWriter]:
 
 
 def analyze_paths(paths: Iterable[Path], **kwargs: Any) -> Any:
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.findings.analyze import analyze
 
     return analyze(load(list(paths)), **kwargs)
 

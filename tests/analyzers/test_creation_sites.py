@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from racetrace.analyzers.render_text import render_to_string
+from racetrace.analyzers.outputs.render_text import render_to_string
 
 PROGRAMS = Path(__file__).parent / "programs"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

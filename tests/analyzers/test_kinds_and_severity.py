@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from racetrace.analyzers.analyze import analyze
-from racetrace.analyzers.classify import Ancestry
-from racetrace.analyzers.contention import analyze_key
-from racetrace.analyzers.load import load
-from racetrace.analyzers.model import Run, Trace
-from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+from racetrace.analyzers.core.load import load
+from racetrace.analyzers.core.model import Run, Trace
+from racetrace.analyzers.findings.analyze import analyze
+from racetrace.analyzers.findings.classify import Ancestry
+from racetrace.analyzers.findings.contention import analyze_key
+from racetrace.analyzers.findings.suppressions import SuppressionError, Suppressions
 
 
 def kinds(report) -> dict[str, str]:

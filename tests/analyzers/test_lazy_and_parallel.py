@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from racetrace.analyzers import details, lines, parallel
-from racetrace.analyzers.analyze import analyze
-from racetrace.analyzers.load import LoadError, load, trace_files
-from racetrace.analyzers.parallel import analyze_paths, analyze_split, split
+from racetrace.analyzers.core import details, lines
+from racetrace.analyzers.core.load import LoadError, load, trace_files
+from racetrace.analyzers.findings import parallel
+from racetrace.analyzers.findings.analyze import analyze
+from racetrace.analyzers.findings.parallel import analyze_paths, analyze_split, split
 
 
 def report_json(paths: list[Path], *, lazy: bool = True) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from racetrace.analyzers import lines
-from racetrace.analyzers.load import load
+from racetrace.analyzers.core import lines
+from racetrace.analyzers.core.load import load
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from racetrace.analyzers.timefmt import parse_duration
+from racetrace.analyzers.findings.timefmt import parse_duration
 
 PROGRAMS = Path(__file__).parent / "programs"
 PROGRAM = PROGRAMS / "loop_program.py"
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "analyzers" / "report.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "analyzers/findings/report.schema.json").read_text()
 )
 TARGETS = ",".join(f"loopsvc:Service.{m}" for m in ("fetch", "slow", "outer", "wait_for_loop",
                                                           "later"))

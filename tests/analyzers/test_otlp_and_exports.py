@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from racetrace.analyzers.load import load
+from racetrace.analyzers.core.load import load
 
 MS = 1_000_000
 T0 = 1_780_000_000_000_000_000

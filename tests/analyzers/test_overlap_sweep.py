@@ -7,9 +7,9 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from racetrace.analyzers.analyze import analyze
-from racetrace.analyzers.model import Process, Run, Trace
-from racetrace.analyzers.overlap import (
+from racetrace.analyzers.core.model import Process, Run, Trace
+from racetrace.analyzers.findings.analyze import analyze
+from racetrace.analyzers.findings.overlap import (
     count_pairs,
     episode_pairs,
     has_overlap,
@@ -185,8 +185,8 @@ def test_two_unfinished_runs_overlap_at_the_last_recorded_moment() -> None:
 def test_run_by_run_judging_counts_and_stretches_equal_brute_force(
     raw: list[tuple[int, int]],
 ) -> None:
-    from racetrace.analyzers.classify import Ancestry
-    from racetrace.analyzers.contention import analyze_key
+    from racetrace.analyzers.findings.classify import Ancestry
+    from racetrace.analyzers.findings.contention import analyze_key
 
     iv = sorted_nonempty(raw)
     runs = [Run(run_id=str(n), method="m", start_ns=s, end_ns=e, instance_key="k",

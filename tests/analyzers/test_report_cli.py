@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from racetrace.analyzers.failon import FailOn, FailOnError
+from racetrace.analyzers.outputs.failon import FailOn, FailOnError
 
 
 def one_error_line(stderr: str) -> str:
@@ -168,7 +168,7 @@ def test_trace_text_is_shown_literally_never_as_markup_or_escapes(writer, cli) -
 
 
 def test_render_to_string_is_plain_text(writer, analyzed) -> None:
-    from racetrace.analyzers.render_text import render_to_string
+    from racetrace.analyzers.outputs.render_text import render_to_string
 
     w = writer()
     w.run(0, 100, task="a", label=HOSTILE_LABEL)
@@ -179,7 +179,7 @@ def test_render_to_string_is_plain_text(writer, analyzed) -> None:
 
 
 def test_counts_read_as_people_write_them(writer, analyzed) -> None:
-    from racetrace.analyzers.render_text import render_to_string
+    from racetrace.analyzers.outputs.render_text import render_to_string
 
     w = writer()
     w.run(0, 10, task="Task-1")
@@ -188,7 +188,7 @@ def test_counts_read_as_people_write_them(writer, analyzed) -> None:
 
 
 def test_runs_are_numbered_out_of_every_run_of_the_finding(writer, analyzed) -> None:
-    from racetrace.analyzers.render_text import RUNS_SHOWN, render_to_string
+    from racetrace.analyzers.outputs.render_text import RUNS_SHOWN, render_to_string
 
     w = writer()
     for i in range(10):
@@ -200,7 +200,7 @@ def test_runs_are_numbered_out_of_every_run_of_the_finding(writer, analyzed) -> 
 
 
 def test_a_report_keeps_every_line_whole_when_not_a_terminal(writer, analyzed) -> None:
-    from racetrace.analyzers.render_text import render_to_string
+    from racetrace.analyzers.outputs.render_text import render_to_string
 
     site = "/srv/" + "/".join(["a-very-long-folder-name"] * 8) + "/handlers.py:42"
     w = writer()

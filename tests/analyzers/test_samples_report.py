@@ -13,7 +13,7 @@ import pytest
 PROGRAMS = Path(__file__).parent / "programs"
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "analyzers" / "report.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "analyzers/findings/report.schema.json").read_text()
 )
 
 OVERLAPS = {"concurrent", "reentrant", "periodic", "cross-process"}

@@ -10,13 +10,13 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from racetrace.analyzers import lines
-from racetrace.analyzers.analyze import analyze
-from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.model import Run, make_run
-from racetrace.analyzers.parallel import analyze_paths
-from racetrace.analyzers.table import NO_END, Table
-from racetrace.analyzers.tableload import load_table
+from racetrace.analyzers.core import lines
+from racetrace.analyzers.core.load import load, trace_files
+from racetrace.analyzers.core.model import Run, make_run
+from racetrace.analyzers.core.table import NO_END, Table
+from racetrace.analyzers.core.tableload import load_table
+from racetrace.analyzers.findings.analyze import analyze
+from racetrace.analyzers.findings.parallel import analyze_paths
 
 FIELDS = [f for f in Run.__struct_fields__ if f not in ("origin", "details")]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from racetrace.analyzers.model import End, Header, Run
-from racetrace.analyzers.tail import FileTail
+from racetrace.analyzers.core.model import End, Header, Run
+from racetrace.analyzers.core.tail import FileTail
 
 HEADER = b'{"type":"header","format":"racetrace.trace/1","pid":7,"host":"h","wall_ns":1}\n'
 START = (b'{"type":"start","run_id":"%s","name":"m.A.run","start_ns":%d,'

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from racetrace.analyzers.load import load
-from racetrace.analyzers.model import Run, Trace
+from racetrace.analyzers.core.load import load
+from racetrace.analyzers.core.model import Run, Trace
 
 TIMEOUT = 180  # generous: two shared cores, and each traced start imports OpenTelemetry
 

@@ -195,7 +195,7 @@ def test_a_file_truncated_while_it_is_read_is_never_a_signal(tmp_path: Path) -> 
 
 
 def test_blocks_of_a_file_that_shrinks_between_reads_end_early(tmp_path: Path) -> None:
-    from racetrace.analyzers.blocks import BLOCK_BYTES, Blocks
+    from racetrace.analyzers.core.blocks import BLOCK_BYTES, Blocks
 
     line = b'{"type":"end","run_id":"r","end_ns":1}\n'
     path = tmp_path / "t.jsonl"

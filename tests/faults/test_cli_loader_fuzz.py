@@ -11,8 +11,8 @@ import msgspec
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from racetrace.analyzers.load import LoadError, load
-from racetrace.analyzers.model import Header
+from racetrace.analyzers.core.load import LoadError, load
+from racetrace.analyzers.core.model import Header
 
 T0 = 1_780_000_000_000_000_000
 FUZZ = settings(max_examples=60, deadline=None,

@@ -448,7 +448,7 @@ PYTEST_WARNINGS = Case(
         "test_plain.py": "def test_plain():\n    assert 1 + 1 == 2\n",
         f"{_DIST}/METADATA": "Metadata-Version: 2.1\nName: racetrace-wheel-standin\nVersion: 0\n",
         f"{_DIST}/entry_points.txt": "[pytest11]\nracetrace = racetrace.pytest_plugin\n",
-        f"{_DIST}/RECORD": "racetrace/__init__.py,,\nracetrace/pytest_plugin.py,,\n",
+        f"{_DIST}/RECORD": "racetrace/__init__.py,,\nracetrace/pytest_plugin/__init__.py,,\n",
     },
     command=(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
              "-W", "error", "test_plain.py"),

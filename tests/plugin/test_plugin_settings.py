@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from racetrace.pytest_settings import (
+from racetrace.pytest_plugin.settings import (
     FAIL,
     OFF,
     WARN,

@@ -179,7 +179,7 @@ class InProcess:
         return module
 
     def runs(self) -> list[Any]:
-        from racetrace.analyzers.load import load
+        from racetrace.analyzers.core.load import load
 
         if not self.directory.exists():
             return []

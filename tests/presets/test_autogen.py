@@ -10,7 +10,7 @@ pytest.importorskip("autogen_agentchat")
 pytest.importorskip("autogen_ext.models.replay")
 
 from preset_helpers import Scenarios, overlap_findings, overlapping_pairs
-from racetrace.analyzers.known_errors import match
+from racetrace.analyzers.findings.known_errors import match
 
 TEAM_ALREADY_RUNNING = "The team is already running, it cannot run again until it is stopped."
 

@@ -22,7 +22,7 @@ from preset_helpers import Scenarios, clean_environ, overlap_findings, racetrace
 pytest.importorskip("langgraph.checkpoint.memory")
 
 SCHEMA = json.loads(
-    (Path(__file__).resolve().parents[2] / "analyzers" / "report.schema.json").read_text()
+    (Path(__file__).resolve().parents[2] / "analyzers/findings/report.schema.json").read_text()
 )
 
 GRAPH = """
@@ -121,7 +121,7 @@ def test_abatch_on_distinct_threads_records_fan_outs_and_finds_nothing(
 
 
 def test_the_timeline_shows_fan_outs_on_their_thread_only(scenarios: Scenarios) -> None:
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
     from racetrace.tui.lanes import build_lanes
 
     done = scenarios.program(GRAPH + """

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from racetrace.analyzers import known_errors
-from racetrace.analyzers.known_errors import SIGNATURES, match
+from racetrace.analyzers.findings import known_errors
+from racetrace.analyzers.findings.known_errors import SIGNATURES, match
 
 # (signature id, error type as the tracer records it, the message as raised, the source of the
 # message: top-level package, text it contains). Messages copied from the framework versions

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("agents.run")
 
 from preset_helpers import Scenarios, overlap_findings, overlapping_pairs, trace_lines
-from racetrace.analyzers.known_errors import match
+from racetrace.analyzers.findings.known_errors import match
 
 SESSION = "openai-agents/session/user-7"
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import orjson
 import pytest
-from racetrace.analyzers.load import load
-from racetrace.analyzers.model import Run, Trace
+from racetrace.analyzers.core.load import load
+from racetrace.analyzers.core.model import Run, Trace
 
 import racetrace
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from racetrace.analyzers.blocks import Blocks
-from racetrace.analyzers.load import load
-from racetrace.analyzers.tail import FileTail
+from racetrace.analyzers.core.blocks import Blocks
+from racetrace.analyzers.core.load import load
+from racetrace.analyzers.core.tail import FileTail
 from racetrace.tracer import runtime, sink
 
 if TYPE_CHECKING:  # fixtures' types only: conftest names collide across test folders

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 import pytest
-from racetrace.analyzers.load import LoadError, load
+from racetrace.analyzers.core.load import LoadError, load
 
 if TYPE_CHECKING:
     from conftest import Finished, Programs

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from racetrace.analyzers.load import load, trace_files
-from racetrace.analyzers.tableload import load_table
+from racetrace.analyzers.core.load import load, trace_files
+from racetrace.analyzers.core.tableload import load_table
 from racetrace.tui.lanes import Lanes, build_lanes
 from test_tui_streaming import write_mixed
 from tui_helpers import DATA, SIZE, make_app, needs_analyzer, run_async, settle

@@ -187,8 +187,8 @@ def test_an_unwritable_output_is_one_line(gather_trace: Path, tmp_path: Path) ->
 
 
 def test_a_picture_of_too_many_lanes_says_how_many_it_left_out(tmp_path: Path) -> None:
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.findings.analyze import analyze
     from racetrace.tui.picture import MAX_LANE_ROWS, render
     from tui_helpers import write_many_lanes
 
@@ -207,8 +207,8 @@ def test_a_picture_can_be_drawn_from_inside_a_running_event_loop(shop: Path) -> 
     """As from an async test's hook: the app gets a loop of its own, on its own thread."""
     import asyncio
 
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.findings.analyze import analyze
     from racetrace.tui.picture import render
 
     trace = load([shop])

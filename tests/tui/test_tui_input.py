@@ -25,7 +25,7 @@ async def test_markup_and_escape_sequences_in_a_trace_are_shown_literally(shop: 
 
 
 def test_details_of_a_hostile_run_contain_no_control_characters(shop: Path) -> None:
-    from racetrace.analyzers.load import load
+    from racetrace.analyzers.core.load import load
     from racetrace.tui.lanes import build_lanes
 
     lanes = build_lanes(load([shop]))

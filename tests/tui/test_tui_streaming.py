@@ -179,9 +179,9 @@ def test_streamed_lanes_equal_the_lanes_of_the_loaded_trace(
         trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Laid out a block at a time as the loader reads (many small blocks, layouts between
     them), the lanes come out as one layout of the whole trace does."""
-    from racetrace.analyzers import blocks
-    from racetrace.analyzers.load import trace_files
-    from racetrace.analyzers.tableload import load_table
+    from racetrace.analyzers.core import blocks
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
     from racetrace.tui.lanes import build_lanes
     from racetrace.tui.stream import LaneStream
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from racetrace.analyzers.load import load
+from racetrace.analyzers.core.load import load
 from racetrace.tui import viewport
 from racetrace.tui.lanes import build_lanes
 from racetrace.tui.paint import BAR, EMPTY, SELECTED, paint_row
@@ -109,7 +109,7 @@ def test_marks_show_status_without_colour() -> None:
 def test_a_dense_sub_row_costs_one_run_per_column() -> None:
     """100,000 back-to-back runs in one sub-row, all on screen: painting stays bounded, and the
     one failed run among them still shows its mark."""
-    from racetrace.analyzers.model import Run, Trace
+    from racetrace.analyzers.core.model import Run, Trace
 
     runs = [
         Run(run_id=str(i), method="m", start_ns=i * 10, instance_key="k", pid=1, host="h",

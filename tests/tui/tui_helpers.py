@@ -42,14 +42,14 @@ async def settle(pilot: Any) -> None:
 
 def has_analyzer() -> bool:
     try:
-        import racetrace.analyzers.analyze  # noqa: F401
+        import racetrace.analyzers.findings.analyze  # noqa: F401
     except ImportError:
         return False
     return True
 
 
 needs_analyzer = pytest.mark.skipif(
-    not has_analyzer(), reason="racetrace.analyzers.analyze is not there yet"
+    not has_analyzer(), reason="racetrace.analyzers.findings.analyze is not there yet"
 )
 
 

@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from itertools import islice, pairwise, repeat
 from operator import attrgetter, sub
 
-from .model import Run
+from racetrace.analyzers.core.model import Run
+
 from .report import CONCURRENT, CROSS_PROCESS, PERIODIC, REENTRANT
 
 # A call site is periodic when it has at least this many runs on one key...

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from . import pytest_settings
-from .pytest_settings import SettingsError, settings_from_options
+from . import settings as pytest_settings
+from .settings import SettingsError, settings_from_options
 
 if TYPE_CHECKING:
-    from .pytest_session import RacetraceSession
+    from .session import RacetraceSession
 
 PLUGIN_NAME = "racetrace-session"
 _settings_key = pytest.StashKey[pytest_settings.Settings]()
@@ -88,7 +88,7 @@ def _session(config: pytest.Config) -> RacetraceSession:
     """The working half of the plugin, registered on first need."""
     plugin: RacetraceSession | None = config.pluginmanager.get_plugin(PLUGIN_NAME)
     if plugin is None:
-        from .pytest_session import RacetraceSession
+        from .session import RacetraceSession
 
         plugin = RacetraceSession(config, config.stash[_settings_key])
         config.pluginmanager.register(plugin, PLUGIN_NAME)

@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import attrgetter
 
+from racetrace.analyzers.core.model import Run
+
 from . import known_errors
 from .known_errors import KnownError
-from .model import Run
 
 DEFAULT_BLOCKING_NS = 100_000_000  # 100 ms: far beyond a healthy loop's slice, short of a hang
 AWAITED = "awaited"  # END reason: the sync call returned an awaitable that the run went on with

@@ -78,16 +78,16 @@ def write_report(paths: Sequence[str], target: str, *, suppressions: Any,
     """The analyzer's JSON report (`racetrace.report/1`) over the session's trace files."""
     import orjson
 
-    from racetrace.analyzers.analyze import analyze
-    from racetrace.analyzers.load import load
-    from racetrace.analyzers.model import Trace
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.findings.analyze import analyze
 
     trace = load(paths) if paths else Trace(runs=[], processes=[])
     extra = ({} if blocking_threshold_ns is None
              else {"blocking_threshold_ns": blocking_threshold_ns})
     report = analyze(trace, suppressions=suppressions, **extra)
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-    from racetrace.analyzers.outfile import open_private
+    from racetrace.analyzers.outputs.outfile import open_private
 
     with open_private(target) as f:
         f.write(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2) + b"\n")

@@ -18,7 +18,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .report import INFO, KINDS, LATENT, OVERLAP_KINDS, SEVERITIES, WARNING, Finding, severity_rank
+from racetrace.analyzers.findings.report import (
+    INFO,
+    KINDS,
+    LATENT,
+    OVERLAP_KINDS,
+    SEVERITIES,
+    WARNING,
+    Finding,
+    severity_rank,
+)
 
 EXIT_FINDINGS = 66
 

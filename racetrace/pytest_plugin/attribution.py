@@ -18,8 +18,8 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
-from racetrace.analyzers.lines import finish
-from racetrace.analyzers.model import End, Process, Run, Trace
+from racetrace.analyzers.core.lines import finish
+from racetrace.analyzers.core.model import End, Process, Run, Trace
 
 WINDOWS_KEPT = 3000  # phase windows remembered for naming the test a late-read run came from
 

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-
-from .model import Run, Trace
+from racetrace.analyzers.core.model import Run, Trace
 
 MODULE, CLASS, FUNCTION = "module", "class", "function"
 SINGLETON, FACTORY, ONCE = "singleton", "factory", "function"

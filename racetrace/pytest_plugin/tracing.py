@@ -9,7 +9,7 @@ import os
 
 from racetrace.tracer import semconv
 
-from .pytest_tail import erase
+from .tail import erase
 
 _VARIABLES = (semconv.ENV_ENABLE, semconv.ENV_TARGETS, semconv.ENV_DIR, semconv.ENV_SESSION_DIR)
 

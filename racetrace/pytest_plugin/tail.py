@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from racetrace.analyzers.lines import read_header
-from racetrace.analyzers.model import End, Origin, Process, Run
-from racetrace.analyzers.tail import FileTail
+from racetrace.analyzers.core.lines import read_header
+from racetrace.analyzers.core.model import End, Origin, Process, Run
+from racetrace.analyzers.core.tail import FileTail
 from racetrace.tracer.session import is_session
 
 _HEADER_PREFIX = b'{"type":"header","format":"racetrace.trace/'

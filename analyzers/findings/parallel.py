@@ -27,13 +27,14 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any, NoReturn
 
+from racetrace.analyzers.core.lines import read_header
+from racetrace.analyzers.core.load import LoadError, ProgressCallback, trace_files
+from racetrace.analyzers.core.tableload import load_table
+
 from .analyze import Part, analyze, analyze_part, combine
-from .lines import read_header
-from .load import LoadError, ProgressCallback, trace_files
 from .loops import DEFAULT_BLOCKING_NS
 from .report import Report
 from .suppressions import Suppressions
-from .tableload import load_table
 
 MIN_BYTES = 64 << 20  # below this, forking and combining cost more than they save
 

@@ -13,11 +13,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from racetrace.analyzers.analyze import analyze
-from racetrace.analyzers.failon import FailOn
-from racetrace.analyzers.model import Process
-from racetrace.analyzers.render_text import render_to_string
-from racetrace.analyzers.report import (
+from racetrace.analyzers.core.model import Process
+from racetrace.analyzers.findings.analyze import analyze
+from racetrace.analyzers.findings.report import (
     INFO,
     LOOP_BLOCKING,
     NESTED_LOOP,
@@ -27,10 +25,12 @@ from racetrace.analyzers.report import (
     Report,
     severity_rank,
 )
-from racetrace.analyzers.sanitize import clean
-from racetrace.analyzers.suppressions import Suppressions
+from racetrace.analyzers.findings.suppressions import Suppressions
+from racetrace.analyzers.outputs.failon import FailOn
+from racetrace.analyzers.outputs.render_text import render_to_string
+from racetrace.analyzers.outputs.sanitize import clean
 
-from .pytest_attribution import Attribution
+from .attribution import Attribution
 
 RUNS_NAMED = 12  # runs listed with the test they started in
 TEXT_WIDTH = 400

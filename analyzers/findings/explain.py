@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from racetrace.analyzers.core.model import Run
+
 from .known_errors import KnownError
-from .model import Run
 from .provenance import FACTORY, SINGLETON, CreationSite
 from .report import (
     CROSS_PROCESS,

@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from .pytest_settings import FAIL, OFF, Settings, SettingsError, TestSettings, settings_for_test
-from .pytest_summary import SECTION, Flagged, RacetraceFailure, summarize, write_report
+from .settings import FAIL, OFF, Settings, SettingsError, TestSettings, settings_for_test
+from .summary import SECTION, Flagged, RacetraceFailure, summarize, write_report
 
 MAIN, WORKER, CONTROLLER = "main", "worker", "controller"
 
@@ -37,7 +37,7 @@ def _threshold(text: str | None) -> int | None:
     """`--racetrace-blocking-threshold` in ns (None: the analyzer's default)."""
     if text is None:
         return None
-    from racetrace.analyzers.timefmt import parse_duration
+    from racetrace.analyzers.findings.timefmt import parse_duration
 
     try:
         return parse_duration(text)
@@ -47,8 +47,8 @@ def _threshold(text: str | None) -> int | None:
 
 class RacetraceSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
-        from racetrace.analyzers.failon import FailOn, FailOnError
-        from racetrace.analyzers.suppressions import SuppressionError, Suppressions
+        from racetrace.analyzers.findings.suppressions import SuppressionError, Suppressions
+        from racetrace.analyzers.outputs.failon import FailOn, FailOnError
         from racetrace.tracer.targets import Target, TargetError
 
         self.config = config
@@ -101,7 +101,7 @@ class RacetraceSession:
         if self.role == CONTROLLER:
             if self.settings.enabled and not _recording_into(self.directory):
                 # Before the workers start (xdist starts them last): they write below it.
-                from .pytest_tail import erase
+                from .tail import erase
 
                 erase(self.directory, recursive=True)
             return
@@ -112,9 +112,9 @@ class RacetraceSession:
         """Start recording in this process (idempotent)."""
         if self.active or self.role == CONTROLLER or self.config.option.collectonly:
             return
-        from .pytest_attribution import Attribution
-        from .pytest_tail import TraceTail
-        from .pytest_tracing import Tracing
+        from .attribution import Attribution
+        from .tail import TraceTail
+        from .tracing import Tracing
 
         self.tracing = Tracing(self.directory, self.settings.targets)
         # A worker empties only its own folder; the controller emptied the whole tree.
@@ -139,8 +139,8 @@ class RacetraceSession:
 
     def _check_marker(self, settings: TestSettings) -> None:
         """What only the analyzers and the tracer can check: rules, fail-on, targets."""
-        from racetrace.analyzers.failon import FailOnError
-        from racetrace.analyzers.suppressions import SuppressionError
+        from racetrace.analyzers.findings.suppressions import SuppressionError
+        from racetrace.analyzers.outputs.failon import FailOnError
         from racetrace.tracer.targets import Target, TargetError
 
         try:
@@ -202,7 +202,7 @@ class RacetraceSession:
         return report
 
     def _check(self, item: pytest.Item, report: pytest.TestReport, *, final: bool) -> None:
-        from .pytest_verdict import analyze_snapshot, judge
+        from .verdict import analyze_snapshot, judge
 
         attribution = self.attribution
         found = self.tail.poll()
@@ -243,7 +243,7 @@ class RacetraceSession:
     def _picture(self, nodeid: str, when: str, analysis: Any, findings: Any) -> str:
         """The failing test's timeline beside the report, when the report names a folder: a
         line for the failure's text saying where, or nothing."""
-        from .pytest_picture import names_folder, write_picture
+        from .picture import names_folder, write_picture
 
         folder = self.settings.report
         if folder is None or not names_folder(folder):
@@ -260,7 +260,7 @@ class RacetraceSession:
             return self.suppressions
         rules = self._rules.get(extra)
         if rules is None:
-            from racetrace.analyzers.suppressions import Suppressions
+            from racetrace.analyzers.findings.suppressions import Suppressions
 
             marker_rules = Suppressions.parse("\n".join(extra), "suppress")
             rules = self._rules[extra] = Suppressions(self.suppressions.rules + marker_rules.rules)
@@ -269,7 +269,7 @@ class RacetraceSession:
     def _fail_on(self, spec: str) -> Any:
         if spec == self.settings.fail_on:
             return self.fail_on
-        from racetrace.analyzers.failon import FailOn
+        from racetrace.analyzers.outputs.failon import FailOn
 
         return FailOn.parse(spec)
 
@@ -347,7 +347,7 @@ class RacetraceSession:
         else:
             paths = []
         assert self.settings.report is not None
-        from .pytest_picture import report_path
+        from .picture import report_path
 
         target = report_path(self.settings.report)
         write_report(paths, target, suppressions=self.suppressions,

@@ -25,8 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from racetrace.analyzers.core.model import Run
+
 from .classify import HANDOVER_NS, Ancestry, Timer, timers
-from .model import Run
 
 HANDED_OVER = "handed over"
 ONE_FLOW = "one flow of control"

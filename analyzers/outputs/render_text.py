@@ -10,12 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.text import Text
-
-from .model import Run, Trace, unresolved_targets
-from .procname import process_text
-from .report import (
+from racetrace.analyzers.core.model import Run, Trace, unresolved_targets
+from racetrace.analyzers.findings.report import (
     ERROR,
     INFO,
     KINDS,
@@ -27,8 +23,12 @@ from .report import (
     Finding,
     Report,
 )
+from racetrace.analyzers.findings.timefmt import format_duration
+from rich.console import Console
+from rich.text import Text
+
+from .procname import process_text
 from .sanitize import clean
-from .timefmt import format_duration
 
 RULE = "=" * 18
 RUNS_SHOWN = 6  # per finding, unless verbose

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from racetrace.analyzers.core.model import Run
 from racetrace.tracer import semconv
-
-from .model import Run
 
 BENIGN = "benign"
 IGNORE = "ignore"

@@ -29,15 +29,16 @@ from itertools import chain, pairwise
 from operator import attrgetter
 
 import numpy as np
+from racetrace.analyzers.core.details import prefetch
+from racetrace.analyzers.core.gcpause import gc_paused
+from racetrace.analyzers.core.model import Process, Run, Trace, last_ns_by_process
+from racetrace.analyzers.core.table import NO_END, Lanes, RowRuns, Table
 from racetrace.tracer import semconv
 
 from . import explain, known_errors, ordering
 from .classify import Ancestry
 from .contention import KeyContention, OverlapDraft, analyze_key
-from .details import prefetch
-from .gcpause import gc_paused
 from .loops import DEFAULT_BLOCKING_NS, find_loop_runs
-from .model import Process, Run, Trace, last_ns_by_process
 from .overlap import merge_intervals, total_length
 from .provenance import CreationSite, count_sites, creation_of
 from .report import (
@@ -64,7 +65,6 @@ from .report import (
     worst,
 )
 from .suppressions import IGNORE, Suppressions
-from .table import NO_END, Lanes, RowRuns, Table
 
 _START = attrgetter("start_ns")
 _METHOD = attrgetter("method")
@@ -99,7 +99,7 @@ def analyze_part(
 ) -> Part:
     """The findings on the instance keys of `trace`, and what `combine` needs besides. An
     instance key belongs to one process, so the traces of different processes can be analyzed
-    apart (in parallel: `racetrace.analyzers.parallel`) and their parts combined."""
+    apart (in parallel: `racetrace.analyzers.findings.parallel`) and their parts combined."""
     if max_pairs < 1:
         raise ValueError("max_pairs must be at least 1")
     with gc_paused():

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 
+from racetrace.analyzers.core.model import Run
+
 from .classify import Ancestry, Timer, context_of, pair_kind, timers
-from .model import Run
 from .overlap import (
     Episode,
     episode_pairs,

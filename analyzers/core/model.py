@@ -9,7 +9,7 @@ A run is decoded in two parts, because building Python objects is what a large l
 time on. The fields are what the analysis reads of every run: times, identities, the call site.
 The rest (`RunDetails`: class, label, task name, stack, ...) is read for the few runs a report
 or a screen shows, through properties: the loader decodes it up front (`details="eager"`), or
-leaves each run its `Origin` and `racetrace.analyzers.details` reads it from the file on first
+leaves each run its `Origin` and `racetrace.analyzers.core.details` reads it from the file on first
 use (`details="lazy"`, what `racetrace report` does).
 """
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Run, Trace, unresolved_targets
+from racetrace.analyzers.core.model import Run, Trace, unresolved_targets
+
 from .provenance import CreationSite
 
 SCHEMA = "racetrace.report/1"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from racetrace.analyzers.report import Finding, Report
+    from racetrace.analyzers.findings.report import Finding, Report
 
 REPORT_NAME = "racetrace-report.json"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -49,7 +49,7 @@ def write_picture(folder: str, nodeid: str, when: str, analysis: Report,
     svg = render(analysis.trace, report, source=nodeid, fmt="svg")
     path = picture_path(folder, nodeid, when)
     os.makedirs(folder, exist_ok=True)
-    from racetrace.analyzers.outfile import open_private
+    from racetrace.analyzers.outputs.outfile import open_private
 
     # 0600, an older file too: the picture names the program's classes, objects and call sites.
     with open_private(path) as f:

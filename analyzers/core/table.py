@@ -331,6 +331,8 @@ class Table:
         return frozen
 
     def run_id(self, row: int) -> str:
+        if self.by_id is not None:  # a table of `Run` objects: its ids are theirs
+            return self.views[row].run_id
         alien = self.alien_ids.get(row)
         if alien is not None:
             return alien
@@ -516,8 +518,8 @@ class Table:
     @classmethod
     def from_runs(cls, runs: Sequence[Run]) -> Table:
         """A table of `runs` (in that order), each its own row's view. Only the columns the
-        analysis reads are filled (the rest of a row is its view, the run itself): one pass
-        over the objects, which a large trace's memory holds far apart."""
+        analysis and the timeline read are filled (the rest of a row is its view, the run
+        itself): one pass over the objects, which a large trace's memory holds far apart."""
         table = cls()
         table.views = list(runs)
         count = len(runs)
@@ -525,7 +527,7 @@ class Table:
             return table
         cols = table.cols
         (starts, ends, pids, hosts, threads, tasks, instances, resources, stateful,
-         fans) = zip(*map(_LEAN, runs), strict=True)
+         fans, statuses, methods) = zip(*map(_LEAN, runs), strict=True)
         cols["start"].extend_list(list(starts))
         ends = list(ends)
         if None in ends:
@@ -553,6 +555,9 @@ class Table:
         cols["resource"].extend_list(list(map(table.resources.__getitem__, resources)))
         cols["stateful"].extend_list(list(map(_TRI_CODE.__getitem__, stateful)))
         cols["fan_out"].extend_list([f is not None for f in fans])
+        # The timeline marks runs by status and lists a lane's methods from the columns.
+        cols["status"].extend_list(list(map(table.statuses.__getitem__, statuses)))
+        cols["method"].extend_list(list(map(table.methods.__getitem__, methods)))
         for col in cols.values():  # what the views hold: left at the columns' fill
             if col.size < count:
                 col.reserve(count - col.size)
@@ -711,4 +716,4 @@ _VIEW_COLUMNS = (
     "has_line", "resource", "stateful", "outlives", "loop", "end", "status", "reason", "stretch",
     "rid")
 _LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key", "instance_key",
-                   "resource_key", "stateful", "fan_out_of")
+                   "resource_key", "stateful", "fan_out_of", "status", "method")

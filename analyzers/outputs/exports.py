@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
+from racetrace.analyzers.core.model import Run, Trace
+from racetrace.analyzers.findings.explain import subject
+from racetrace.analyzers.findings.report import Report
 from racetrace.tracer import semconv
 
 from racetrace._version import __version__
-
-from .explain import subject
-from .model import Run, Trace
-from .report import Report
 
 OTLP_BATCH = 512  # spans per line, as a Collector batch would hold
 

@@ -1,0 +1,1 @@
+"""The findings: runs in, a `Report` out (overlaps, their kinds, explanations)."""

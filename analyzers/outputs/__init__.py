@@ -1,0 +1,1 @@
+"""The outputs: reports and runs out to people and to other tools (JSON, OTLP)."""
