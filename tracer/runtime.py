@@ -141,6 +141,9 @@ _class_names: dict[int, tuple[type, str | None]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
 _pending_classes = provenance.PENDING  # never rebound, only cleared
 _modules = sys.modules
+# A fork made in C (`fork()` through ctypes, uWSGI forking its workers without
+# `py-call-osafterfork`) runs no at-fork hook: a run's start compares the pid (~0.1 us).
+_getpid = os.getpid
 
 _current_run = current.RUN
 # Per thread, what is looked up once: its id and name (renaming a thread after its first run
@@ -355,6 +358,8 @@ class Recorder:
                sync: bool = False) -> ActiveRun:
         """Begin a run: its START line, made of parts encoded once (per instance, target,
         thread, task and call site) and the few values of this run."""
+        if _getpid() != self.pid:  # forked without the at-fork hooks: the child's reset now
+            self._forked_without_hooks()
         start_ns = now_ns()
         if _pending_classes:  # a class made with its target patched: decorated by now
             provenance.observe_pending()
@@ -620,7 +625,21 @@ class Recorder:
         taskorigin.after_fork_in_child()
         reseed_after_fork()
 
+    def check_fork(self) -> None:
+        """Where the process is left (exit, stop): a child forked in C, with no run since,
+        must not cut or close the parent's file."""
+        if _getpid() != self.pid:
+            self._forked_without_hooks()
+
+    def _forked_without_hooks(self) -> None:
+        try:
+            self.after_fork_in_child()
+        except Exception as exc:
+            self.pid = _getpid()
+            internal_error("after fork", exc)
+
     def shutdown(self) -> None:
+        self.check_fork()
         try:
             if self.spans is not None:
                 self.spans.shutdown()
