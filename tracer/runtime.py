@@ -229,8 +229,9 @@ def _site_part(site: Site) -> Part:
     if site[3]:
         attributes[_STACK] = site[3]
     part = _part(attributes)
-    if len(_site_parts) < 10_000:
-        _site_parts[id(site)] = (site, part)
+    if len(_site_parts) >= 10_000:  # sites of code made in a loop: forget them all
+        _site_parts.clear()
+    _site_parts[id(site)] = (site, part)
     return part
 
 
