@@ -615,16 +615,12 @@ class Recorder:
 
     # -- processes -------------------------------------------------------------------------
     def after_fork_in_child(self) -> None:
-        global _this_thread
-        _this_thread = threading.local()
         self.generation += 1
         self.pid = os.getpid()
         self.registry = current.registry = new_registry()
         self.sink.after_fork_in_child()
         _settle_at_multiprocessing_exit(self.sink)
-        forget_after_fork()
-        taskorigin.after_fork_in_child()
-        reseed_after_fork()
+        _process_after_fork()
 
     def check_fork(self) -> None:
         """Where the process is left (exit, stop): a child forked in C, with no run since,
@@ -646,6 +642,16 @@ class Recorder:
                 self.spans.shutdown()
         finally:
             self.sink.close()
+
+
+def _process_after_fork() -> None:
+    """What a forked child resets with or without a recorder (tracing stopped before the fork
+    may start again in the child): ids of its own, its threads looked up again."""
+    global _this_thread
+    _this_thread = threading.local()
+    forget_after_fork()
+    taskorigin.after_fork_in_child()
+    reseed_after_fork()
 
 
 def _settle_at_multiprocessing_exit(sink: JsonLinesSink) -> None:
@@ -723,6 +729,7 @@ def install(config: Config) -> Recorder:
     global RECORDER, _fork_hook_registered, in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
+        ids.load_ids()  # drawn in this process (a child forked in C after a stop has the parent's)
         current.registry = RECORDER.registry
         in_otel_context = RECORDER.spans is not None
         if in_otel_context:
@@ -739,10 +746,11 @@ def install(config: Config) -> Recorder:
 
 def _after_fork() -> None:
     recorder = RECORDER
-    if recorder is None:
-        return
     try:
-        recorder.after_fork_in_child()
+        if recorder is None:
+            _process_after_fork()
+        else:
+            recorder.after_fork_in_child()
     except Exception as exc:
         internal_error("after fork", exc)
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:  # fixtures' types only: conftest names collide across test folders
     from conftest import Programs
 
@@ -60,5 +62,39 @@ def test_children_forked_in_c_write_files_and_ids_of_their_own(programs: Program
     # Each worker's runs in its own process, with run ids and trace ids of its own.
     for w, pid in enumerate(children):
         assert {r.pid for r in trace.runs if r.instance_label == f"worker{w}"} == {pid}
+    assert len({r.run_id for r in trace.runs}) == len(trace.runs)
+    assert len({r.trace_id for r in trace.runs}) == len(trace.runs)
+
+
+@pytest.mark.parametrize("fork", ["os.fork()", "ctypes.CDLL(None).fork()"])
+def test_a_child_forked_while_tracing_was_stopped_draws_ids_of_its_own(
+    programs: Programs, fork: str
+) -> None:
+    programs.module("worker", WORKER)
+    # A notebook or a test fixture turns tracing off, the program forks, both sides start
+    # tracing again: their runs must not share ids.
+    source = f"""
+        import ctypes, os
+        import racetrace
+        from worker import Worker
+
+        racetrace.start(targets=["worker:Worker.work"])
+        Worker("first").work(0)
+        racetrace.stop()
+        pid = {fork}
+        racetrace.start(targets=["worker:Worker.work"])
+        for n in range(20):
+            Worker("child" if pid == 0 else "parent").work(n)
+        racetrace.stop()
+        if pid == 0:
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert status == 0
+    """
+    programs.run(source, enabled=None).check()
+    trace = programs.load()
+    assert trace.skipped_lines == 0
+    labels = Counter(r.instance_label for r in trace.runs)
+    assert labels == {"first": 1, "parent": 20, "child": 20}
     assert len({r.run_id for r in trace.runs}) == len(trace.runs)
     assert len({r.trace_id for r in trace.runs}) == len(trace.runs)
