@@ -442,6 +442,9 @@ class JsonLinesSink:
             with self._lock:
                 if self.mapped is None and self._fd is None:
                     if not create:
+                        # A first run after this (another exit hook's) is appended: nothing
+                        # would cut a mapped file's padding any more.
+                        self.use_map = False
                         return
                     self.unresolved = unresolved
                     self._open()
