@@ -22,13 +22,21 @@ WORKER = """
 """
 
 
-def test_children_forked_in_c_write_files_and_ids_of_their_own(programs: Programs) -> None:
+@pytest.mark.parametrize("seen_by", ["page", "pid"])
+def test_children_forked_in_c_write_files_and_ids_of_their_own(
+    programs: Programs, seen_by: str
+) -> None:
     programs.module("worker", WORKER)
     # As uWSGI's master forks its workers after loading the app: the app is traced in the
-    # master, the fork is libc's, and a worker leaves without atexit.
-    source = """
+    # master, the fork is libc's, and a worker leaves without atexit. Seen by the page the
+    # kernel wipes in a child (Linux), or, where there is none, by the pid.
+    source = f"""
         import ctypes, os
+        from racetrace.tracer import runtime
         from worker import Worker
+
+        if {seen_by!r} == "pid":
+            runtime.RECORDER.fork_page = None
 
         Worker("master").work(0)
         libc = ctypes.CDLL(None, use_errno=True)
@@ -37,7 +45,7 @@ def test_children_forked_in_c_write_files_and_ids_of_their_own(programs: Program
             pid = libc.fork()
             if pid == 0:
                 for n in range(200):
-                    Worker(f"worker{w}").work(n)
+                    Worker(f"worker{{w}}").work(n)
                 os._exit(0)
             pids.append(pid)
         # A child that records nothing and exits as programs do (atexit runs): the
