@@ -113,6 +113,7 @@ def _at_exit() -> None:
         recorder = runtime.RECORDER
         if recorder is None:
             return
+        recorder.check_fork()
         missing: list[tuple[str, str]] = []
         targets = sys.modules.get(__package__ + ".targets")  # never imported: nothing named
         if targets is not None:

@@ -76,6 +76,8 @@ def file_kind(filename: str) -> int:
             kind = STDLIB
         else:
             kind = OTHER
+        if len(_kind_cache) >= CODES_KEPT:  # generated code: a file name each (`<gen42>`)
+            _kind_cache.clear()
         _kind_cache[filename] = kind
     return kind
 
@@ -127,6 +129,8 @@ class Owner:
     def owns(self, code: CodeType) -> bool:
         entry = self._code_cache.get(id(code))
         if entry is None:
+            if len(self._code_cache) >= CODES_KEPT:
+                self._code_cache.clear()
             entry = self._code_cache[id(code)] = (code, self._owns(code))
         return entry[1]
 
@@ -145,6 +149,8 @@ class Owner:
                 role = _USER_METHOD if _looks_like_method(code) else _USER
             else:
                 role = _FALLBACK
+            if len(self._site_roles) >= CODES_KEPT:
+                self._site_roles.clear()
             entry = self._site_roles[id(code)] = (code, role)
         return entry[1]
 
@@ -162,6 +168,8 @@ class Owner:
             owned = path in self._files or (
                 bool(self._prefixes) and path.startswith(self._prefixes)
             )
+            if len(self._cache) >= CODES_KEPT:
+                self._cache.clear()
             self._cache[filename] = owned
         if owned and not self._prefixes:
             return _in_class_body(code)
@@ -262,6 +270,10 @@ def callsite_frame(
 
 # Keyed by id() of code objects (hashing a code object costs microseconds: its bytecode and
 # constants); each value holds the codes, so that their ids cannot be reused meanwhile.
+# Each of these caches is emptied when it holds `CODES_KEPT` codes: a program that makes code
+# in a loop (exec, compile, a template engine) must not keep every code alive, and a code
+# forgotten costs a classification (microseconds) the next time it is seen.
+CODES_KEPT = 4096
 _TASK_BOUNDARY = -1
 _code_kinds: dict[int, tuple[CodeType, int]] = {}
 # A call site and its stack, by the (code, instruction) pairs of the frames that make them up:
@@ -276,6 +288,8 @@ def _kind_of_code(code: CodeType) -> int:
     entry = _code_kinds.get(id(code))
     if entry is None:
         kind = _TASK_BOUNDARY if is_task_boundary(code) else file_kind(code.co_filename)
+        if len(_code_kinds) >= CODES_KEPT:
+            _code_kinds.clear()
         entry = _code_kinds[id(code)] = (code, kind)
     return entry[1]
 
@@ -380,6 +394,8 @@ def _capture_new(site: FrameType, limit: int) -> Site:
     depth = known_depth[1] if known_depth is not None else 0
     if read > depth:
         depth = read
+        if len(_depths) >= CODES_KEPT:
+            _depths.clear()
         _depths[id(site_code)] = (site_code, depth)
     key: list[int] = []
     codes: list[CodeType] = []  # held by the entry, so that the ids in its key stay theirs
@@ -390,8 +406,9 @@ def _capture_new(site: FrameType, limit: int) -> Site:
         key.append(frame.f_lasti)
         frame = frame.f_back
         depth -= 1
-    if len(_sites) < _SITES_KEPT:
-        _sites[tuple(key)] = (tuple(codes), result)
+    if len(_sites) >= _SITES_KEPT:
+        _sites.clear()
+    _sites[tuple(key)] = (tuple(codes), result)
     return result
 
 

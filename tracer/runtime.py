@@ -141,6 +141,28 @@ _class_names: dict[int, tuple[type, str | None]] = {}
 _created_sites = provenance.SITES  # never rebound, only cleared
 _pending_classes = provenance.PENDING  # never rebound, only cleared
 _modules = sys.modules
+# A fork made in C (`fork()` through ctypes, uWSGI forking its workers without
+# `py-call-osafterfork`) runs no at-fork hook: a run's start looks for one. On Linux, by a byte
+# of a page that the kernel hands a forked child zeroed (MADV_WIPEONFORK): reading it costs
+# ~15 ns, where `os.getpid()` is a system call (~150 ns); elsewhere by comparing the pid.
+_getpid = os.getpid
+_MADV_WIPEONFORK = 18  # Linux 4.14+; `mmap.MADV_WIPEONFORK` only from Python 3.12
+
+
+def _fork_page() -> Any:
+    """A page whose first byte is 1 in this process and 0 in a child forked from it; None
+    where the kernel cannot do that."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import mmap
+
+        page = mmap.mmap(-1, mmap.PAGESIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        page.madvise(getattr(mmap, "MADV_WIPEONFORK", _MADV_WIPEONFORK))
+    except (ImportError, AttributeError, OSError, ValueError):
+        return None
+    page[0] = 1
+    return page
 
 _current_run = current.RUN
 # Per thread, what is looked up once: its id and name (renaming a thread after its first run
@@ -226,8 +248,9 @@ def _site_part(site: Site) -> Part:
     if site[3]:
         attributes[_STACK] = site[3]
     part = _part(attributes)
-    if len(_site_parts) < 10_000:
-        _site_parts[id(site)] = (site, part)
+    if len(_site_parts) >= 10_000:  # sites of code made in a loop: forget them all
+        _site_parts.clear()
+    _site_parts[id(site)] = (site, part)
     return part
 
 
@@ -257,6 +280,7 @@ class Recorder:
         self.config = config
         self.host = host_name()
         self.pid = os.getpid()
+        self.fork_page = _fork_page()
         self.generation = 0
         self.registry: InstanceRegistry = new_registry()
         self.sink = JsonLinesSink(config.directory, self.host, config.service, __version__)
@@ -355,6 +379,9 @@ class Recorder:
                sync: bool = False) -> ActiveRun:
         """Begin a run: its START line, made of parts encoded once (per instance, target,
         thread, task and call site) and the few values of this run."""
+        page = self.fork_page
+        if (not page[0]) if page is not None else _getpid() != self.pid:
+            self._forked_without_hooks()  # forked without the at-fork hooks: reset now
         start_ns = now_ns()
         if _pending_classes:  # a class made with its target patched: decorated by now
             provenance.observe_pending()
@@ -609,23 +636,47 @@ class Recorder:
 
     # -- processes -------------------------------------------------------------------------
     def after_fork_in_child(self) -> None:
-        global _this_thread
-        _this_thread = threading.local()
         self.generation += 1
         self.pid = os.getpid()
+        if self.fork_page is not None:
+            self.fork_page[0] = 1  # this process's now: its own children's is zeroed
         self.registry = current.registry = new_registry()
         self.sink.after_fork_in_child()
         _settle_at_multiprocessing_exit(self.sink)
-        forget_after_fork()
-        taskorigin.after_fork_in_child()
-        reseed_after_fork()
+        _process_after_fork()
+
+    def check_fork(self) -> None:
+        """Where the process is left (exit, stop): a child forked in C, with no run since,
+        must not cut or close the parent's file."""
+        if _getpid() != self.pid:
+            self._forked_without_hooks()
+
+    def _forked_without_hooks(self) -> None:
+        try:
+            self.after_fork_in_child()
+        except Exception as exc:
+            self.pid = _getpid()
+            if self.fork_page is not None:
+                self.fork_page[0] = 1
+            internal_error("after fork", exc)
 
     def shutdown(self) -> None:
+        self.check_fork()
         try:
             if self.spans is not None:
                 self.spans.shutdown()
         finally:
             self.sink.close()
+
+
+def _process_after_fork() -> None:
+    """What a forked child resets with or without a recorder (tracing stopped before the fork
+    may start again in the child): ids of its own, its threads looked up again."""
+    global _this_thread
+    _this_thread = threading.local()
+    forget_after_fork()
+    taskorigin.after_fork_in_child()
+    reseed_after_fork()
 
 
 def _settle_at_multiprocessing_exit(sink: JsonLinesSink) -> None:
@@ -703,6 +754,7 @@ def install(config: Config) -> Recorder:
     global RECORDER, _fork_hook_registered, in_otel_context, otel_context, trace
     if RECORDER is None:
         RECORDER = Recorder(config)
+        ids.load_ids()  # drawn in this process (a child forked in C after a stop has the parent's)
         current.registry = RECORDER.registry
         in_otel_context = RECORDER.spans is not None
         if in_otel_context:
@@ -719,10 +771,11 @@ def install(config: Config) -> Recorder:
 
 def _after_fork() -> None:
     recorder = RECORDER
-    if recorder is None:
-        return
     try:
-        recorder.after_fork_in_child()
+        if recorder is None:
+            _process_after_fork()
+        else:
+            recorder.after_fork_in_child()
     except Exception as exc:
         internal_error("after fork", exc)
 

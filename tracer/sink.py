@@ -1,7 +1,9 @@
 """The per-process trace file: a START line when a run starts, an END line when it ends.
 
 The file is memory-mapped, a chunk at a time (`CHUNK_BYTES`, reserved on disk before it is
-mapped): writing a line is a copy into the mapping, no system call. The copy is in the kernel's
+mapped): writing a line is a copy into the mapping, no system call. A line is never split
+between chunks: the rest of a chunk a line does not fit in is filled with newlines (blank lines,
+which readers skip). The copy is in the kernel's
 page cache the moment it is made, as a `write` would be, so a process killed with SIGKILL
 mid-run leaves the starts of its open runs behind (the kernel writes a dead process's dirty
 pages back), which is how hangs and killed workers show up in the analysis. A file ends at its
@@ -279,9 +281,11 @@ class JsonLinesSink:
                        f"({type(exc).__name__}: {exc})")
 
     def _spill(self, line: bytes) -> None:
-        """Under the lock: what fits in this chunk, the rest in a new one, mapped and written
-        before other threads see it. A chunk is left only when full, so no other thread can
-        write to it after this one filled it."""
+        """Under the lock: the line whole in a new chunk, mapped before other threads see it.
+        A line is never split between chunks (a process killed while the next chunk is mapped
+        would leave half a line, and a live reader would read one): the rest of this chunk is
+        filled with newlines, blank lines that readers skip. A chunk is left only when full,
+        so no other thread can write to it after this one filled it."""
         mapped = self.mapped
         while True:
             free = len(mapped) - mapped.tell()
@@ -290,15 +294,15 @@ class JsonLinesSink:
                     mapped.write(line)
                     return
                 if free:
-                    mapped.write(line[:free])
+                    mapped.write(b"\n" * free)
             except ValueError:  # another thread's line took the room meanwhile
                 continue
-            line = line[free:]
             break
         try:
             fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
             try:
                 start = self._map_end
+                # A line longer than a chunk gets a chunk of its size.
                 new, end, new_fd = _map_chunk(fd, start, len(line))
             finally:
                 _os_close(fd)
@@ -438,6 +442,9 @@ class JsonLinesSink:
             with self._lock:
                 if self.mapped is None and self._fd is None:
                     if not create:
+                        # A first run after this (another exit hook's) is appended: nothing
+                        # would cut a mapped file's padding any more.
+                        self.use_map = False
                         return
                     self.unresolved = unresolved
                     self._open()

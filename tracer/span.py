@@ -33,16 +33,22 @@ run_ids: Any = None
 trace_prefix = b""  # hex, as bytes: written into lines as it is
 
 
+seeded_pid = 0  # the process that drew them: a child forked in C, that starts tracing, has not
+
+
 def load_ids() -> None:
-    """Seed the ids now (wrap.py does, when a target is patched)."""
-    if run_ids is None:
+    """Seed the ids now (wrap.py does, when a target is patched), and again in a child forked
+    without the at-fork hooks (in C) while tracing was stopped."""
+    if run_ids is None or seeded_pid != os.getpid():
         reseed_after_fork()
 
 
 def reseed_after_fork() -> None:
     """A forked child counts from a start of its own."""
-    global run_ids, trace_prefix
+    global run_ids, trace_prefix, seeded_pid
     import itertools
+
+    seeded_pid = os.getpid()
 
     # Below 2**63: the counter never reaches 64 bits; never 0, which OpenTelemetry reserves.
     run_ids = itertools.count((int.from_bytes(os.urandom(8), "big") >> 1) | 1)

@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # fixtures' types only: conftest names collide across test folders
-    from conftest import Tracing
+    from conftest import Programs, Tracing
 
 WORKER = """
     class Worker:
@@ -57,3 +57,35 @@ def test_one_call_site_reached_through_different_callers_keeps_each_stack(
     assert {line["code.function.name"] for line in starts} == {"site"}
     lines = {line["code.line.number"] for line in starts}
     assert len(lines) == 1
+
+
+def test_code_made_in_a_loop_is_not_kept_alive_by_the_caches(programs: Programs) -> None:
+    # A program that compiles code in a loop (exec, a template engine): each function calls a
+    # traced method once. The call-site caches hold the codes they saw, a bounded number.
+    programs.module("worker", WORKER.replace("def work", "def __init__(self):\n"
+                                             "            self.name = 'w'\n\n"
+                                             "        def work"))
+    source = """
+        import gc, weakref
+        from racetrace.tracer.frames import CODES_KEPT
+        from worker import Worker
+
+        worker = Worker()
+        made = []
+        for n in range(3 * CODES_KEPT):
+            scope = {"worker": worker}
+            exec(compile(f"def f{n}(w):\\n    return w.work({n})\\n", f"<gen{n}>", "exec"),
+                 scope)
+            assert scope[f"f{n}"](worker) == n
+            made.append(weakref.ref(scope[f"f{n}"].__code__))
+            del scope
+        gc.collect()
+        print(CODES_KEPT, sum(ref() is not None for ref in made))
+    """
+    done = programs.run(source, targets=["worker:Worker.work"]).check()
+    kept, alive = map(int, done.stdout.split())
+    assert alive <= kept
+    runs = done.runs()
+    assert len(runs) == 3 * kept
+    # Every run still has its own call site, before and after the caches were emptied.
+    assert all(run.file == f"<gen{n}>" and run.line == 2 for n, run in enumerate(runs))

@@ -251,3 +251,35 @@ def test_a_program_that_closes_every_descriptor_keeps_the_ones_it_opens_next(
     trace = done.trace()
     assert trace.skipped_lines == 0
     assert len(trace.runs) == 3001 and {r.status for r in trace.runs} == {"ok"}
+
+
+def test_a_first_run_after_racetraces_exit_hook_leaves_no_padding(programs: Programs) -> None:
+    programs.module("worker", WORKER)
+    # A child process whose only run is in an exit hook of its own, registered before
+    # racetrace started (so it runs after racetrace's hook, which found nothing to cut).
+    programs.module(
+        "late",
+        """
+        import atexit
+        import racetrace
+        from worker import Worker
+
+        atexit.register(lambda: Worker("late").work(1))
+        racetrace.start(targets=["worker:Worker.work"])
+        """,
+    )
+    source = """
+        import subprocess, sys
+        import racetrace
+
+        racetrace.start(targets=["worker:Worker.work"])
+        subprocess.run([sys.executable, "late.py"], check=True)
+    """
+    programs.run(source, enabled=None).check()
+    files = sorted(programs.trace_dir.rglob("*.jsonl"))
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert b"\0" not in data and data.endswith(b"\n")
+    [run] = programs.load().runs
+    assert run.instance_label == "late" and run.status == "ok"
