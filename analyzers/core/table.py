@@ -89,7 +89,10 @@ class Column:
             self.data = self.data.astype(values.dtype)
         elif values.dtype.kind == "O" and kind == "S":
             # Text that is not ASCII: every value becomes a str, or equal keys would differ.
-            self.data = _texts(self.data)
+            # Only the used part: past `size` a grown column holds uninitialized bytes.
+            texts = np.empty(len(self.data), dtype=object)
+            texts[: self.size] = _texts(self.data[: self.size])
+            self.data = texts
         self.reserve(len(values))
         self.data[self.size: self.size + len(values)] = values
         self.size += len(values)

@@ -197,3 +197,20 @@ def test_a_task_key_keeps_its_identity_when_later_keys_are_not_ascii() -> None:
     table.add_starts([run(4, "t1")])
     assert table.task[0] == table.task[1] == table.task[3] != table.task[2]
     assert [table.run(r).task_key for r in range(4)] == ["t1", "t1", "tâche", "t1"]
+
+
+def test_a_non_ascii_task_key_after_a_grown_column() -> None:
+    """Past 1024 rows the task column has grown (uninitialized bytes past its size): turning
+    it into text converts only the rows it holds."""
+    def run(n: int, task: str) -> Run:
+        return make_run(run_id=f"{n + 1:016x}", method="m", start_ns=n, instance_key="k",
+                        task_key=task)
+
+    table = Table()
+    table.add_starts([run(n, f"t{n}") for n in range(1500)])
+    task = table.cols["task"]
+    assert len(task.data) > task.size
+    task.data[task.size:] = b"\xff"  # what np.empty may leave there: not ASCII
+    table.add_starts([run(1500, "tâche")])
+    assert [table.run(r).task_key for r in (0, 1499, 1500)] == ["t0", "t1499", "tâche"]
+    assert len(table.task) == 1501 and table.task[1499] == "t1499"
