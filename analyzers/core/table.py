@@ -145,8 +145,8 @@ class Table:
             "thread_started": Column(np.int64), "task_created": Column(np.int64),
             "instance": Column(np.int32), "resource": Column(np.int32),
             "method": Column(np.int32), "host": Column(np.int32), "file": Column(np.int32),
-            "process": Column(np.int32), "status": Column(np.int16),
-            "reason": Column(np.int16, -1), "stretch": Column(np.int32, -1),
+            "process": Column(np.int32), "status": Column(np.int32),
+            "reason": Column(np.int32, -1), "stretch": Column(np.int32, -1),
             "task": Column("S1", b""), "rid": Column(np.uint64),
             "stateful": Column(np.int8), "outlives": Column(np.bool_),
             "loop": Column(np.bool_), "fan_out": Column(np.bool_),
@@ -480,8 +480,8 @@ class Table:
         fans = staged["fan"]
         cols["fan_out"].extend([f is not None for f in fans] if any(fans) else
                                np.zeros(n, dtype=bool))
-        cols["status"].extend(np.zeros(n, dtype=np.int16))
-        cols["reason"].extend(np.full(n, -1, dtype=np.int16))
+        cols["status"].extend(np.zeros(n, dtype=np.int32))
+        cols["reason"].extend(np.full(n, -1, dtype=np.int32))
         cols["rid"].extend(self._ids(staged["rid"], first))
         for name, into in (("parent", self.parents), ("creator", self.creators),
                            ("fan", self.fan_outs)):

@@ -214,3 +214,20 @@ def test_a_non_ascii_task_key_after_a_grown_column() -> None:
     table.add_starts([run(1500, "tâche")])
     assert [table.run(r).task_key for r in (0, 1499, 1500)] == ["t0", "t1499", "tâche"]
     assert len(table.task) == 1501 and table.task[1499] == "t1499"
+
+
+def test_more_end_statuses_and_reasons_than_a_short_holds(writer) -> None:
+    """Each END status and reason is a string id in a column: 40000 distinct ones (bad input,
+    or a program that puts text in them) load and report as the object loader does."""
+    w = writer()
+    for n in range(40_000):
+        run_id = w.run(n * 0.01, None, key=f"k/{n % 7}", task=f"t{n % 3}")
+        w.raw(orjson.dumps({"type": "end", "run_id": run_id,
+                            "end_ns": 1_780_000_000_000_000_000 + n * 10_000 + 50_000,
+                            "racetrace.end.status": f"s{n}",
+                            "racetrace.end.reason": f"r{n}"}))
+    paths = [w.write()]
+    table = same_runs(paths)
+    last = table.run(len(table) - 1)
+    assert (last.status, last.end_reason) == ("s39999", "r39999")
+    same_report(paths)
