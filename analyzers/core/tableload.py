@@ -30,6 +30,7 @@ from .lines import (
     _LineNumbers,
     decode_chunks,
     ended_before_start,
+    finish,
     set_each,
 )
 from .load import LoadError, ProgressCallback, _looks_like_otlp, _size
@@ -158,6 +159,10 @@ def _finish(table: Table, row: int, end: End) -> bool:
     table.cols["reason"].data[row] = table.reasons[end.reason]
     if end.error_type is not None or end.error_message is not None:
         table.errors[row] = (end.error_type, end.error_message)
+    # An OTLP row is shown through its own `Run` (made at load): it ends too.
+    view = table.views.get(row) if isinstance(table.views, dict) else None
+    if view is not None:
+        finish(view, end)
     _ended(table, row, status)
     return True
 

@@ -18,6 +18,8 @@ from racetrace.analyzers.core.tableload import load_table
 from racetrace.analyzers.findings.analyze import analyze
 from racetrace.analyzers.findings.parallel import analyze_paths
 
+T0, MS = 1_780_000_000_000_000_000, 1_000_000  # as the writer fixture stamps (conftest)
+
 FIELDS = [f for f in Run.__struct_fields__ if f not in ("origin", "details")]
 
 
@@ -230,4 +232,26 @@ def test_more_end_statuses_and_reasons_than_a_short_holds(writer) -> None:
     table = same_runs(paths)
     last = table.run(len(table) - 1)
     assert (last.status, last.end_reason) == ("s39999", "r39999")
+    same_report(paths)
+
+
+def test_an_end_in_our_format_completes_an_otlp_span(writer, cli, tmp_path: Path) -> None:
+    """An OTLP row is shown through the `Run` the OTLP reader made: an END from a racetrace
+    file that completes it completes that view too."""
+    w = writer("spans.jsonl", pid=1)
+    w.run(0, 10, key="shared", task="a")
+    open_id = w.run(5, None, key="shared", task="b")
+    w.write()
+    spans = tmp_path / "spans.otlp.jsonl"
+    done = cli("export", str(w.path), "--format", "otlp", "-o", str(spans))
+    assert done.returncode == 0, done.stderr
+    later = writer("later.jsonl", pid=2)
+    later.run(20, 30, key="other", task="c")
+    later.raw(orjson.dumps({"type": "end", "run_id": open_id, "end_ns": T0 + 8 * MS,
+                            "racetrace.end.status": "error", "error.type": "builtins.KeyError",
+                            "exception.message": "k"}))
+    paths = [spans, later.write()]
+    table = same_runs(paths)
+    run = table.run_by_id(open_id)
+    assert (run.end_ns, run.status, run.error_type) == (T0 + 8 * MS, "error", "builtins.KeyError")
     same_report(paths)
