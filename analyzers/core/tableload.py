@@ -220,7 +220,6 @@ class _FileLoad:
         self.seen = 0
         self.first = len(table)
         self.next_row = len(table)
-        self.first_run: tuple[str, int] | None = None  # (host, pid) of the first START
         self.error_status = table.statuses[semconv.STATUS_ERROR]
         self.ok_status = table.statuses[semconv.STATUS_OK]
         # END fields waiting for the next flush.
@@ -270,8 +269,6 @@ class _FileLoad:
             starts = self._first_of_each(starts, ids)
         if not starts:
             return
-        if self.first_run is None:
-            self.first_run = (starts[0].host, starts[0].pid)
         set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
         self.next_row += len(starts)
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
@@ -390,7 +387,10 @@ class _FileLoad:
                 last_ns=max(self.last_ns, header.wall_ns), unresolved_targets=self.unresolved,
             )
         else:
-            host, pid = self.first_run or ("", 0)
+            # The first run kept (a copy's runs are dropped), as `lines.load_lines` has it.
+            kept = next((r for r in range(first, last) if r not in table.dropped), None)
+            host, pid = ("", 0) if kept is None else (
+                table.hosts.strings[table.host[kept]], int(table.pid[kept]))
             process = Process(host=host, pid=pid, source=self.source, last_ns=self.last_ns)
         table.processes.append(process)
         table.skipped_lines += damage.skipped

@@ -255,3 +255,22 @@ def test_an_end_in_our_format_completes_an_otlp_span(writer, cli, tmp_path: Path
     run = table.run_by_id(open_id)
     assert (run.end_ns, run.status, run.error_type) == (T0 + 8 * MS, "error", "builtins.KeyError")
     same_report(paths)
+
+
+def test_a_header_less_copy_names_the_process_of_the_runs_it_keeps(writer) -> None:
+    """A file without a header is named by its first run that counts: a copy's runs that an
+    earlier file loaded are dropped, so a later file's own run names it (or none: "", 0)."""
+    first = writer("a.jsonl", pid=7, header=False)
+    first.run(0, 10, task="a")
+    first.run(5, None, task="b")
+    second = writer("b.jsonl", pid=8, header=False)
+    second.lines = list(first.lines)
+    second.run(20, None, key="obj/9", task="c")
+    paths = [first.write(), second.write()]
+    copy = paths[0].parent / "copy.jsonl"
+    copy.write_bytes(paths[0].read_bytes())
+    paths.append(copy)
+    table = same_runs(paths)
+    assert [(p.host, p.pid) for p in table.processes] == [
+        ("testhost", 7), ("testhost", 8), ("", 0)]
+    same_report(paths)
