@@ -19,7 +19,8 @@ The API (also what a timeline can draw from):
   `outlives`, `loop`, `fan_out` (bools), `rid` (the run id as an integer; see `run_id(row)`).
 - `resolved_ends()`: `end`, with an unfinished run open until one past the last moment its
   process recorded (what overlap checks use).
-- `lanes()`: the rows of each instance key (fan-out runs left out), each lane sorted by start
+- `lanes()`: the rows of each instance key (a batch's fan-out runs left out where one of
+  them is resource-keyed or failed; `member`, `fanned`), each lane sorted by start
   (stable: load order breaks ties), as `Lanes`: `keys` (instance id per lane, in the order the
   keys were met), `rows_of(lane)`, and `starts_of(lane)` / `ends_of(lane)` (sorted starts and
   their resolved ends: a lane's visible runs are a binary search away, `np.searchsorted`).
@@ -121,6 +122,8 @@ class Lanes:
     hi: np.ndarray
     starts: np.ndarray  # start of each row of `order`
     ends: np.ndarray  # resolved end of each row of `order`
+    member: np.ndarray  # per row of the table: in a lane
+    fanned: np.ndarray  # instance ids whose lanes left their fan-out runs out
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -223,9 +226,19 @@ class Table:
         return resolved
 
     def lanes(self) -> Lanes:
-        rows = np.flatnonzero(~self.fan_out)
+        member = np.ones(len(self), dtype=bool)
+        fanned = np.zeros(0, dtype=np.int32)
+        fan = self.fan_out
+        if fan.any():
+            # A batch call's fan-out runs are left out of its object's lane where one of them
+            # is flagged (resource-keyed or failed): there they are runs of their resource.
+            notable = np.array(self.notable, dtype=np.int64)
+            if len(notable):
+                fanned = np.unique(self.instance[notable[fan[notable]]])
+            member &= ~(fan & np.isin(self.instance, fanned))
         if self.dropped:
-            rows = rows[~np.isin(rows, np.fromiter(self.dropped, dtype=np.int64))]
+            member[np.fromiter(self.dropped, dtype=np.int64)] = False
+        rows = np.flatnonzero(member)
         instance = self.instance[rows]
         start = self.start[rows]
         order = rows[np.lexsort((start, instance))]  # stable: load order breaks ties
@@ -235,7 +248,7 @@ class Table:
         hi = np.concatenate((cut, [len(order)])) if len(order) else np.zeros(0, dtype=np.int64)
         return Lanes(order=order, keys=keys_sorted[lo] if len(order) else keys_sorted[:0],
                      lo=lo, hi=hi, starts=self.start[order],
-                     ends=self.resolved_ends()[order])
+                     ends=self.resolved_ends()[order], member=member, fanned=fanned)
 
     def run(self, row: int) -> Run:
         """The `Run` view of `row` (the same object each time)."""

@@ -757,12 +757,16 @@ def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
     at = np.minimum.reduceat(where, lo) - lo
     last_end = np.maximum.reduceat(ends, lo)
     quiet = closest >= 0
-    # Unfinished runs, per lane in load order.
+    # Unfinished runs, per lane in load order; in start order in a lane that left fan-out
+    # runs out (as the object loader's lane was sorted then).
     unfinished: dict[int, list[int]] = {}
-    open_rows = np.flatnonzero((table.end == NO_END) & ~table.fan_out)
+    open_rows = np.flatnonzero((table.end == NO_END) & lanes.member)
     for row in open_rows.tolist():
-        if row not in table.dropped:
-            unfinished.setdefault(int(table.instance[row]), []).append(row)
+        unfinished.setdefault(int(table.instance[row]), []).append(row)
+    start = table.start
+    for key in lanes.fanned.tolist():
+        if key in unfinished:
+            unfinished[key].sort(key=start.__getitem__)
     names = table.instance_keys
     keys = []
     for lane, (key, a, b, calm, gap, index, last) in enumerate(zip(

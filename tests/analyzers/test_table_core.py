@@ -274,3 +274,44 @@ def test_a_header_less_copy_names_the_process_of_the_runs_it_keeps(writer) -> No
     assert [(p.host, p.pid) for p in table.processes] == [
         ("testhost", 7), ("testhost", 8), ("", 0)]
     same_report(paths)
+
+
+def fan_out(w: Any, start_ms: float, end_ms: float | None, batch: str, **kwargs: Any) -> str:
+    return w.run(start_ms, end_ms, **{"racetrace.fan_out_of": batch}, **kwargs)
+
+
+def test_fan_out_runs_without_a_resource_stay_on_their_object(writer) -> None:
+    """Only a batch whose fan-out runs are resource-keyed or failed moves them to their
+    resource: plain fan-out runs are runs of their object (whose lane is theirs alone here)."""
+    w = writer()
+    batch = w.run(0, 10, key="graph/1", task="a", method="app.Graph.abatch")
+    fan_out(w, 1, 5, batch, key="node/1", task="a")
+    fan_out(w, 2, 6, batch, key="node/1", task="b")
+    fan_out(w, 3, None, batch, key="node/1", task="c")
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    assert [table.instance_keys[k] for k in lanes.keys] == ["graph/1", "node/1"]
+    report = analyze(table)
+    assert {(f.kind, f.instance_key) for f in report.findings} == {
+        ("concurrent", "node/1"), ("unfinished", "node/1")}
+    assert [r.task_key for r in report.unfinished] == ["task/c"]
+    same_report(paths)
+
+
+def test_a_lane_that_left_fan_outs_out_lists_its_open_runs_by_start(writer) -> None:
+    w = writer()
+    batch = w.run(0, None, key="graph/1", task="a", method="app.Graph.abatch")
+    fan_out(w, 1, 2, batch, key="graph/1", task="a", resource="t1")
+    fan_out(w, 1, 3, batch, key="graph/1", task="a")  # left out with its flagged sibling
+    w.run(5, None, key="graph/1", task="u1")
+    w.run(3, None, key="graph/1", task="u2", thread=2)  # written later, started earlier
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    assert table.views_of(lanes.rows_of(0))[-1].task_key == "task/u1"
+    assert len(lanes.rows_of(0)) == 3
+    report = analyze(table)
+    unfinished = [f for f in report.findings if f.kind == "unfinished"]
+    assert [r.task_key for r in unfinished[0].runs] == ["task/a", "task/u2", "task/u1"]
+    same_report(paths)
