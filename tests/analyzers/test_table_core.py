@@ -315,3 +315,24 @@ def test_a_lane_that_left_fan_outs_out_lists_its_open_runs_by_start(writer) -> N
     unfinished = [f for f in report.findings if f.kind == "unfinished"]
     assert [r.task_key for r in unfinished[0].runs] == ["task/a", "task/u2", "task/u1"]
     same_report(paths)
+
+
+def test_timestamps_at_the_int64_limit_are_damage(writer) -> None:
+    """An unfinished run is open until one past its process' last moment: a time of 2**63 - 1
+    would leave no room, so it damages its line (both loaders); 2**63 - 2 still loads, and two
+    runs open there overlap, the last one open until 2**63 - 1 (no wrap)."""
+    w = writer(header=False)
+    top = 2**63 - 2
+    for n, start in enumerate((top - 10, top, top + 1)):
+        w.run(0, None, key="edge/1", task=f"t{n}")
+        line = orjson.loads(w.lines[-1])
+        line["start_ns"] = start
+        w.lines[-1] = orjson.dumps(line)
+    paths = [w.write()]
+    table = same_runs(paths)
+    assert table.skipped_lines == 1 and len(table) == 2
+    assert table.resolved_ends().tolist() == [top + 1, top + 1]
+    report = analyze(table)
+    assert {(f.kind, f.instance_key) for f in report.findings} == {
+        ("concurrent", "edge/1"), ("unfinished", "edge/1")}
+    same_report(paths)
