@@ -336,3 +336,21 @@ def test_timestamps_at_the_int64_limit_are_damage(writer) -> None:
     assert {(f.kind, f.instance_key) for f in report.findings} == {
         ("concurrent", "edge/1"), ("unfinished", "edge/1")}
     same_report(paths)
+
+
+def test_a_start_line_does_not_say_how_its_run_ended(writer) -> None:
+    """END fields come from END lines: a START carrying them (its run unfinished) is read the
+    same by both loaders, as a run that never ended."""
+    w = writer()
+    w.run(0, None, key="odd/1", task="a", end_ns=T0 + 5 * MS, status="error",
+          end_reason="raised", error_type="X", error_message="boom",
+          origin={"path": "elsewhere", "service": None, "lo": 0, "hi": 1})
+    w.run(1, 3, key="odd/1", task="b", status="ok", end_ns=1, **{"racetrace.end.status": "x"})
+    paths = [w.write()]
+    table = same_runs(paths)
+    runs = load(paths).runs
+    assert [(r.end_ns, r.status, r.end_reason, r.error_type, r.error_message)
+            for r in runs] == [(None, "unfinished", None, None, None),
+                               (T0 + 3 * MS, "ok", None, None, None)]
+    assert runs[0].source == str(paths[0]) == table.run(0).source
+    same_report(paths)
