@@ -260,8 +260,9 @@ class Table:
             view = self.views_of([row])[0]
         return view
 
-    def runs(self, rows: Sequence[int] | np.ndarray) -> RowRuns:
-        return RowRuns(self, rows)
+    def runs(self, rows: Sequence[int] | np.ndarray, first: Run | None = None) -> RowRuns:
+        """`rows` as views (`RowRuns`); `first`, when given, is the first row's view."""
+        return RowRuns(self, rows, first)
 
     def views_of(self, rows: Sequence[int] | np.ndarray) -> list[Run]:
         """The views of `rows`, those not made yet made together (a column read per field,
@@ -289,9 +290,9 @@ class Table:
 
     def _make(self, rows: list[int]) -> list[Run]:
         c = self._columns()
-        if len(rows) == 1:
+        if len(rows) == 1:  # scalar reads: a one-row slice per column costs more
             row = rows[0]
-            get = {name: c[name][row: row + 1].tolist() for name in _VIEW_COLUMNS}
+            get = {name: [c[name].item(row)] for name in _VIEW_COLUMNS}
         else:
             at = np.array(rows, dtype=np.int64)
             get = {name: c[name][at].tolist() for name in _VIEW_COLUMNS}
@@ -611,12 +612,14 @@ class RowRuns(Sequence[Run]):
     rows at a time (readers go in order: a key's runs one after the other). Views made here are
     not kept by the table: walking a million rows holds a window of them, not a million."""
 
-    __slots__ = ("_lo", "_window", "rows", "table")
+    __slots__ = ("_lo", "_window", "first", "rows", "table")
     WINDOW = 64
 
-    def __init__(self, table: Table, rows: Sequence[int] | np.ndarray) -> None:
+    def __init__(self, table: Table, rows: Sequence[int] | np.ndarray,
+                 first: Run | None = None) -> None:
         self.table = table
         self.rows = rows
+        self.first = first if len(rows) else None  # the first row's view, made already
         self._lo = 0
         self._window: list[Run] = []
 
@@ -629,11 +632,14 @@ class RowRuns(Sequence[Run]):
     def __getitem__(self, index: slice) -> RowRuns: ...
     def __getitem__(self, index: int | slice) -> Run | RowRuns:
         if isinstance(index, slice):
-            return RowRuns(self.table, self.rows[index])
+            start = index.indices(len(self.rows))[0] if index.step in (None, 1) else -1
+            return RowRuns(self.table, self.rows[index], self.first if start == 0 else None)
         if index < 0:
             index += len(self.rows)
         if not 0 <= index < len(self.rows):
             raise IndexError(index)
+        if index == 0 and self.first is not None:
+            return self.first
         at = index - self._lo
         if not 0 <= at < len(self._window):
             self._lo = index
@@ -643,7 +649,11 @@ class RowRuns(Sequence[Run]):
 
     def __iter__(self) -> Iterator[Run]:
         rows = self.rows
-        for lo in range(0, len(rows), 8):  # readers often stop early: a few at a time
+        skip = 0
+        if self.first is not None:
+            yield self.first
+            skip = 1
+        for lo in range(skip, len(rows), 8):  # readers often stop early: a few at a time
             yield from self.table.passing_views(rows[lo: lo + 8])
 
 

@@ -200,11 +200,14 @@ class _Key:
     serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
     # Where its instance was created (a resource key: each of its instances' sites).
     created: tuple[CreationSite, ...] = ()
+    # The view of its first run, made with every lane's at once: the creation site and the
+    # identity read it (and its details), once.
+    first: Run | None = None
 
     @property
     def runs(self) -> RowRuns:
         """Its runs in start order, made as they are read."""
-        return self.table.runs(self.rows)
+        return self.table.runs(self.rows, first=self.first)
 
     @property
     def stateless(self) -> bool:
@@ -232,8 +235,9 @@ class _Analysis:
         flagged = trace.views_of(trace.notable)
         keys = _lane_keys(trace, trace.lanes())
         # Read from each lane's first run, whose details `_identity` reads anyway.
-        sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
-            site := creation_of(k.runs)) is not None else (None, "", "") for k in keys})
+        sites = count_sites({k.key: (site, k.first.instance_class, k.first.process_key) if (
+            site := creation_of(k.runs)) is not None and k.first is not None
+            else (None, "", "") for k in keys})
         for key in keys:
             site = sites[key.key]
             if site is not None:
@@ -768,14 +772,16 @@ def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
         if key in unfinished:
             unfinished[key].sort(key=start.__getitem__)
     names = table.instance_keys
+    firsts = table.passing_views(lanes.order[lo])  # one batch: a column read per field
     keys = []
-    for lane, (key, a, b, calm, gap, index, last) in enumerate(zip(
+    for lane, (key, a, b, calm, gap, index, last, first) in enumerate(zip(
             lanes.keys.tolist(), lo.tolist(), hi.tolist(), quiet.tolist(), closest.tolist(),
-            at.tolist(), last_end.tolist(), strict=True)):
+            at.tolist(), last_end.tolist(), firsts, strict=True)):
         keys.append(_Key(
             names[key], False, table, lanes.rows_of(lane), starts[a:b], ends[a:b],
-            table.views_of(unfinished.get(key, ())), quiet=calm,
-            closest=(gap, index) if calm and b - a > 1 else None, last_end=last))
+            table.views_of(unfinished[key]) if key in unfinished else [], quiet=calm,
+            closest=(gap, index) if calm and b - a > 1 else None, last_end=last,
+            first=first))
     return keys
 
 
@@ -847,7 +853,7 @@ def _episodes(drafts: Sequence[OverlapDraft]) -> tuple[EpisodeSummary, ...]:
 def _identity(key: _Key) -> tuple[str, str | None, str | None]:
     """(class, label, process) of a key: a resource key lists its classes and has a process
     only when one process drove it."""
-    first = key.runs[0]
+    first = key.first or key.runs[0]
     if not key.resource:
         return first.instance_class, first.instance_label, first.process_key
     classes = sorted({r.instance_class for r in key.runs})

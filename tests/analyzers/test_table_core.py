@@ -354,3 +354,23 @@ def test_a_start_line_does_not_say_how_its_run_ended(writer) -> None:
                                (T0 + 3 * MS, "ok", None, None, None)]
     assert runs[0].source == str(paths[0]) == table.run(0).source
     same_report(paths)
+
+
+def test_a_lane_reads_its_first_run_through_one_view(writer) -> None:
+    """Each lane's first view is made once (all lanes in one batch) and is the one its
+    creation site and identity read: `RowRuns` given it hands it out for the first row, by
+    index, slice or iteration, and makes the others as before."""
+    w = writer()
+    for n in range(30):
+        w.run(n * 10, n * 10 + 5, key=f"k/{n % 3}", task=f"t{n}")
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    rows = lanes.rows_of(1)
+    first = table.passing_views(rows[:1])[0]
+    runs = table.runs(rows, first=first)
+    assert runs[0] is first and runs[:2][0] is first and next(iter(runs)) is first
+    assert runs[1:][0] is not first and runs[1:][0].run_id == table.run_id(int(rows[1]))
+    assert [r.run_id for r in runs] == [table.run_id(int(r)) for r in rows]
+    assert len(table.runs(rows[:0], first=first)) == 0
+    same_report(paths)
