@@ -48,6 +48,10 @@ _START_KEYS = {
     "line": semconv.CODE_LINE,
     "outlives_call": semconv.OUTLIVES_CALL,
     "loop_running": semconv.LOOP_RUNNING,
+    # Not from the START line: the END's fields and what the loader adds, under keys no writer
+    # uses, so that a START carrying `status` or `end_ns` does not end its run.
+    **{name: f"racetrace:loader.{name}" for name in ("end_ns", "status", "end_reason", "error_type",
+                                       "error_message", "origin", "details")},
 }
 
 _START = attrgetter("start_ns")

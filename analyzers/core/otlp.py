@@ -30,6 +30,7 @@ from racetrace.tracer import semconv
 
 from .lines import NotATrace
 from .model import Origin, Process, Run, make_run
+from .records import NS_MAX
 
 
 class _AnyValue(msgspec.Struct):
@@ -147,7 +148,7 @@ def _hex_id(raw: str) -> str:
 
 def _ns(value: int | str | None, bad: list[str] | None = None) -> int | None:
     ns = _int(value, bad)
-    if ns is not None and ns < 0:
+    if ns is not None and not 0 <= ns <= NS_MAX:  # as a racetrace file's (`records.Ns`)
         if bad is not None:
             bad.append(str(value))
         return None

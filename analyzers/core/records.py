@@ -32,9 +32,12 @@ _DETAIL_KEYS = {
 
 # Integers as a trace line may hold them: what does not fit in 64 bits (which every JSON writer
 # downstream, `runs --json` and the report included, refuses) damages its line at load rather
-# than crashing a command later. Timestamps are nanoseconds since the epoch, never negative.
+# than crashing a command later. Timestamps are nanoseconds since the epoch, never negative,
+# and below 2**63 - 1: an unfinished run is open until one past its process' last moment,
+# which must still fit.
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-Ns = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+NS_MAX = 2**63 - 2
+Ns = Annotated[int, msgspec.Meta(ge=0, le=NS_MAX)]
 
 
 class RunDetails(msgspec.Struct, tag_field="type", tag=semconv.LINE_START, rename=_DETAIL_KEYS,

@@ -19,7 +19,8 @@ The API (also what a timeline can draw from):
   `outlives`, `loop`, `fan_out` (bools), `rid` (the run id as an integer; see `run_id(row)`).
 - `resolved_ends()`: `end`, with an unfinished run open until one past the last moment its
   process recorded (what overlap checks use).
-- `lanes()`: the rows of each instance key (fan-out runs left out), each lane sorted by start
+- `lanes()`: the rows of each instance key (a batch's fan-out runs left out where one of
+  them is resource-keyed or failed; `member`, `fanned`), each lane sorted by start
   (stable: load order breaks ties), as `Lanes`: `keys` (instance id per lane, in the order the
   keys were met), `rows_of(lane)`, and `starts_of(lane)` / `ends_of(lane)` (sorted starts and
   their resolved ends: a lane's visible runs are a binary search away, `np.searchsorted`).
@@ -89,7 +90,10 @@ class Column:
             self.data = self.data.astype(values.dtype)
         elif values.dtype.kind == "O" and kind == "S":
             # Text that is not ASCII: every value becomes a str, or equal keys would differ.
-            self.data = _texts(self.data)
+            # Only the used part: past `size` a grown column holds uninitialized bytes.
+            texts = np.empty(len(self.data), dtype=object)
+            texts[: self.size] = _texts(self.data[: self.size])
+            self.data = texts
         self.reserve(len(values))
         self.data[self.size: self.size + len(values)] = values
         self.size += len(values)
@@ -118,6 +122,8 @@ class Lanes:
     hi: np.ndarray
     starts: np.ndarray  # start of each row of `order`
     ends: np.ndarray  # resolved end of each row of `order`
+    member: np.ndarray  # per row of the table: in a lane
+    fanned: np.ndarray  # instance ids whose lanes left their fan-out runs out
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -142,8 +148,8 @@ class Table:
             "thread_started": Column(np.int64), "task_created": Column(np.int64),
             "instance": Column(np.int32), "resource": Column(np.int32),
             "method": Column(np.int32), "host": Column(np.int32), "file": Column(np.int32),
-            "process": Column(np.int32), "status": Column(np.int16),
-            "reason": Column(np.int16, -1), "stretch": Column(np.int32, -1),
+            "process": Column(np.int32), "status": Column(np.int32),
+            "reason": Column(np.int32, -1), "stretch": Column(np.int32, -1),
             "task": Column("S1", b""), "rid": Column(np.uint64),
             "stateful": Column(np.int8), "outlives": Column(np.bool_),
             "loop": Column(np.bool_), "fan_out": Column(np.bool_),
@@ -220,9 +226,19 @@ class Table:
         return resolved
 
     def lanes(self) -> Lanes:
-        rows = np.flatnonzero(~self.fan_out)
+        member = np.ones(len(self), dtype=bool)
+        fanned = np.zeros(0, dtype=np.int32)
+        fan = self.fan_out
+        if fan.any():
+            # A batch call's fan-out runs are left out of its object's lane where one of them
+            # is flagged (resource-keyed or failed): there they are runs of their resource.
+            notable = np.array(self.notable, dtype=np.int64)
+            if len(notable):
+                fanned = np.unique(self.instance[notable[fan[notable]]])
+            member &= ~(fan & np.isin(self.instance, fanned))
         if self.dropped:
-            rows = rows[~np.isin(rows, np.fromiter(self.dropped, dtype=np.int64))]
+            member[np.fromiter(self.dropped, dtype=np.int64)] = False
+        rows = np.flatnonzero(member)
         instance = self.instance[rows]
         start = self.start[rows]
         order = rows[np.lexsort((start, instance))]  # stable: load order breaks ties
@@ -232,7 +248,7 @@ class Table:
         hi = np.concatenate((cut, [len(order)])) if len(order) else np.zeros(0, dtype=np.int64)
         return Lanes(order=order, keys=keys_sorted[lo] if len(order) else keys_sorted[:0],
                      lo=lo, hi=hi, starts=self.start[order],
-                     ends=self.resolved_ends()[order])
+                     ends=self.resolved_ends()[order], member=member, fanned=fanned)
 
     def run(self, row: int) -> Run:
         """The `Run` view of `row` (the same object each time)."""
@@ -244,8 +260,9 @@ class Table:
             view = self.views_of([row])[0]
         return view
 
-    def runs(self, rows: Sequence[int] | np.ndarray) -> RowRuns:
-        return RowRuns(self, rows)
+    def runs(self, rows: Sequence[int] | np.ndarray, first: Run | None = None) -> RowRuns:
+        """`rows` as views (`RowRuns`); `first`, when given, is the first row's view."""
+        return RowRuns(self, rows, first)
 
     def views_of(self, rows: Sequence[int] | np.ndarray) -> list[Run]:
         """The views of `rows`, those not made yet made together (a column read per field,
@@ -273,9 +290,9 @@ class Table:
 
     def _make(self, rows: list[int]) -> list[Run]:
         c = self._columns()
-        if len(rows) == 1:
+        if len(rows) == 1:  # scalar reads: a one-row slice per column costs more
             row = rows[0]
-            get = {name: c[name][row: row + 1].tolist() for name in _VIEW_COLUMNS}
+            get = {name: [c[name].item(row)] for name in _VIEW_COLUMNS}
         else:
             at = np.array(rows, dtype=np.int64)
             get = {name: c[name][at].tolist() for name in _VIEW_COLUMNS}
@@ -477,8 +494,8 @@ class Table:
         fans = staged["fan"]
         cols["fan_out"].extend([f is not None for f in fans] if any(fans) else
                                np.zeros(n, dtype=bool))
-        cols["status"].extend(np.zeros(n, dtype=np.int16))
-        cols["reason"].extend(np.full(n, -1, dtype=np.int16))
+        cols["status"].extend(np.zeros(n, dtype=np.int32))
+        cols["reason"].extend(np.full(n, -1, dtype=np.int32))
         cols["rid"].extend(self._ids(staged["rid"], first))
         for name, into in (("parent", self.parents), ("creator", self.creators),
                            ("fan", self.fan_outs)):
@@ -595,12 +612,14 @@ class RowRuns(Sequence[Run]):
     rows at a time (readers go in order: a key's runs one after the other). Views made here are
     not kept by the table: walking a million rows holds a window of them, not a million."""
 
-    __slots__ = ("_lo", "_window", "rows", "table")
+    __slots__ = ("_lo", "_window", "first", "rows", "table")
     WINDOW = 64
 
-    def __init__(self, table: Table, rows: Sequence[int] | np.ndarray) -> None:
+    def __init__(self, table: Table, rows: Sequence[int] | np.ndarray,
+                 first: Run | None = None) -> None:
         self.table = table
         self.rows = rows
+        self.first = first if len(rows) else None  # the first row's view, made already
         self._lo = 0
         self._window: list[Run] = []
 
@@ -613,11 +632,14 @@ class RowRuns(Sequence[Run]):
     def __getitem__(self, index: slice) -> RowRuns: ...
     def __getitem__(self, index: int | slice) -> Run | RowRuns:
         if isinstance(index, slice):
-            return RowRuns(self.table, self.rows[index])
+            start = index.indices(len(self.rows))[0] if index.step in (None, 1) else -1
+            return RowRuns(self.table, self.rows[index], self.first if start == 0 else None)
         if index < 0:
             index += len(self.rows)
         if not 0 <= index < len(self.rows):
             raise IndexError(index)
+        if index == 0 and self.first is not None:
+            return self.first
         at = index - self._lo
         if not 0 <= at < len(self._window):
             self._lo = index
@@ -627,7 +649,11 @@ class RowRuns(Sequence[Run]):
 
     def __iter__(self) -> Iterator[Run]:
         rows = self.rows
-        for lo in range(0, len(rows), 8):  # readers often stop early: a few at a time
+        skip = 0
+        if self.first is not None:
+            yield self.first
+            skip = 1
+        for lo in range(skip, len(rows), 8):  # readers often stop early: a few at a time
             yield from self.table.passing_views(rows[lo: lo + 8])
 
 

@@ -30,6 +30,7 @@ from .lines import (
     _LineNumbers,
     decode_chunks,
     ended_before_start,
+    finish,
     set_each,
 )
 from .load import LoadError, ProgressCallback, _looks_like_otlp, _size
@@ -158,6 +159,10 @@ def _finish(table: Table, row: int, end: End) -> bool:
     table.cols["reason"].data[row] = table.reasons[end.reason]
     if end.error_type is not None or end.error_message is not None:
         table.errors[row] = (end.error_type, end.error_message)
+    # An OTLP row is shown through its own `Run` (made at load): it ends too.
+    view = table.views.get(row) if isinstance(table.views, dict) else None
+    if view is not None:
+        finish(view, end)
     _ended(table, row, status)
     return True
 
@@ -215,7 +220,6 @@ class _FileLoad:
         self.seen = 0
         self.first = len(table)
         self.next_row = len(table)
-        self.first_run: tuple[str, int] | None = None  # (host, pid) of the first START
         self.error_status = table.statuses[semconv.STATUS_ERROR]
         self.ok_status = table.statuses[semconv.STATUS_OK]
         # END fields waiting for the next flush.
@@ -265,8 +269,6 @@ class _FileLoad:
             starts = self._first_of_each(starts, ids)
         if not starts:
             return
-        if self.first_run is None:
-            self.first_run = (starts[0].host, starts[0].pid)
         set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
         self.next_row += len(starts)
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
@@ -385,7 +387,10 @@ class _FileLoad:
                 last_ns=max(self.last_ns, header.wall_ns), unresolved_targets=self.unresolved,
             )
         else:
-            host, pid = self.first_run or ("", 0)
+            # The first run kept (a copy's runs are dropped), as `lines.load_lines` has it.
+            kept = next((r for r in range(first, last) if r not in table.dropped), None)
+            host, pid = ("", 0) if kept is None else (
+                table.hosts.strings[table.host[kept]], int(table.pid[kept]))
             process = Process(host=host, pid=pid, source=self.source, last_ns=self.last_ns)
         table.processes.append(process)
         table.skipped_lines += damage.skipped

@@ -180,6 +180,9 @@ def _nothing(_run_id: str) -> Run | None:
     return None
 
 
+_BATCH = 4096  # lanes whose first views are made together
+
+
 @dataclasses.dataclass(slots=True)
 class _Key:
     """One instance or resource key: its rows of a table, and what it contributes."""
@@ -200,11 +203,15 @@ class _Key:
     serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
     # Where its instance was created (a resource key: each of its instances' sites).
     created: tuple[CreationSite, ...] = ()
+    # The view of its first run while its creation site is read (made with other lanes'),
+    # and the (class, label, process) read from it then (`_identity`).
+    first: Run | None = None
+    identity: tuple[str, str | None, str | None] | None = None
 
     @property
     def runs(self) -> RowRuns:
         """Its runs in start order, made as they are read."""
-        return self.table.runs(self.rows)
+        return self.table.runs(self.rows, first=self.first)
 
     @property
     def stateless(self) -> bool:
@@ -231,9 +238,21 @@ class _Analysis:
         # The few runs that need more than their lane: failures and resources.
         flagged = trace.views_of(trace.notable)
         keys = _lane_keys(trace, trace.lanes())
-        # Read from each lane's first run, whose details `_identity` reads anyway.
-        sites = count_sites({k.key: (site, k.runs[0].instance_class, k.runs[0].process_key) if (
-            site := creation_of(k.runs)) is not None else (None, "", "") for k in keys})
+        # Read from each lane's first run: its creation site and identity. The views are made
+        # a batch of lanes at a time (a column read per field) and not kept: a million keys
+        # hold their identities, not a million views.
+        found: dict[str, tuple[CreationSite | None, str, str]] = {}
+        for lo in range(0, len(keys), _BATCH):
+            batch = keys[lo: lo + _BATCH]
+            firsts = trace.passing_views([int(k.rows[0]) for k in batch])
+            for key, first in zip(batch, firsts, strict=True):
+                key.first = first
+                key.identity = (first.instance_class, first.instance_label, first.process_key)
+                site = creation_of(key.runs)
+                found[key.key] = ((site, key.identity[0], first.process_key)
+                                  if site is not None else (None, "", ""))
+                key.first = None
+        sites = count_sites(found)
         for key in keys:
             site = sites[key.key]
             if site is not None:
@@ -757,12 +776,16 @@ def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
     at = np.minimum.reduceat(where, lo) - lo
     last_end = np.maximum.reduceat(ends, lo)
     quiet = closest >= 0
-    # Unfinished runs, per lane in load order.
+    # Unfinished runs, per lane in load order; in start order in a lane that left fan-out
+    # runs out (as the object loader's lane was sorted then).
     unfinished: dict[int, list[int]] = {}
-    open_rows = np.flatnonzero((table.end == NO_END) & ~table.fan_out)
+    open_rows = np.flatnonzero((table.end == NO_END) & lanes.member)
     for row in open_rows.tolist():
-        if row not in table.dropped:
-            unfinished.setdefault(int(table.instance[row]), []).append(row)
+        unfinished.setdefault(int(table.instance[row]), []).append(row)
+    start = table.start
+    for key in lanes.fanned.tolist():
+        if key in unfinished:
+            unfinished[key].sort(key=start.__getitem__)
     names = table.instance_keys
     keys = []
     for lane, (key, a, b, calm, gap, index, last) in enumerate(zip(
@@ -770,7 +793,7 @@ def _lane_keys(table: Table, lanes: Lanes) -> list[_Key]:
             at.tolist(), last_end.tolist(), strict=True)):
         keys.append(_Key(
             names[key], False, table, lanes.rows_of(lane), starts[a:b], ends[a:b],
-            table.views_of(unfinished.get(key, ())), quiet=calm,
+            table.views_of(unfinished[key]) if key in unfinished else [], quiet=calm,
             closest=(gap, index) if calm and b - a > 1 else None, last_end=last))
     return keys
 
@@ -843,6 +866,8 @@ def _episodes(drafts: Sequence[OverlapDraft]) -> tuple[EpisodeSummary, ...]:
 def _identity(key: _Key) -> tuple[str, str | None, str | None]:
     """(class, label, process) of a key: a resource key lists its classes and has a process
     only when one process drove it."""
+    if key.identity is not None:
+        return key.identity
     first = key.runs[0]
     if not key.resource:
         return first.instance_class, first.instance_label, first.process_key

@@ -18,6 +18,8 @@ from racetrace.analyzers.core.tableload import load_table
 from racetrace.analyzers.findings.analyze import analyze
 from racetrace.analyzers.findings.parallel import analyze_paths
 
+T0, MS = 1_780_000_000_000_000_000, 1_000_000  # as the writer fixture stamps (conftest)
+
 FIELDS = [f for f in Run.__struct_fields__ if f not in ("origin", "details")]
 
 
@@ -197,3 +199,178 @@ def test_a_task_key_keeps_its_identity_when_later_keys_are_not_ascii() -> None:
     table.add_starts([run(4, "t1")])
     assert table.task[0] == table.task[1] == table.task[3] != table.task[2]
     assert [table.run(r).task_key for r in range(4)] == ["t1", "t1", "tâche", "t1"]
+
+
+def test_a_non_ascii_task_key_after_a_grown_column() -> None:
+    """Past 1024 rows the task column has grown (uninitialized bytes past its size): turning
+    it into text converts only the rows it holds."""
+    def run(n: int, task: str) -> Run:
+        return make_run(run_id=f"{n + 1:016x}", method="m", start_ns=n, instance_key="k",
+                        task_key=task)
+
+    table = Table()
+    table.add_starts([run(n, f"t{n}") for n in range(1500)])
+    task = table.cols["task"]
+    assert len(task.data) > task.size
+    task.data[task.size:] = b"\xff"  # what np.empty may leave there: not ASCII
+    table.add_starts([run(1500, "tâche")])
+    assert [table.run(r).task_key for r in (0, 1499, 1500)] == ["t0", "t1499", "tâche"]
+    assert len(table.task) == 1501 and table.task[1499] == "t1499"
+
+
+def test_more_end_statuses_and_reasons_than_a_short_holds(writer) -> None:
+    """Each END status and reason is a string id in a column: 40000 distinct ones (bad input,
+    or a program that puts text in them) load and report as the object loader does."""
+    w = writer()
+    for n in range(40_000):
+        run_id = w.run(n * 0.01, None, key=f"k/{n % 7}", task=f"t{n % 3}")
+        w.raw(orjson.dumps({"type": "end", "run_id": run_id,
+                            "end_ns": 1_780_000_000_000_000_000 + n * 10_000 + 50_000,
+                            "racetrace.end.status": f"s{n}",
+                            "racetrace.end.reason": f"r{n}"}))
+    paths = [w.write()]
+    table = same_runs(paths)
+    last = table.run(len(table) - 1)
+    assert (last.status, last.end_reason) == ("s39999", "r39999")
+    same_report(paths)
+
+
+def test_an_end_in_our_format_completes_an_otlp_span(writer, cli, tmp_path: Path) -> None:
+    """An OTLP row is shown through the `Run` the OTLP reader made: an END from a racetrace
+    file that completes it completes that view too."""
+    w = writer("spans.jsonl", pid=1)
+    w.run(0, 10, key="shared", task="a")
+    open_id = w.run(5, None, key="shared", task="b")
+    w.write()
+    spans = tmp_path / "spans.otlp.jsonl"
+    done = cli("export", str(w.path), "--format", "otlp", "-o", str(spans))
+    assert done.returncode == 0, done.stderr
+    later = writer("later.jsonl", pid=2)
+    later.run(20, 30, key="other", task="c")
+    later.raw(orjson.dumps({"type": "end", "run_id": open_id, "end_ns": T0 + 8 * MS,
+                            "racetrace.end.status": "error", "error.type": "builtins.KeyError",
+                            "exception.message": "k"}))
+    paths = [spans, later.write()]
+    table = same_runs(paths)
+    run = table.run_by_id(open_id)
+    assert (run.end_ns, run.status, run.error_type) == (T0 + 8 * MS, "error", "builtins.KeyError")
+    same_report(paths)
+
+
+def test_a_header_less_copy_names_the_process_of_the_runs_it_keeps(writer) -> None:
+    """A file without a header is named by its first run that counts: a copy's runs that an
+    earlier file loaded are dropped, so a later file's own run names it (or none: "", 0)."""
+    first = writer("a.jsonl", pid=7, header=False)
+    first.run(0, 10, task="a")
+    first.run(5, None, task="b")
+    second = writer("b.jsonl", pid=8, header=False)
+    second.lines = list(first.lines)
+    second.run(20, None, key="obj/9", task="c")
+    paths = [first.write(), second.write()]
+    copy = paths[0].parent / "copy.jsonl"
+    copy.write_bytes(paths[0].read_bytes())
+    paths.append(copy)
+    table = same_runs(paths)
+    assert [(p.host, p.pid) for p in table.processes] == [
+        ("testhost", 7), ("testhost", 8), ("", 0)]
+    same_report(paths)
+
+
+def fan_out(w: Any, start_ms: float, end_ms: float | None, batch: str, **kwargs: Any) -> str:
+    return w.run(start_ms, end_ms, **{"racetrace.fan_out_of": batch}, **kwargs)
+
+
+def test_fan_out_runs_without_a_resource_stay_on_their_object(writer) -> None:
+    """Only a batch whose fan-out runs are resource-keyed or failed moves them to their
+    resource: plain fan-out runs are runs of their object (whose lane is theirs alone here)."""
+    w = writer()
+    batch = w.run(0, 10, key="graph/1", task="a", method="app.Graph.abatch")
+    fan_out(w, 1, 5, batch, key="node/1", task="a")
+    fan_out(w, 2, 6, batch, key="node/1", task="b")
+    fan_out(w, 3, None, batch, key="node/1", task="c")
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    assert [table.instance_keys[k] for k in lanes.keys] == ["graph/1", "node/1"]
+    report = analyze(table)
+    assert {(f.kind, f.instance_key) for f in report.findings} == {
+        ("concurrent", "node/1"), ("unfinished", "node/1")}
+    assert [r.task_key for r in report.unfinished] == ["task/c"]
+    same_report(paths)
+
+
+def test_a_lane_that_left_fan_outs_out_lists_its_open_runs_by_start(writer) -> None:
+    w = writer()
+    batch = w.run(0, None, key="graph/1", task="a", method="app.Graph.abatch")
+    fan_out(w, 1, 2, batch, key="graph/1", task="a", resource="t1")
+    fan_out(w, 1, 3, batch, key="graph/1", task="a")  # left out with its flagged sibling
+    w.run(5, None, key="graph/1", task="u1")
+    w.run(3, None, key="graph/1", task="u2", thread=2)  # written later, started earlier
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    assert table.views_of(lanes.rows_of(0))[-1].task_key == "task/u1"
+    assert len(lanes.rows_of(0)) == 3
+    report = analyze(table)
+    unfinished = [f for f in report.findings if f.kind == "unfinished"]
+    assert [r.task_key for r in unfinished[0].runs] == ["task/a", "task/u2", "task/u1"]
+    same_report(paths)
+
+
+def test_timestamps_at_the_int64_limit_are_damage(writer) -> None:
+    """An unfinished run is open until one past its process' last moment: a time of 2**63 - 1
+    would leave no room, so it damages its line (both loaders); 2**63 - 2 still loads, and two
+    runs open there overlap, the last one open until 2**63 - 1 (no wrap)."""
+    w = writer(header=False)
+    top = 2**63 - 2
+    for n, start in enumerate((top - 10, top, top + 1)):
+        w.run(0, None, key="edge/1", task=f"t{n}")
+        line = orjson.loads(w.lines[-1])
+        line["start_ns"] = start
+        w.lines[-1] = orjson.dumps(line)
+    paths = [w.write()]
+    table = same_runs(paths)
+    assert table.skipped_lines == 1 and len(table) == 2
+    assert table.resolved_ends().tolist() == [top + 1, top + 1]
+    report = analyze(table)
+    assert {(f.kind, f.instance_key) for f in report.findings} == {
+        ("concurrent", "edge/1"), ("unfinished", "edge/1")}
+    same_report(paths)
+
+
+def test_a_start_line_does_not_say_how_its_run_ended(writer) -> None:
+    """END fields come from END lines: a START carrying them (its run unfinished) is read the
+    same by both loaders, as a run that never ended."""
+    w = writer()
+    w.run(0, None, key="odd/1", task="a", end_ns=T0 + 5 * MS, status="error",
+          end_reason="raised", error_type="X", error_message="boom",
+          origin={"path": "elsewhere", "service": None, "lo": 0, "hi": 1})
+    w.run(1, 3, key="odd/1", task="b", status="ok", end_ns=1, **{"racetrace.end.status": "x"})
+    paths = [w.write()]
+    table = same_runs(paths)
+    runs = load(paths).runs
+    assert [(r.end_ns, r.status, r.end_reason, r.error_type, r.error_message)
+            for r in runs] == [(None, "unfinished", None, None, None),
+                               (T0 + 3 * MS, "ok", None, None, None)]
+    assert runs[0].source == str(paths[0]) == table.run(0).source
+    same_report(paths)
+
+
+def test_a_lane_reads_its_first_run_through_one_view(writer) -> None:
+    """Each lane's first view is made once (all lanes in one batch) and is the one its
+    creation site and identity read: `RowRuns` given it hands it out for the first row, by
+    index, slice or iteration, and makes the others as before."""
+    w = writer()
+    for n in range(30):
+        w.run(n * 10, n * 10 + 5, key=f"k/{n % 3}", task=f"t{n}")
+    paths = [w.write()]
+    table = load_table(trace_files(paths))
+    lanes = table.lanes()
+    rows = lanes.rows_of(1)
+    first = table.passing_views(rows[:1])[0]
+    runs = table.runs(rows, first=first)
+    assert runs[0] is first and runs[:2][0] is first and next(iter(runs)) is first
+    assert runs[1:][0] is not first and runs[1:][0].run_id == table.run_id(int(rows[1]))
+    assert [r.run_id for r in runs] == [table.run_id(int(r)) for r in rows]
+    assert len(table.runs(rows[:0], first=first)) == 0
+    same_report(paths)
