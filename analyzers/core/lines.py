@@ -221,6 +221,22 @@ def ended_before_start(source: str, end: End) -> str:
     return f"{source}: end of run {end.run_id} before its start; the run is left unfinished"
 
 
+def sound_ends(owners: list[Run], ends: list[End], damage: Damage, opened: dict[str, Any]
+               ) -> tuple[list[Run], list[End]]:
+    """The rare path: ENDs stamped before their run's START are damage; the run stays open in
+    `opened` (a later, sound END may still complete it). The pairs that remain."""
+    kept_owners: list[Run] = []
+    kept_ends: list[End] = []
+    for run, end in zip(owners, ends, strict=True):
+        if end.end_ns < run.start_ns:
+            damage.note(ended_before_start(damage.source, end))
+            opened[run.run_id] = run
+            continue
+        kept_owners.append(run)
+        kept_ends.append(end)
+    return kept_owners, kept_ends
+
+
 _RUN_ID = attrgetter("run_id")
 _START_NS = attrgetter("start_ns")
 _END_NS = attrgetter("end_ns")
@@ -396,20 +412,6 @@ class _FileLoad:
         opened.update(firsts)
         return kept
 
-    def _before_start(self, owners: list[Run], ends: list[End]) -> tuple[list[Run], list[End]]:
-        """The rare path: ENDs stamped before their run's START are damage; the run stays open
-        (a later, sound END may still complete it)."""
-        kept_owners: list[Run] = []
-        kept_ends: list[End] = []
-        for run, end in zip(owners, ends, strict=True):
-            if end.end_ns < run.start_ns:
-                self.damage.note(ended_before_start(self.source, end))
-                self.open[run.run_id] = run
-                continue
-            kept_owners.append(run)
-            kept_ends.append(end)
-        return kept_owners, kept_ends
-
     def _ended(self, ends: list[End]) -> None:
         """Complete the runs these ENDs belong to; an END that finds no open run waits in
         `unmatched` (its START later in the file, a second END, another file's run)."""
@@ -421,7 +423,7 @@ class _FileLoad:
             owners = [r for r, _ in pairs]
             ends = [e for _, e in pairs]
         if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
-            owners, ends = self._before_start(owners, ends)
+            owners, ends = sound_ends(owners, ends, self.damage, self.open)
         if not owners:
             return
         set_each(owners, "end_ns", map(_END_NS, ends))

@@ -32,6 +32,7 @@ from .lines import (
     ended_before_start,
     finish,
     set_each,
+    sound_ends,
 )
 from .load import LoadError, ProgressCallback, _looks_like_otlp, _size
 from .model import End, Header, Origin, Process, Run, last_ns_by_process
@@ -316,7 +317,7 @@ class _FileLoad:
             owners = [r for r, _ in pairs]
             ends = [e for _, e in pairs]
         if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
-            owners, ends = self._before_start(owners, ends)
+            owners, ends = sound_ends(owners, ends, self.damage, self.open)
         if not owners:
             return
         self.end_rows += map(_ORIGIN, owners)
@@ -334,20 +335,6 @@ class _FileLoad:
                     table.errors[row] = (end.error_type, end.error_message)  # type: ignore
                 if status == self.error_status and run.resource_key is None:
                     table.notable.append(row)  # type: ignore[arg-type]
-
-    def _before_start(self, owners: list[Run], ends: list[End]) -> tuple[list[Run], list[End]]:
-        """The rare path: ENDs stamped before their run's START are damage; the run stays open
-        (a later, sound END may still complete it)."""
-        kept_owners: list[Run] = []
-        kept_ends: list[End] = []
-        for run, end in zip(owners, ends, strict=True):
-            if end.end_ns < run.start_ns:
-                self.damage.note(ended_before_start(self.source, end))
-                self.open[run.run_id] = run
-                continue
-            kept_owners.append(run)
-            kept_ends.append(end)
-        return kept_owners, kept_ends
 
     def _flush(self) -> None:
         table = self.table
