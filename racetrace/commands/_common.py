@@ -13,6 +13,7 @@ from racetrace.cli import UsageError, skip_teardown
 
 if TYPE_CHECKING:
     from racetrace.analyzers.core.model import Trace
+    from racetrace.analyzers.core.table import Table
     from racetrace.analyzers.findings.report import Report
     from racetrace.analyzers.findings.suppressions import Suppressions
 
@@ -107,6 +108,21 @@ def load_traces(paths: Sequence[str], *, key_attr: str | None = None, quiet: boo
     return trace
 
 
+def load_table_traces(paths: Sequence[str], *, key_attr: str | None = None,
+                      quiet: bool = False) -> Table:
+    """Load traces into columns (`load_table`) for a command that writes its runs one by one
+    (their views made as they are written), with the errors and progress bar of `load_traces`.
+    The damage line is the caller's to print (`report_damage`) once the runs are written: only
+    then are their details read, and checked."""
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+
+    with _loading(quiet) as progress:
+        table = load_table(trace_files(paths), key_attr=key_attr, on_progress=progress)
+    skip_teardown()
+    return table
+
+
 def analyze_traces(paths: Sequence[str], *, key_attr: str | None, suppressions: Suppressions,
                    max_pairs: int, jobs: int | None = None,
                    blocking_threshold_ns: int | None = None) -> Report:
@@ -140,7 +156,7 @@ def _loading(quiet: bool) -> Iterator[_Progress | None]:
             progress.close()
 
 
-def report_damage(trace: Trace) -> None:
+def report_damage(trace: Trace | Table) -> None:
     """One stderr line for the damaged lines the load skipped and the runs whose details were
     found damaged when read (lazy loads), one per file ignored. What a trace holds (run ids,
     file names, types) is escaped as in the report body: it may carry terminal escapes."""
