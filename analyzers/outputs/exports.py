@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from itertools import islice
 from typing import Any
 
+import numpy as np
 import orjson
+from racetrace.analyzers.core import rowviews
 from racetrace.analyzers.core.model import Run, Trace
+from racetrace.analyzers.core.table import Table
 from racetrace.analyzers.findings.explain import subject
 from racetrace.analyzers.findings.report import Report
 from racetrace.tracer import semconv
@@ -223,3 +227,187 @@ def chrome_trace(trace: Trace, report: Report | None = None) -> dict[str, Any]:
         "displayTimeUnit": "ms",
         "otherData": {"generator": f"racetrace {__version__}", "origin_unix_ns": origin},
     }
+
+
+# -- the same, written run by run from a loaded table -----------------------------------------
+# A million runs as `Run` objects (and the events of all of them) are gigabytes: these read the
+# columns to order and group the runs, and make each run's view only to write it
+# (`rowviews.views`). Their bytes are those of `otlp_lines` and `chrome_trace` on a `Trace` of
+# the same files.
+def otlp_table_lines(table: Table, *, batch: int = OTLP_BATCH) -> Iterator[bytes]:
+    """`otlp_lines` of a table."""
+    shown = table.trace()  # what `_span` reads of a trace: when unfinished runs stop
+    rows = rowviews.start_order(table)
+    for group in rowviews.groups(_process_of(table), rows):
+        first = table.passing_views(group[:1])[0]
+        resource = {"attributes": _key_values({
+            semconv.SERVICE_NAME: first.service or "unknown_service",
+            semconv.HOST_NAME: first.host,
+            semconv.PROCESS_PID: first.pid,
+        })}
+        runs = rowviews.views(table, group, batch=batch)
+        for _ in range(0, len(group), batch):
+            line = {"resourceSpans": [{
+                "resource": resource,
+                "scopeSpans": [{
+                    "scope": {"name": "racetrace", "version": __version__},
+                    "spans": [_span(shown, r) for r in islice(runs, batch)],
+                }],
+            }]}
+            yield orjson.dumps(line) + b"\n"
+
+
+def _process_of(table: Table) -> np.ndarray:
+    """Per row, an id of its (service, host, pid): how `otlp_lines` groups runs."""
+    services: dict[str | None, int] = {}
+    of_origin = np.array([services.setdefault(o.service if o is not None else None,
+                                              len(services)) for o in table.origins] or [0],
+                         dtype=np.int64)
+    stretch = table.stretch.astype(np.int64)
+    service = np.where(stretch >= 0, of_origin[np.maximum(stretch, 0)],
+                       services.setdefault(None, len(services)))
+    keys = np.stack([service, table.host.astype(np.int64), table.pid])
+    if not keys.shape[1]:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(keys, axis=1, return_inverse=True)[1].reshape(-1)
+
+
+def chrome_table_chunks(table: Table, report: Report | None = None) -> Iterator[bytes]:
+    """`orjson.dumps(chrome_trace(...)) + b"\\n"` of a table, in chunks."""
+    rows = rowviews.start_order(table)
+    origin = int(table.start[rows[0]]) if len(rows) else 0
+
+    def us(ns: int) -> float:
+        return (ns - origin) / 1000
+
+    starts = table.start
+    ends = rowviews.last_ns(table)
+    process = table.process
+    pids: dict[int, int] = {}  # process id (the table's) -> the pid shown
+    used: set[int] = set()
+    meta: list[dict[str, Any]] = []
+
+    def pid_of(run: Run, key: int) -> int:
+        pid = pids.get(key)
+        if pid is None:
+            pid = run.pid if run.pid and run.pid not in used else max(used, default=0) + 1
+            pids[key] = pid
+            used.add(pid)
+            meta.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
+                         "args": {"name": f"{run.service or 'python'} pid {run.pid} "
+                                          f"on {run.host or '?'}"}})
+        return pid
+
+    # The runs lane after lane (each lane in start order), as `chrome_trace` adds their events.
+    lanes = rowviews.groups(table.instance, rows)
+    order = np.concatenate(lanes) if lanes else np.zeros(0, dtype=np.int64)
+    lane_of = np.empty(len(order), dtype=np.int64)
+    track_of = np.empty(len(order), dtype=np.int64)
+    names: list[str] = []
+    track = 0
+    at = 0
+    for number, lane in enumerate(lanes):
+        first = table.passing_views(lane[:1])[0]
+        names.append(subject(first.instance_class, first.instance_label,
+                             table.instance_keys[int(table.instance[lane[0]])]))
+        slot_ids: dict[int, int] = {}
+        for slot in _slot_numbers(starts[lane].tolist(),
+                                  np.maximum(ends[lane], starts[lane]).tolist()):
+            if slot not in slot_ids:
+                track += 1
+                slot_ids[slot] = track
+            track_of[at] = slot_ids[slot]
+            at += 1
+        lane_of[at - len(lane): at] = number
+    # Each process named where its first run (in that order) is met.
+    keys = process[order]
+    _, firsts = np.unique(keys, return_index=True)
+    for position in np.sort(firsts).tolist():
+        row = int(order[position])
+        pid_of(table.passing_views([row])[0], int(process[row]))
+    finds: list[tuple[float, dict[str, Any]]] = []
+    if report is not None:
+        for finding in report.findings:
+            at_ns = finding.overlap_start_ns
+            if at_ns is None and finding.runs:
+                at_ns = finding.runs[0].start_ns
+            if at_ns is None or not finding.runs:
+                continue
+            run = finding.runs[0]
+            key = table.processes_[run.process_key]
+            finds.append((us(at_ns), {
+                "ph": "i", "s": "p", "cat": "racetrace.finding", "ts": us(at_ns),
+                "pid": pid_of(run, key), "tid": 0,
+                "name": f"{finding.id} {finding.severity}: {finding.headline}",
+                "args": {"kind": finding.kind, "pairs": finding.pair_count,
+                         "overlap_ns": finding.overlap_ns, "fix": finding.fix},
+            }))
+    # Every event, sorted as `chrome_trace` sorts them: by time, ends before begins before
+    # findings, then in the order added (a run's begin, its end, lane after lane).
+    count = len(order)
+    begin_ts = (starts[order] - origin) / 1000
+    end_ts = (ends[order] - origin) / 1000
+    ts = np.concatenate([begin_ts, end_ts, np.array([t for t, _ in finds], dtype=np.float64)])
+    phase = np.concatenate([np.ones(count, dtype=np.int8), np.zeros(count, dtype=np.int8),
+                            np.full(len(finds), 2, dtype=np.int8)])
+    added = np.concatenate([np.arange(count) * 2, np.arange(count) * 2 + 1,
+                            2 * count + np.arange(len(finds))])
+    events = np.lexsort((added, phase, ts))
+    yield b'{"traceEvents":['
+    separator = b""
+    for event in meta:
+        yield separator + orjson.dumps(event)
+        separator = b","
+    thread = table.thread
+    has_thread = table.has_thread
+    # The views of the runs, made in the order their begins are written (start order).
+    begins = events[events < count]
+    views = rowviews.views(table, order[begins])
+    chunk: list[bytes] = []
+    for event in events.tolist():
+        if event >= 2 * count:
+            chunk.append(orjson.dumps(finds[event - 2 * count][1]))
+        else:
+            position = event % count
+            row = int(order[position])
+            common = {"cat": "racetrace.run", "name": names[lane_of[position]],
+                      "id": f"0x{int(track_of[position]):x}", "pid": pids[int(process[row])],
+                      "tid": int(thread[row]) if has_thread[row] else 0}
+            if event < count:
+                run = next(views)
+                common["tid"] = run.thread_id or 0
+                args = {
+                    "method": run.method, "run_id": run.run_id, "status": run.status,
+                    "instance_key": run.instance_key, "task": run.task_name,
+                    "thread": run.thread_name, "callsite": run.callsite,
+                    "parent_run_id": run.parent_run_id,
+                }
+                if run.error_type:
+                    args["error"] = f"{run.error_type}: {run.error_message}"
+                chunk.append(orjson.dumps({"ph": "b", "ts": us(run.start_ns), **common,
+                                           "args": args}))
+            else:
+                chunk.append(orjson.dumps({"ph": "e", "ts": us(int(ends[row])), **common}))
+        if len(chunk) == 4096:
+            yield separator + b",".join(chunk)
+            separator = b","
+            chunk = []
+    if chunk:
+        yield separator + b",".join(chunk)
+    yield (b'],"displayTimeUnit":"ms","otherData":'
+           + orjson.dumps({"generator": f"racetrace {__version__}", "origin_unix_ns": origin})
+           + b"}\n")
+
+
+def _slot_numbers(starts: list[int], ends: list[int]) -> list[int]:
+    """`_slots` of runs given by their starts and (resolved) ends, in start order."""
+    free: list[int] = []
+    busy: list[tuple[int, int]] = []  # (end, slot)
+    slots = []
+    for start, end in zip(starts, ends, strict=True):
+        while busy and busy[0][0] <= start:
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        slot = heapq.heappop(free) if free else len(busy)
+        slots.append(slot)
+        heapq.heappush(busy, (end, slot))
+    return slots

@@ -60,25 +60,27 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from racetrace.analyzers.outputs import exports
 
-    from ._common import load_traces, session_paths
+    from ._common import load_table_traces, load_traces, report_damage, session_paths
 
     paths = session_paths(args.paths, all_sessions=args.all_sessions)
-    trace = load_traces(paths, key_attr=args.key_attr)
-    gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
     if args.format in PICTURES:
+        trace = load_traces(paths, key_attr=args.key_attr)
+        gc.freeze()  # the trace lives until exit: spare the cyclic collector rescanning it
         return _picture(args, trace, paths)
+    # Written run by run from the columns: no `Run` object per run held.
+    table = load_table_traces(paths, key_attr=args.key_attr)
+    gc.freeze()
     if args.format == "otlp":
-        chunks = exports.otlp_lines(trace)
+        chunks = exports.otlp_table_lines(table)
     else:
-        import orjson
-
         report = None
         if not args.no_findings:
             from racetrace.analyzers.findings.analyze import analyze
 
-            report = analyze(trace)
-        chunks = iter([orjson.dumps(exports.chrome_trace(trace, report)) + b"\n"])
+            report = analyze(table)
+        chunks = exports.chrome_table_chunks(table, report)
     _write(chunks, args.output)
+    report_damage(table)
     return 0
 
 
