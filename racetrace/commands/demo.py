@@ -196,17 +196,18 @@ def _run_samples(directory: Path, names: list[str], targets: list[str], out: Pat
 
 
 def _show(out: Path, names: list[str], args: argparse.Namespace) -> int:
-    from racetrace.commands._common import load_traces
+    from racetrace.commands._common import load_table_traces, report_damage
 
-    trace = load_traces([str(out)], quiet=True)
-    if not trace.runs:
+    table = load_table_traces([str(out)], quiet=True)
+    report_damage(table)
+    if len(table) == len(table.dropped):
         raise UsageError(
             "demo: the sample ran but recorded no runs; is racetrace installed in this Python "
             f"({sys.executable})? try: pip install -e ."
         )
     from racetrace.tui.analysis import analyze_trace
 
-    report, error = analyze_trace(trace)
+    report, error = analyze_trace(table)
     if report is None:
         raise UsageError(f"demo: {error}")
     interactive = sys.stdout.isatty() and sys.stdin.isatty() and not args.no_tui
@@ -217,7 +218,9 @@ def _show(out: Path, names: list[str], args: argparse.Namespace) -> int:
     from racetrace.commands.tui import open_timeline
 
     source = f"demo: samples/{names[0]}.py" if len(names) == 1 else f"demo: {len(names)} samples"
-    return open_timeline([str(out)], source=source, trace=trace, report=report)
+    # The timeline loads the (small) trace again, its own way (lanes streamed in); the report
+    # made here is shown as it is.
+    return open_timeline([str(out)], source=source, report=report)
 
 
 def _print_text_report(report: Any) -> None:

@@ -84,14 +84,16 @@ class _Row:
 
 
 def _describe(folder: str, *, analyze: bool) -> _Row:
-    from racetrace.analyzers.core.load import LoadError, load
+    from racetrace.analyzers.core.load import LoadError, trace_files
+    from racetrace.analyzers.core.tableload import load_table
 
     try:
-        trace = load([folder], details="lazy")
+        table = load_table(trace_files([folder]))
     except LoadError as exc:
         return _Row(f"(unreadable: {exc})", 0, 0, "-")
-    pids = {p.pid for p in trace.processes}
-    roots = [p for p in trace.processes if p.ppid not in pids] or list(trace.processes)
+    processes = table.processes
+    pids = {p.pid for p in processes}
+    roots = [p for p in processes if p.ppid not in pids] or list(processes)
     first = min(roots, key=lambda p: p.started_ns, default=None)
     argv = first.argv if first is not None else []
     command = " ".join([os.path.basename(argv[0]), *argv[1:]]) if argv else "-"
@@ -99,9 +101,9 @@ def _describe(folder: str, *, analyze: bool) -> _Row:
     if analyze:
         from racetrace.analyzers.findings.analyze import analyze as run_analysis
 
-        report = run_analysis(trace)
+        report = run_analysis(table)
         warnings = sum(1 for f in report.findings if f.severity != "info")
         findings = str(len(report.findings))
         if len(report.findings) != warnings:
             findings += f" ({len(report.findings) - warnings} info)"
-    return _Row(command, len(trace.processes), len(trace.runs), findings)
+    return _Row(command, len(processes), len(table) - len(table.dropped), findings)

@@ -5,6 +5,7 @@ teardown they started."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -187,6 +188,10 @@ def test_the_session_report_is_the_analyzers_json_report(suite: Suite) -> None:
         "concurrent"]
     # The trace files stay for `racetrace report` and the TUI.
     assert [Path(f).parent for f in report["files"]] == [suite.path / "racetrace-traces"]
+    # Read by the same core as `racetrace report`: the same report, byte for byte.
+    cli = subprocess.run([sys.executable, "-m", "racetrace", "report", "-q", "--json", "-",
+                          *report["files"]], capture_output=True, check=False)
+    assert cli.stdout == path.read_bytes()
 
 
 def test_under_racetrace_run_the_session_records_into_its_folder(suite: Suite) -> None:
