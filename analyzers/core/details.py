@@ -163,7 +163,9 @@ def attach_details(runs: Sequence[Run], data: bytes | memoryview
         for run, detail in zip(runs, details, strict=True):
             run.details = detail
         return []
-    by_id = {d.run_id: d for d in details}  # damage, or lines repeated: match by id
+    by_id: dict[str, RunDetails] = {}  # damage, or lines repeated: match by id, the first
+    for detail in details:  # line of an id winning (as a lazy read finds it)
+        by_id.setdefault(detail.run_id, detail)
     unreadable = []
     for run in runs:
         found = by_id.get(run.run_id)

@@ -5,59 +5,39 @@ Accepts files and directories (every `*.jsonl` below a directory). A line that d
 once; the rest of the file still loads. Only input that cannot be read at all (a path that does
 not exist, a file that is not a trace) is a `LoadError`.
 
-Files are read a block at a time, never mapped (see `blocks.py`: a mapped file that shrinks
-while it is decoded kills the reader with a signal).
+There is one decoding path, the columnar core (`tableload.load_table`): a `Trace` is a table's
+runs as `Run` objects (its rows' views), for the code that wants every run as an object (the
+live timeline, hand-built checks). Commands that only write runs read the table itself and make
+each view as they write it (`rowviews`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from operator import attrgetter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from racetrace.tracer.semconv import STATUS_ERROR
+import msgspec
 
-from .blocks import Blocks
+from .details import attach_details
 from .gcpause import gc_paused
-from .lines import Loaded, NotATrace, ended_before_start, finish, load_lines
-from .model import End, Process, Run, RunIndex, Trace, last_ns_by_process
+from .lines import MAX_PROBLEMS, NotATrace, first_line, line_number
 
-__all__ = ["LoadError", "NotATrace", "load", "trace_files"]
+# `_looks_like_otlp` and `_size` too, for a module that still imports them from here.
+from .loadfiles import (  # noqa: F401
+    TRACE_SUFFIXES,
+    LoadError,
+    ProgressCallback,
+    _looks_like_otlp,
+    _size,
+    trace_files,
+)
+from .model import Run, RunIndex, Trace
+from .table import Table
 
-TRACE_SUFFIXES = (".jsonl", ".json")
-
-ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total)
-
-
-class LoadError(Exception):
-    """Input that cannot be loaded at all; the message is one line naming the file."""
-
-
-def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[tuple[Path, bool]]:
-    """Files to read, each with whether the user named it (rather than its directory)."""
-    files: list[tuple[Path, bool]] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                (p, False)
-                for p in sorted(path.rglob("*"))
-                if p.suffix in TRACE_SUFFIXES and p.is_file()
-            )
-        elif path.is_file():
-            files.append((path, True))
-        elif not path.exists():
-            raise LoadError(f"{path}: no such file or directory")
-        else:
-            raise LoadError(f"{path}: not a regular file or directory")
-    # A file named twice (a directory and a file in it) is read once.
-    unique: dict[Path, tuple[Path, bool]] = {}
-    for path, named in files:
-        seen = unique.get(path.resolve())
-        unique[path.resolve()] = (path, named or (seen is not None and seen[1]))
-    return list(unique.values())
+__all__ = ["TRACE_SUFFIXES", "LoadError", "NotATrace", "ProgressCallback", "load", "load_files",
+           "trace_files", "trace_of"]
 
 
 def load(
@@ -69,7 +49,7 @@ def load(
 ) -> Trace:
     """Load every run from `paths`, sorted by start time. With `details="lazy"` each run's
     details (class, label, task name, stack, ...) are read from its file when first used:
-    the fastest load when only a few runs will be shown (`racetrace report`)."""
+    the fastest load when only a few runs will be shown."""
     return load_files(trace_files(paths), key_attr=key_attr, on_progress=on_progress,
                       details=details)
 
@@ -82,112 +62,107 @@ def load_files(
     details: Literal["eager", "lazy"] = "eager",
 ) -> Trace:
     """`load` of the files `trace_files` listed."""
-    total = sum(map(_size, (f for f, _ in files)))
-    done = 0
-    runs: list[Run] = []
-    processes: list[Process] = []
-    problems: list[str] = []
-    skipped = 0
-    index = RunIndex()
-    loaded = Loaded()
-    orphans: list[tuple[End, str]] = []  # ends whose start another file may hold
+    from .tableload import load_table
+
+    table = load_table(files, key_attr=key_attr, on_progress=on_progress)
+    return trace_of(table, details=details)
+
+
+def trace_of(table: Table, *, details: Literal["eager", "lazy"] = "lazy") -> Trace:
+    """The runs of `table` as a `Trace`: its rows' views (kept by the table), sorted by start
+    (load order breaking ties), the rows of copied files left out; lanes, notable runs and the
+    runs on a running loop in the order the loader met them. `details="eager"` reads every
+    run's details now, counting those that do not decode as damaged lines."""
+    import numpy as np
+
     with gc_paused():
-        for file, named in files:
-            try:
-                with open(file, "rb", buffering=0) as handle:
-                    size = _size(file)
-                    if _looks_like_otlp(handle):
-                        from .otlp import load_otlp_lines
-
-                        file_runs, file_processes, file_skipped, file_problems = (
-                            load_otlp_lines(handle.readall(), str(file), key_attr=key_attr))
-                        file_runs = _indexed(file_runs, index, loaded, str(file),
-                                             file_problems)
-                    else:
-                        file_runs, file_processes, file_skipped, file_problems = load_lines(
-                            Blocks(handle), str(file), index, loaded, orphans,
-                            details=details == "eager",
-                        )
-            except OSError as exc:
-                raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
-            except NotATrace as exc:
-                if named:
-                    raise LoadError(f"{exc} (not a racetrace or OTLP trace file)") from None
-                problems.append(f"{file}: ignored, not a trace file")
-                continue
-            runs.extend(file_runs)
-            processes.extend(file_processes)
-            skipped += file_skipped
-            problems.extend(file_problems)
-            done += size
-            if on_progress is not None:
-                on_progress(done, total)
-        unmatched = 0
-        for end, source in orphans:
-            run = index.get(end.run_id)
-            if run is None or run.end_ns is not None:
-                skipped += 1
-                unmatched += 1
-                if len(problems) < 20:
-                    what = "whose start is missing" if run is None else "that had already ended"
-                    problems.append(f"{source}: end of run {end.run_id} {what}")
-                continue
-            if not finish(run, end):
-                skipped += 1
-                if len(problems) < 20:
-                    problems.append(ended_before_start(source, end))
-                continue
-            loaded.ended(run)
-        runs.sort(key=_start_of)
-    return Trace(
-        runs=runs,
-        processes=processes,
-        skipped_lines=skipped,
-        problems=problems,
-        files=[str(f) for f, _ in files],
-        process_last_ns=last_ns_by_process(processes),
-        index=index,
-        lanes=loaded.lanes,
-        lane_starts=loaded.lane_starts,
-        notable=loaded.notable,
-        on_loop=loaded.on_loop,
-        unmatched_ends=unmatched,
-    )
+        kept = np.arange(len(table))
+        if table.dropped:
+            kept = kept[~np.isin(kept, np.fromiter(table.dropped, dtype=np.int64))]
+        in_load_order = table.views_of(kept)
+        view_of = dict(zip(kept.tolist(), in_load_order, strict=True))
+        trace = Trace(
+            runs=[view_of[r] for r in kept[np.argsort(table.start[kept], kind="stable")]
+                  .tolist()],
+            processes=table.processes,
+            skipped_lines=table.skipped_lines,
+            problems=list(table.problems),
+            files=table.files,
+            process_last_ns=table.process_last_ns,
+            unmatched_ends=table.unmatched_ends,
+            notable=[view_of[r] for r in table.notable],
+            on_loop=[view_of[r] for r in table.on_loop],
+        )
+        index = trace.index = RunIndex()
+        index.add(in_load_order)  # the first loaded of a repeated id wins, as in the table
+        index.linked.update((run_id, view_of[row]) for run_id, row in table.linked.items()
+                            if row in view_of)
+        lanes: dict[str, list[Run]] = {}
+        for run in in_load_order:
+            lane = lanes.get(run.instance_key)
+            if lane is None:
+                lanes[run.instance_key] = [run]
+            else:
+                lane.append(run)
+        trace.lanes = lanes
+        trace.lane_starts = {key: [r.start_ns for r in lane] for key, lane in lanes.items()}
+        if details == "eager":
+            _read_details(trace, in_load_order)
+    return trace
 
 
-_start_of = attrgetter("start_ns")
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError as exc:  # gone since it was listed
-        raise LoadError(f"{path}: cannot read: {exc.strerror or exc}") from None
-
-
-def _looks_like_otlp(handle: Any) -> bool:
-    start = handle.read(4096)
-    handle.seek(0)
-    return start.lstrip().startswith(b'{"resourceSpans"')
-
-
-def _indexed(runs: list[Run], index: RunIndex, into: Loaded, source: str,
-             problems: list[str]) -> list[Run]:
-    """`runs` (from an OTLP file) without those whose id is already loaded, filed in lanes."""
-    kept = []
-    mine: dict[str, Run] = {}
+def _read_details(trace: Trace, runs: list[Run]) -> None:
+    """Every run's details, decoded a stretch of its file at a time; a run whose details do
+    not decode keeps blank ones and counts as a damaged line, named with its line number."""
+    stretches: dict[int, list[Run]] = {}
     for run in runs:
-        if run.run_id in mine or index.in_files(run.run_id):
-            if len(problems) < 20:
-                problems.append(f"{source}: run {run.run_id} loaded twice; kept the first")
-            continue
-        mine[run.run_id] = run
-        kept.append(run)
-        into.lanes.setdefault(run.instance_key, []).append(run)
-        into.lane_starts.setdefault(run.instance_key, []).append(run.start_ns)
-        if run.status == STATUS_ERROR or run.resource_key is not None:
-            into.notable.append(run)
-        if run.loop_running:
-            into.on_loop.append(run)
-    index.add(kept)
-    return kept
+        origin = run.origin
+        if run.details is None and origin is not None and origin.lo >= 0:
+            stretches.setdefault(id(origin), []).append(run)
+    named: dict[str, int] = {}
+    handles: dict[str, object] = {}
+    try:
+        for group in stretches.values():
+            origin = group[0].origin
+            assert origin is not None
+            try:
+                handle = handles.get(origin.path)
+                if handle is None:
+                    handle = handles[origin.path] = open(origin.path, "rb")
+                handle.seek(origin.lo)  # type: ignore[attr-defined]
+                data = handle.read(origin.hi - origin.lo)  # type: ignore[attr-defined]
+            except OSError:
+                data = b""
+            for run, exc in attach_details(group, data):
+                trace.skipped_lines += 1
+                source = origin.path
+                if named.setdefault(source, _problems_of(trace, source)) >= MAX_PROBLEMS:
+                    continue
+                named[source] += 1
+                at = data.find(msgspec.json.encode(run.run_id))
+                number = (line_number(data, 0, at, _line_at(source, origin.lo))
+                          if at >= 0 else "?")
+                trace.problems.append(f"{source}:{number}: run {run.run_id}: details "
+                                      f"unreadable: {first_line(exc)}")
+    finally:
+        for handle in handles.values():
+            handle.close()  # type: ignore[attr-defined]
+
+
+def _problems_of(trace: Trace, source: str) -> int:
+    """How many problems of `source` a load named (at most `MAX_PROBLEMS` a file)."""
+    return sum(1 for p in trace.problems if p.startswith((f"{source}:", f"{source} ")))
+
+
+def _line_at(path: str, offset: int) -> int:
+    """The number of the line starting at byte `offset` of `path` (the rare path: a damaged
+    line is being named)."""
+    number = 1
+    with open(path, "rb") as handle:
+        while offset > 0:
+            block = handle.read(min(offset, 1 << 20))
+            if not block:
+                break
+            number += block.count(b"\n")
+            offset -= len(block)
+    return number

@@ -34,7 +34,7 @@ from .lines import (
     set_each,
     sound_ends,
 )
-from .load import LoadError, ProgressCallback, _looks_like_otlp, _size
+from .loadfiles import LoadError, ProgressCallback, _looks_like_otlp, _size
 from .model import End, Header, Origin, Process, Run, last_ns_by_process
 from .table import NO_END, Table
 
