@@ -105,6 +105,7 @@ def trace_of(table: Table, *, details: Literal["eager", "lazy"] = "lazy") -> Tra
             else:
                 lane.append(run)
         trace.lanes = lanes
+        trace.lane_starts = {key: [r.start_ns for r in lane] for key, lane in lanes.items()}
         if details == "eager":
             _read_details(trace, in_load_order)
     return trace
