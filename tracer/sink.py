@@ -59,7 +59,14 @@ _os_fallocate = getattr(os, "posix_fallocate", None)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Each chunk of a mapped file. A killed process leaves at most this much NUL padding (reserved
 # on disk: a full disk is an error when a chunk is reserved, never a SIGBUS on a later copy).
-CHUNK_BYTES = 1 << 20
+# A huge page's size, and chunks start at its multiples in the file: where the kernel keeps a
+# file in large folios (ext4, XFS on Linux 6.x) and has transparent huge pages (`madvise` or
+# `always`), a chunk we ask it to (`MADV_HUGEPAGE`) is mapped whole by one page-table entry, so
+# copying lines into it takes no page fault. With 4 KiB pages the first copy into each page
+# faulted, and a fault costs 3-7 µs on a virtual machine: a run's ~700 bytes cost ~0.6 µs that
+# way (measured: 700-byte lines written ~150 ns each into a huge-page chunk, 650-1150 ns into
+# 4 KiB pages; the tracer's call ~0.55 µs faster sync, ~0.7 µs async).
+CHUNK_BYTES = 2 << 20
 # Python 3.13+ can map without keeping a duplicate of the descriptor (which a program closing
 # every descriptor would close, and which closing the map would then close again).
 _MAP_OPTIONS: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
@@ -517,18 +524,21 @@ class JsonLinesSink:
 
 
 _mmap: Any = None
+# `MADV_HUGEPAGE` where the platform has it (Linux), found with `mmap`: see CHUNK_BYTES.
+_HUGE_PAGES: int | None = None
 
 
 def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
     """Reserve and map the chunk of the file at `start` (room for `need` bytes at least): the
     map, where it ends in the file, and the number of the descriptor the map keeps."""
-    global _mmap
+    global _mmap, _HUGE_PAGES
     if _mmap is None:
         import mmap
 
         _mmap = mmap
-    grain = _mmap.ALLOCATIONGRANULARITY
-    size = max(CHUNK_BYTES, -(-need // grain) * grain)
+        _HUGE_PAGES = getattr(mmap, "MADV_HUGEPAGE", None)
+    # A whole number of chunks: the next chunk starts at a multiple of CHUNK_BYTES too.
+    size = max(CHUNK_BYTES, -(-need // CHUNK_BYTES) * CHUNK_BYTES)
     reserved = False
     if _os_fallocate is not None:
         try:
@@ -548,6 +558,11 @@ def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
         kept = _os_dup(fd)
         _os_close(kept)
     mapped = _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE, offset=start, **_MAP_OPTIONS)
+    if _HUGE_PAGES is not None:
+        try:
+            mapped.madvise(_HUGE_PAGES)
+        except (OSError, ValueError):  # no transparent huge pages here: 4 KiB pages as before
+            pass
     return mapped, start + size, kept
 
 
