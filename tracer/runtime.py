@@ -319,13 +319,17 @@ class Recorder:
     def prepare(self, target: Target, instance: object, caller: FrameType | None,
                 args: tuple[Any, ...], kwargs: dict[str, Any]) -> PendingRun | None:
         """The run this call makes, to begin when its work starts; None: no run (`_decide`)."""
+        decided = self.decide(target, instance, caller, args, kwargs)
+        return None if decided is None else PendingRun(target, instance, decided)
+
+    def decide(self, target: Target, instance: object, caller: FrameType | None,
+               args: tuple[Any, ...], kwargs: dict[str, Any]) -> Decided | None:
+        """What `prepare` decides, without the object (a coroutine's driver takes it as is)."""
         if target.plain and not self.config.capture_args:  # as in `start`
             running = _current_run.get()
             if running is None or running.instance_id != id(instance) or running.ended:
-                return PendingRun(target, instance,
-                                  (capture(caller, target.owner, instance), None, None, None))
-        decided = self._decide(target, instance, caller, args, kwargs)
-        return None if decided is None else PendingRun(target, instance, decided)
+                return (capture(caller, target.owner, instance), None, None, None)
+        return self._decide(target, instance, caller, args, kwargs)
 
     def start(self, target: Target, instance: object, caller: FrameType | None,
               args: tuple[Any, ...], kwargs: dict[str, Any]) -> ActiveRun | None:

@@ -198,6 +198,9 @@ class JsonLinesSink:
         self._fd: int | None = None
         # Whether files are mapped: off where mapping failed once (said once), or by choice.
         self.use_map = True
+        # Whether the chunks left are dropped from the page cache (`_recycle`): found out at
+        # the first chunk's end, for the file then open (None: not yet).
+        self.recycle: bool | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
@@ -307,23 +310,34 @@ class JsonLinesSink:
             break
         try:
             fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
+        except OSError:
+            self._lost_file(mapped)
+            raise
+        try:
+            start = self._map_end
             try:
-                start = self._map_end
                 # A line longer than a chunk gets a chunk of its size.
                 new, end, new_fd = _map_chunk(fd, start, len(line))
-            finally:
-                _os_close(fd)
-        except OSError:
-            # The file is gone (removed with its folder) or cannot grow: the next line tries a
-            # new file.
-            self.mapped = None
-            self.path = None
-            _release(mapped, self._map_fd, self._ident)
-            raise
-        new.write(line)
-        old_fd = self._map_fd
-        self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
-        _release(mapped, old_fd, self._ident)
+            except OSError:
+                self._lost_file(mapped)
+                raise
+            new.write(line)
+            if self.recycle is None:  # once per file: the chunk just filled is still mapped
+                self.recycle = _huge_mapped(self._ident, self._map_start)
+            old_fd = self._map_fd
+            self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
+            _release(mapped, old_fd, self._ident)
+            if self.recycle:
+                _recycle(fd, start)
+        finally:
+            _os_close(fd)
+
+    def _lost_file(self, mapped: Any) -> None:
+        """The file is gone (removed with its folder) or cannot grow: the next line tries a
+        new file."""
+        self.mapped = None
+        self.path = None
+        _release(mapped, self._map_fd, self._ident)
 
     def _append(self, line: bytes) -> None:
         """One `os.write` to the file opened with O_APPEND (no map)."""
@@ -369,6 +383,7 @@ class JsonLinesSink:
         return True
 
     def _open_file(self) -> None:
+        self.recycle = None
         if self.prepare_folder is not None:
             self.prepare_folder()
         make_dirs(self.directory)
@@ -564,6 +579,50 @@ def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
         except (OSError, ValueError):  # no transparent huge pages here: 4 KiB pages as before
             pass
     return mapped, start + size, kept
+
+
+_fadvise = getattr(os, "posix_fadvise", None)
+_FADV_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
+
+
+def _recycle(fd: int, start: int) -> None:
+    """Hand the memory of the chunks before `start` back for the next ones: the chunk just
+    left has its writeback started, the one before it (written back meanwhile) leaves the
+    page cache. A new chunk then takes a huge page that was just freed; else it takes one the
+    kernel has not touched for a while, and on a virtual machine that returns such memory to
+    its host (free page reporting) that costs ~5 ms a chunk (512 host faults), not ~0.3 ms
+    (measured: a sync run's CPU time 3.8 µs with recycling, 3.8-4.7 µs without, the stalls
+    landing where they will). The lines stay in the file, read back from the disk."""
+    low = max(0, start - 2 * CHUNK_BYTES)
+    try:
+        _fadvise(fd, low, start - low, _FADV_DONTNEED)  # type: ignore[misc]
+    except (OSError, TypeError):
+        pass
+
+
+def _huge_mapped(ident: tuple[int, int], offset: int) -> bool:
+    """Whether this process maps the chunk of the file `ident` at `offset` with a huge page
+    (`FilePmdMapped` in /proc/self/smaps): where the kernel gave a chunk 4 KiB pages (a file
+    system or a kernel without large folios), dropping pages costs more than it saves."""
+    if _fadvise is None:
+        return False
+    wanted = b"%08x" % offset
+    inode = b"%d" % ident[1]
+    try:
+        with open("/proc/self/smaps", "rb") as smaps:
+            ours = False
+            for line in smaps:
+                if line[:1] in _HEX_DIGITS and b"-" in line[:17]:
+                    fields = line.split(None, 5)
+                    ours = len(fields) > 4 and fields[2] == wanted and fields[4] == inode
+                elif ours and line.startswith(b"FilePmdMapped:"):
+                    return line.split()[1] != b"0"
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
+
+_HEX_DIGITS = frozenset(b"%c" % c for c in b"0123456789abcdef")
 
 
 # Maps whose descriptor is no longer ours: never closed (closing would close the program's).

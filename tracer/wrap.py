@@ -118,6 +118,8 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
     it sees untraced.
     """
 
+    if kind is COROUTINE:
+        return _make_coroutine_wrapper(target)
     # A plain call: its run is decided and begun at once (`Recorder.start`).
     plain = kind is SYNC and not target.returns_stream
     own_self = target.instance_of is default_instance_of  # a method's run is on `self`
@@ -178,6 +180,56 @@ def make_wrapper(target: Target, kind: str) -> Callable[..., Any]:
         if kind is GENERATOR:
             return _generator_in_run(recorder, pending, made)  # type: ignore[arg-type]
         return _stream_in_run(recorder, pending, made)  # type: ignore[arg-type]
+
+    return wrapper
+
+
+def _make_coroutine_wrapper(target: Target) -> Callable[..., Any]:
+    """`make_wrapper`'s for a coroutine function: the run is decided now, on the caller's
+    stack, and begins when the coroutine starts, in the driver that awaits the original."""
+    own_self = target.instance_of is default_instance_of  # a method's run is on `self`
+    # The original's code and its named driver, as last seen (a function's code seldom
+    # changes): the driver without a lookup by the code's id.
+    last: tuple[CodeType | None, Callable[..., Any]] = (None, _drive_pending)
+
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        nonlocal last
+        recorder = runtime.RECORDER
+        decided = subject = None
+        if recorder is not None:
+            try:
+                subject = (instance if own_self and instance is not None
+                           else target.instance_of(wrapped, instance, args, kwargs))
+                decided = recorder.decide(target, subject, sys._getframe(1), args, kwargs)
+            except Exception as exc:
+                internal_error(f"preparing a run of {target.span_name}", exc)
+        try:
+            made = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _hide_our_frames(exc)
+            raise
+        if decided is None:
+            return made
+        if type(made) is not types.CoroutineType:  # any awaitable an async def may return
+            return _coroutine_in_run(recorder, PendingRun(target, subject, decided), None,  # type: ignore[arg-type]
+                                     made, target)
+        code = made.cr_code
+        known_code, drive = last
+        if known_code is not code:
+            drive = _named_driver(_drive_pending, _pending_drivers, code)
+            last = (code, drive)
+        # `_Unstarted(made, recorder, None)`, inlined: with no run, its `__del__` reads no more.
+        unstarted = _new_unstarted(_Unstarted)
+        unstarted.coroutine = made
+        unstarted.run = None
+        driver = drive(recorder, target, subject, decided, unstarted)
+        # The named driver's coroutine carries the names of the original function's code: set
+        # only the names a program changed on its function.
+        if driver.__qualname__ != made.__qualname__ or driver.__name__ != made.__name__:
+            _name_like(driver, made)
+        return driver
 
     return wrapper
 
@@ -430,6 +482,7 @@ def _coroutine_in_run(
 # makes shows `gi_code.co_name` (`cr_code`, `ag_code`) as the original's. Keyed by id() of the
 # original's code (hashing a code object hashes its bytecode); each value holds that code.
 _coroutine_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
+_pending_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
 _generator_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
 _async_generator_drivers: dict[int, tuple[CodeType, Callable[..., Any]]] = {}
 
@@ -502,6 +555,50 @@ async def _drive_coroutine(
         recorder.returned(run)
     else:
         _finish_with(recorder, run, pending.target, pending.instance, result)
+    return result
+
+
+async def _drive_pending(
+    recorder: runtime.Recorder,
+    target: Target,
+    instance: object,
+    decided: runtime.Decided,
+    unstarted: _Unstarted,
+) -> Any:
+    """`_drive_coroutine` for a coroutine function's run, decided at call time and begun here,
+    when the coroutine starts; its context entered and left as the sync path's."""
+    coroutine = unstarted.coroutine
+    unstarted.coroutine = None  # taken: ours runs it from here on
+    try:
+        run = recorder._begin(target, instance, decided)
+    except Exception as exc:
+        internal_error("starting a run", exc)
+        run = None
+    if run is None:  # awaited outside the except clause: the program's errors chain as before
+        try:
+            return await coroutine  # type: ignore[misc]
+        except BaseException as exc:
+            _hide_our_frames(exc)
+            raise
+    tokens = activate(run) if runtime.in_otel_context else _enter(run)
+    try:
+        result = await coroutine  # type: ignore[misc]
+    except BaseException as exc:
+        deactivate(tokens)
+        recorder.finish(run, exc)
+        _hide_our_frames(exc)
+        raise
+    if type(tokens) is _Token:
+        try:
+            _leave(tokens)
+        except Exception as exc:
+            internal_error("leaving a run's context", exc)
+    else:
+        deactivate(tokens)
+    if target.ends_with is None:
+        recorder.returned(run)
+    else:
+        _finish_with(recorder, run, target, instance, result)
     return result
 
 
