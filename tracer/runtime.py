@@ -494,7 +494,14 @@ class Recorder:
             trace = parent.trace_bytes
             line = _CHILD_LINE % (span_id, trace, parent.span_id, start_ns, tail[5], own)
         else:
-            outer = otel_parent() if "opentelemetry.trace" in _modules else None
+            outer = None
+            if "opentelemetry.trace" in _modules:
+                # `otel_parent()`'s first look, inlined: most runs are in no span of the
+                # program's (its context variable holds none).
+                fast = ids.fast_lookup
+                if not (fast and fast[0]._RUNTIME_CONTEXT is fast[1]
+                        and fast[2].get().get(fast[3]) is None):
+                    outer = otel_parent()
             if outer is None:
                 trace = ids.trace_prefix
                 line = _ROOT_LINE % (span_id, trace, span_id, start_ns, tail[5], own)

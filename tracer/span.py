@@ -72,7 +72,7 @@ def otel_parent() -> tuple[int, int] | None:
         return None
     # Most runs happen in no span of the program's: seen in the context variable itself
     # (~60 ns), rather than through the API (~250 ns: four calls and an invalid span's context).
-    fast = _fast_lookup if _fast_lookup is not None else _find_fast_lookup()
+    fast = fast_lookup if fast_lookup is not None else _find_fast_lookup()
     if fast:
         context_module, runtime_context, variable, key = fast
         if context_module._RUNTIME_CONTEXT is runtime_context and variable.get().get(key) is None:
@@ -86,11 +86,11 @@ def otel_parent() -> tuple[int, int] | None:
 # What `otel_parent` reads directly: OpenTelemetry's context module, its runtime context (the
 # default one, a context variable holding a `Context` dict) and the current span's key; `()`
 # where the runtime context is another (`OTEL_PYTHON_CONTEXT`) or OpenTelemetry changed.
-_fast_lookup: tuple[Any, ...] | None = None
+fast_lookup: tuple[Any, ...] | None = None
 
 
 def _find_fast_lookup() -> tuple[Any, ...]:
-    global _fast_lookup
+    global fast_lookup
     found: tuple[Any, ...] = ()
     try:
         from contextvars import ContextVar
@@ -105,7 +105,7 @@ def _find_fast_lookup() -> tuple[Any, ...]:
             found = (context_module, runtime_context, variable, key)
     except Exception:  # another OpenTelemetry: its API, as before
         pass
-    _fast_lookup = found
+    fast_lookup = found
     return found
 
 

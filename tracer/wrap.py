@@ -30,8 +30,8 @@ from . import current, runtime
 from .clock import now_ns
 from .errors import internal_error
 from .frames import prepare as prepare_frames
-from .runtime import ActiveRun, PendingRun, activate, deactivate
-from .sink import load_encoder
+from .runtime import _END_RETURNED, ActiveRun, PendingRun, activate, deactivate
+from .sink import _GIL, load_encoder
 from .span import load_ids
 from .target import default_instance_of
 
@@ -190,7 +190,7 @@ def _make_coroutine_wrapper(target: Target) -> Callable[..., Any]:
     own_self = target.instance_of is default_instance_of  # a method's run is on `self`
     # The original's code and its named driver, as last seen (a function's code seldom
     # changes): the driver without a lookup by the code's id.
-    last: tuple[CodeType | None, Callable[..., Any]] = (None, _drive_pending)
+    last: _LastDriver = (None, _drive_pending, None, None)
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -216,19 +216,20 @@ def _make_coroutine_wrapper(target: Target) -> Callable[..., Any]:
             return _coroutine_in_run(recorder, PendingRun(target, subject, decided), None,  # type: ignore[arg-type]
                                      made, target)
         code = made.cr_code
-        known_code, drive = last
+        known_code, drive, qualname, name = last
         if known_code is not code:
             drive = _named_driver(_drive_pending, _pending_drivers, code)
-            last = (code, drive)
+            last = (code, drive, None, None)
         # `_Unstarted(made, recorder, None)`, inlined: with no run, its `__del__` reads no more.
         unstarted = _new_unstarted(_Unstarted)
         unstarted.coroutine = made
         unstarted.run = None
         driver = drive(recorder, target, subject, decided, unstarted)
         # The named driver's coroutine carries the names of the original function's code: set
-        # only the names a program changed on its function.
-        if driver.__qualname__ != made.__qualname__ or driver.__name__ != made.__name__:
-            _name_like(driver, made)
+        # only the names a program changed on its function (names seen to agree are compared
+        # by identity from then on).
+        if made.__qualname__ is not qualname or made.__name__ is not name:
+            last = _rename(last, driver, made)
         return driver
 
     return wrapper
@@ -292,12 +293,27 @@ class TracedMethod(_Picklable):
 _ANSWERED = {name: TracedMethod.__dict__[name] for name in ("__module__", "__doc__")}
 
 
+# A coroutine wrapper's last original code, its named driver, and the names its coroutines had
+# when they agreed with the driver's (None: not known to agree).
+_LastDriver = tuple["CodeType | None", Callable[..., Any], "str | None", "str | None"]
+
+
+def _rename(last: _LastDriver, driver: Any, made: Any) -> _LastDriver:
+    """Give the driver's coroutine the original's names where they differ; if they agree,
+    what to compare by identity next time."""
+    qualname, name = made.__qualname__, made.__name__
+    if driver.__qualname__ != qualname or driver.__name__ != name:
+        _name_like(driver, made)
+        return last
+    return (last[0], last[1], qualname, name)
+
+
 def make_coroutine_method(target: Target, function: Callable[..., Any]) -> TracedMethod:
     """`make_method` for a coroutine method: the run is decided at call time, on the
     caller's stack, and begins when the coroutine starts (`_drive_pending`)."""
     instance_of = target.instance_of
     own_self = instance_of is default_instance_of  # the run's instance is `self`
-    last: tuple[CodeType | None, Callable[..., Any]] = (None, _drive_pending)
+    last: _LastDriver = (None, _drive_pending, None, None)
 
     def traced(proxy: Any, *args: Any, **kwargs: Any) -> Any:
         nonlocal last
@@ -321,16 +337,19 @@ def make_coroutine_method(target: Target, function: Callable[..., Any]) -> Trace
             return _coroutine_in_run(recorder, PendingRun(target, subject, decided), None,  # type: ignore[arg-type]
                                      made, target)
         code = made.cr_code
-        known_code, drive = last
+        known_code, drive, qualname, name = last
         if known_code is not code:
             drive = _named_driver(_drive_pending, _pending_drivers, code)
-            last = (code, drive)
+            last = (code, drive, None, None)
         unstarted = _new_unstarted(_Unstarted)  # as in `_make_coroutine_wrapper`
         unstarted.coroutine = made
         unstarted.run = None
         driver = drive(recorder, target, subject, decided, unstarted)
-        if driver.__qualname__ != made.__qualname__ or driver.__name__ != made.__name__:
-            _name_like(driver, made)
+        # The named driver's coroutine carries the names of the original function's code: set
+        # only the names a program changed on its function (names seen to agree are compared
+        # by identity from then on).
+        if made.__qualname__ is not qualname or made.__name__ is not name:
+            last = _rename(last, driver, made)
         return driver
 
     traced.__qualname__ = "TracedMethod.__call__"
@@ -700,10 +719,26 @@ async def _drive_pending(
             internal_error("leaving a run's context", exc)
     else:
         deactivate(tokens)
-    if target.ends_with is None:
+    if target.ends_with is not None:
+        _finish_with(recorder, run, target, instance, result)
+    elif (run.ended or run.span is not None or run.awaited
+          or run.generation != recorder.generation):
         recorder.returned(run)
     else:
-        _finish_with(recorder, run, target, instance, result)
+        # `recorder.returned(run)`, inlined for the common END of an async run.
+        run.ended = True
+        try:
+            line = _END_RETURNED % (run.span_id, now_ns())
+            mapped = recorder.sink.mapped
+            if mapped is not None and _GIL:
+                try:
+                    mapped.write(line)
+                except ValueError:
+                    recorder.sink.put(line)
+            else:
+                recorder.sink.put(line)
+        except Exception as exc:
+            internal_error("ending a run", exc)
     return result
 
 
