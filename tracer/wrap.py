@@ -29,15 +29,17 @@ import wrapt
 from . import current, runtime
 from .clock import now_ns
 from .errors import internal_error
+from .frames import capture as _capture
 from .frames import prepare as prepare_frames
 from .runtime import _END_RETURNED, ActiveRun, PendingRun, activate, deactivate
 from .sink import _GIL, load_encoder
 from .span import load_ids
 from .target import default_instance_of
 
-# The current run's context variable, set and reset here directly on the hot path.
+# The current run's context variable, set, read and reset here directly on the hot path.
 _enter = current.RUN.set
 _leave = current.RUN.reset
+_get_run = current.RUN.get
 _Token = contextvars.Token
 
 # Imported when the first target is patched: what its runs need is imported now, at an import,
@@ -323,7 +325,14 @@ def make_coroutine_method(target: Target, function: Callable[..., Any]) -> Trace
             try:
                 rest = args[1:]
                 subject = args[0] if own_self else instance_of(function, args[0], rest, kwargs)
-                decided = recorder.decide(target, subject, sys._getframe(1), rest, kwargs)
+                running = _get_run()
+                if (target.plain and not recorder.config.capture_args
+                        and (running is None or running.instance_id != id(subject)
+                             or running.ended)):
+                    # `recorder.decide()`'s common case, inlined: the call site is all.
+                    decided = (_capture(sys._getframe(1), target.owner, subject), None, None, None)
+                else:
+                    decided = recorder.decide(target, subject, sys._getframe(1), rest, kwargs)
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
         try:
@@ -377,7 +386,17 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
                 if streams:
                     pending = recorder.prepare(target, subject, sys._getframe(1), rest, kwargs)
                 else:
-                    run = recorder.start(target, subject, sys._getframe(1), rest, kwargs)
+                    running = _get_run()
+                    if (target.plain and not recorder.config.capture_args
+                            and (running is None or running.instance_id != id(subject)
+                                 or running.ended)):
+                        # `recorder.start()`'s common case, inlined.
+                        run = recorder._begin(
+                            target, subject,
+                            (_capture(sys._getframe(1), target.owner, subject), None, None, None),
+                            True)
+                    else:
+                        run = recorder.start(target, subject, sys._getframe(1), rest, kwargs)
             except Exception as exc:
                 internal_error(f"preparing a run of {target.span_name}", exc)
         if run is not None:
