@@ -612,7 +612,7 @@ def _huge_mapped(ident: tuple[int, int], offset: int) -> bool:
         with open("/proc/self/smaps", "rb") as smaps:
             ours = False
             for line in smaps:
-                if line[:1] in _HEX_DIGITS and b"-" in line[:17]:
+                if line[:1] in b"0123456789abcdef" and b"-" in line[:17]:  # a mapping's head
                     fields = line.split(None, 5)
                     ours = len(fields) > 4 and fields[2] == wanted and fields[4] == inode
                 elif ours and line.startswith(b"FilePmdMapped:"):
@@ -621,8 +621,6 @@ def _huge_mapped(ident: tuple[int, int], offset: int) -> bool:
         pass
     return False
 
-
-_HEX_DIGITS = frozenset(b"%c" % c for c in b"0123456789abcdef")
 
 
 # Maps whose descriptor is no longer ours: never closed (closing would close the program's).

@@ -323,3 +323,23 @@ def test_a_first_run_after_racetraces_exit_hook_leaves_no_padding(programs: Prog
         assert b"\0" not in data and data.endswith(b"\n")
     [run] = programs.load().runs
     assert run.instance_label == "late" and run.status == "ok"
+
+
+def test_only_a_chunk_mapped_here_is_read_as_a_huge_page(tmp_path: Path) -> None:
+    # Whether chunks are recycled is read from /proc/self/smaps for the chunk mapped now: a
+    # file, or a part of it, that this process does not map is never one.
+    path = tmp_path / "unmapped.jsonl"
+    path.write_bytes(b"{}\n" * 10)
+    stat = path.stat()
+    assert sink._huge_mapped((stat.st_dev, stat.st_ino), 0) is False
+    writer = sink.JsonLinesSink(str(tmp_path / "traces"), "host", "svc", "0")
+    try:
+        writer.write_line(b"{}\n")
+        assert writer.path is not None and writer.mapped is not None
+        ident = writer._ident
+        assert sink._huge_mapped(ident, sink.CHUNK_BYTES) is False  # not mapped yet
+        huge = sink._huge_mapped(ident, 0)  # True where this kernel gave it a huge page
+        assert isinstance(huge, bool)
+    finally:
+        writer.close()
+    assert sink._huge_mapped(ident, 0) is False  # unmapped at close
