@@ -417,7 +417,24 @@ def make_method(target: Target, function: Callable[..., Any]) -> Callable[..., A
             else:
                 deactivate(tokens)
             if id(type(result)) in _PLAIN_RESULTS and target.ends_with is None:
-                recorder.returned(run)  # type: ignore[union-attr]
+                if (run.ended or run.span is not None or run.awaited
+                        or run.generation != recorder.generation):  # type: ignore[union-attr]
+                    recorder.returned(run)  # type: ignore[union-attr]
+                    return result
+                # `recorder.returned(run)`, inlined for the common END of a sync run.
+                run.ended = True
+                try:
+                    line = _END_RETURNED % (run.span_id, now_ns())
+                    mapped = recorder.sink.mapped  # type: ignore[union-attr]
+                    if mapped is not None and _GIL:
+                        try:
+                            mapped.write(line)
+                        except ValueError:
+                            recorder.sink.put(line)  # type: ignore[union-attr]
+                    else:
+                        recorder.sink.put(line)  # type: ignore[union-attr]
+                except Exception as exc:
+                    internal_error("ending a run", exc)
                 return result
             return _after_sync_call(recorder, run, target, subject, result)  # type: ignore[arg-type]
         try:
