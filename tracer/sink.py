@@ -64,8 +64,10 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # `always`), a chunk we ask it to (`MADV_HUGEPAGE`) is mapped whole by one page-table entry, so
 # copying lines into it takes no page fault. With 4 KiB pages the first copy into each page
 # faulted, and a fault costs 3-7 µs on a virtual machine: a run's ~700 bytes cost ~0.6 µs that
-# way (measured: 700-byte lines written ~150 ns each into a huge-page chunk, 650-1150 ns into
-# 4 KiB pages; the tracer's call ~0.55 µs faster sync, ~0.7 µs async).
+# way. A fresh huge page has its own cost (its memory, ~5 ms a chunk where the host took it
+# back), which `_recycle` avoids. Measured in a traced process's CPU time per run, sync/async:
+# 4 KiB pages 4.4/5.8 µs, huge pages 3.8-4.7/5.0-6.2 µs (the chunks' stalls land in some
+# samples), huge pages recycled 3.8/5.0 µs.
 CHUNK_BYTES = 2 << 20
 # Python 3.13+ can map without keeping a duplicate of the descriptor (which a program closing
 # every descriptor would close, and which closing the map would then close again).
