@@ -276,12 +276,11 @@ def callsite_frame(
 CODES_KEPT = 4096
 _TASK_BOUNDARY = -1
 _code_kinds: dict[int, tuple[CodeType, int]] = {}
-# A call site and its stack, by the (code, instruction) pairs of the frames that make them up:
-# a program calls its traced methods from a handful of places, and finding a frame's line
-# (`f_lineno` reads the code's line table) and formatting the stack are most of the cost.
+# A call site and its stack, cached by the (code, instruction) pairs of the frames that make
+# them up (`_stacks`): a program calls its traced methods from a handful of places, and finding
+# a frame's line (`f_lineno` reads the code's line table) and formatting the stack are most of
+# the cost.
 Site = tuple[str, str, int, list[str]]  # function, file, line, the short stack from there
-_sites: dict[tuple[int, ...], tuple[tuple[CodeType, ...], Site]] = {}
-_SITES_KEPT = 10_000
 
 
 def _kind_of_code(code: CodeType) -> int:
@@ -311,8 +310,8 @@ def capture(
     in function` for up to `limit` frames outward, the user's and libraries', without
     racetrace's own or the standard library's (the event loop's, mostly). One walk: each
     frame's code is classified once per owner, and the result is cached by the (code,
-    instruction) pairs of the frames that make it up. Per run: a dict lookup per frame, and one
-    for the whole."""
+    instruction) pairs of the frames that make it up. Per run: a dict lookup per frame up to
+    the site, one for the site's stacks, and two comparisons per frame of its stack."""
     roles = owner._site_roles
     fallback: FrameType | None = None
     library: FrameType | None = None
@@ -345,40 +344,46 @@ def capture(
         site = library or fallback
         if site is None:
             return None
-    # The cache key: the (code, instruction) pairs of as many frames from the site as its
-    # stacks have needed (`_depths`), read without classifying them.
-    known_depth = _depths.get(id(site.f_code))
-    if known_depth is None:
-        return _capture_new(site, limit)
-    depth = known_depth[1]
-    key = []
-    frame = site
-    while frame is not None and depth:
-        key.append(id(frame.f_code))
-        key.append(frame.f_lasti)
-        frame = frame.f_back
-        depth -= 1
-    cached = _sites.get(tuple(key))
-    if cached is not None:
-        return cached[1]
+    # The stacks seen from this site's code, each with the (code, instruction) pairs of the
+    # frames it was made of: the first whose frames are still there is this one's.
+    known = _stacks.get(id(site.f_code))
+    if known is not None and known[0] is site.f_code:
+        lasti = site.f_lasti
+        for entry_lasti, parents, ends, result in known[1]:
+            if entry_lasti != lasti:
+                continue
+            frame = site.f_back
+            for code, parent_lasti in parents:
+                if frame is None or frame.f_code is not code or frame.f_lasti != parent_lasti:
+                    break
+                frame = frame.f_back
+            else:
+                if not ends or frame is None:
+                    return result
     return _capture_new(site, limit)
 
 
-# The raw frames from a call site that its stacks have needed (the most any needed), by id()
-# of the site's code.
-_depths: dict[int, tuple[CodeType, int]] = {}
+# By id() of a call site's code: that code, and the stacks made from it, each as (the site's
+# instruction, the (code, instruction) pairs of the frames read after it, whether the stack
+# ended there, the site and its stack). Bounded as the code caches are (`CODES_KEPT` sites,
+# `_STACKS_PER_SITE` stacks each).
+StackEntry = tuple[int, tuple[tuple[CodeType, int], ...], bool, Site]
+_stacks: dict[int, tuple[CodeType, list[StackEntry]]] = {}
+_STACKS_PER_SITE = 32
 
 
 def _capture_new(site: FrameType, limit: int) -> Site:
     """The site and its stack, formatted, and cached under the frames they depend on: those
     the walk read (to its `limit`-th user frame, a task boundary, or the end of the stack,
-    which takes one frame more to tell apart from a longer stack)."""
+    which tells it apart from a longer stack)."""
     stack = []
+    parents: list[tuple[CodeType, int]] = []
     frame: FrameType | None = site
-    read = 0
+    ends = False
     while frame is not None and len(stack) < limit:
         code = frame.f_code
-        read += 1
+        if frame is not site:
+            parents.append((code, frame.f_lasti))
         kind = _kind_of_code(code)
         if kind == OTHER:
             stack.append(f"{code.co_filename}:{frame.f_lineno} in {code.co_name}")
@@ -386,29 +391,18 @@ def _capture_new(site: FrameType, limit: int) -> Site:
             break
         frame = frame.f_back
     else:
-        if frame is None:
-            read += 1  # the end of the stack is part of what was read
+        ends = frame is None
     site_code = site.f_code
     result: Site = (site_code.co_name, site_code.co_filename, site.f_lineno, stack)
-    known_depth = _depths.get(id(site_code))
-    depth = known_depth[1] if known_depth is not None else 0
-    if read > depth:
-        depth = read
-        if len(_depths) >= CODES_KEPT:
-            _depths.clear()
-        _depths[id(site_code)] = (site_code, depth)
-    key: list[int] = []
-    codes: list[CodeType] = []  # held by the entry, so that the ids in its key stay theirs
-    frame = site
-    while frame is not None and depth:
-        codes.append(frame.f_code)
-        key.append(id(frame.f_code))
-        key.append(frame.f_lasti)
-        frame = frame.f_back
-        depth -= 1
-    if len(_sites) >= _SITES_KEPT:
-        _sites.clear()
-    _sites[tuple(key)] = (tuple(codes), result)
+    known = _stacks.get(id(site_code))
+    if known is None or known[0] is not site_code:
+        if len(_stacks) >= CODES_KEPT:
+            _stacks.clear()
+        known = _stacks[id(site_code)] = (site_code, [])
+    entries = known[1]
+    if len(entries) >= _STACKS_PER_SITE:
+        del entries[:]
+    entries.append((site.f_lasti, tuple(parents), ends, result))
     return result
 
 

@@ -40,7 +40,7 @@ def host_name() -> str:
 
 
 class _Entry:
-    __slots__ = ("cls", "extra", "key", "label", "labelled", "parts", "ref")
+    __slots__ = ("cls", "extra", "key", "label", "labelled", "parts", "ref", "tail")
 
     def __init__(self, ref: weakref.ref[object] | None, cls: type, key: str) -> None:
         self.ref = ref
@@ -52,6 +52,8 @@ class _Entry:
         # once, dropped with the entry.
         self.extra: object = None
         self.parts: list[object] | None = None
+        # The runtime's START line parts joined, for the object's runs (`runtime._tail`).
+        self.tail: object = None
 
 
 # Objects without a weakref leave their entry behind when they die: only so many are kept

@@ -59,7 +59,16 @@ _os_fallocate = getattr(os, "posix_fallocate", None)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Each chunk of a mapped file. A killed process leaves at most this much NUL padding (reserved
 # on disk: a full disk is an error when a chunk is reserved, never a SIGBUS on a later copy).
-CHUNK_BYTES = 1 << 20
+# A huge page's size, and chunks start at its multiples in the file: where the kernel keeps a
+# file in large folios (ext4, XFS on Linux 6.x) and has transparent huge pages (`madvise` or
+# `always`), a chunk we ask it to (`MADV_HUGEPAGE`) is mapped whole by one page-table entry, so
+# copying lines into it takes no page fault. With 4 KiB pages the first copy into each page
+# faulted, and a fault costs 3-7 µs on a virtual machine: a run's ~700 bytes cost ~0.6 µs that
+# way. A fresh huge page has its own cost (its memory, ~5 ms a chunk where the host took it
+# back), which `_recycle` avoids. Measured in a traced process's CPU time per run, sync/async:
+# 4 KiB pages 4.4/5.8 µs, huge pages 3.8-4.7/5.0-6.2 µs (the chunks' stalls land in some
+# samples), huge pages recycled 3.8/5.0 µs.
+CHUNK_BYTES = 2 << 20
 # Python 3.13+ can map without keeping a duplicate of the descriptor (which a program closing
 # every descriptor would close, and which closing the map would then close again).
 _MAP_OPTIONS: dict[str, Any] = {"trackfd": False} if sys.version_info >= (3, 13) else {}
@@ -191,6 +200,9 @@ class JsonLinesSink:
         self._fd: int | None = None
         # Whether files are mapped: off where mapping failed once (said once), or by choice.
         self.use_map = True
+        # Whether the chunks left are dropped from the page cache (`_recycle`): found out at
+        # the first chunk's end, for the file then open (None: not yet).
+        self.recycle: bool | None = None
         self._lock = threading.Lock()
         self._closed = False
         self._retry_ns = 0
@@ -300,23 +312,34 @@ class JsonLinesSink:
             break
         try:
             fd = _os_open(self.path, os.O_RDWR | _O_CLOEXEC)
+        except OSError:
+            self._lost_file(mapped)
+            raise
+        try:
+            start = self._map_end
             try:
-                start = self._map_end
                 # A line longer than a chunk gets a chunk of its size.
                 new, end, new_fd = _map_chunk(fd, start, len(line))
-            finally:
-                _os_close(fd)
-        except OSError:
-            # The file is gone (removed with its folder) or cannot grow: the next line tries a
-            # new file.
-            self.mapped = None
-            self.path = None
-            _release(mapped, self._map_fd, self._ident)
-            raise
-        new.write(line)
-        old_fd = self._map_fd
-        self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
-        _release(mapped, old_fd, self._ident)
+            except OSError:
+                self._lost_file(mapped)
+                raise
+            new.write(line)
+            if self.recycle is None:  # once per file: the chunk just filled is still mapped
+                self.recycle = _huge_mapped(self._ident, self._map_start)
+            old_fd = self._map_fd
+            self._map_start, self._map_end, self._map_fd, self.mapped = start, end, new_fd, new
+            _release(mapped, old_fd, self._ident)
+            if self.recycle:
+                _recycle(fd, start)
+        finally:
+            _os_close(fd)
+
+    def _lost_file(self, mapped: Any) -> None:
+        """The file is gone (removed with its folder) or cannot grow: the next line tries a
+        new file."""
+        self.mapped = None
+        self.path = None
+        _release(mapped, self._map_fd, self._ident)
 
     def _append(self, line: bytes) -> None:
         """One `os.write` to the file opened with O_APPEND (no map)."""
@@ -362,6 +385,7 @@ class JsonLinesSink:
         return True
 
     def _open_file(self) -> None:
+        self.recycle = None
         if self.prepare_folder is not None:
             self.prepare_folder()
         make_dirs(self.directory)
@@ -517,18 +541,21 @@ class JsonLinesSink:
 
 
 _mmap: Any = None
+# `MADV_HUGEPAGE` where the platform has it (Linux), found with `mmap`: see CHUNK_BYTES.
+_HUGE_PAGES: int | None = None
 
 
 def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
     """Reserve and map the chunk of the file at `start` (room for `need` bytes at least): the
     map, where it ends in the file, and the number of the descriptor the map keeps."""
-    global _mmap
+    global _mmap, _HUGE_PAGES
     if _mmap is None:
         import mmap
 
         _mmap = mmap
-    grain = _mmap.ALLOCATIONGRANULARITY
-    size = max(CHUNK_BYTES, -(-need // grain) * grain)
+        _HUGE_PAGES = getattr(mmap, "MADV_HUGEPAGE", None)
+    # A whole number of chunks: the next chunk starts at a multiple of CHUNK_BYTES too.
+    size = max(CHUNK_BYTES, -(-need // CHUNK_BYTES) * CHUNK_BYTES)
     reserved = False
     if _os_fallocate is not None:
         try:
@@ -548,7 +575,54 @@ def _map_chunk(fd: int, start: int, need: int) -> tuple[Any, int, int | None]:
         kept = _os_dup(fd)
         _os_close(kept)
     mapped = _mmap.mmap(fd, size, access=_mmap.ACCESS_WRITE, offset=start, **_MAP_OPTIONS)
+    if _HUGE_PAGES is not None:
+        try:
+            mapped.madvise(_HUGE_PAGES)
+        except (OSError, ValueError):  # no transparent huge pages here: 4 KiB pages as before
+            pass
     return mapped, start + size, kept
+
+
+_fadvise = getattr(os, "posix_fadvise", None)
+_FADV_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
+
+
+def _recycle(fd: int, start: int) -> None:
+    """Hand the memory of the chunks before `start` back for the next ones: the chunk just
+    left has its writeback started, the one before it (written back meanwhile) leaves the
+    page cache. A new chunk then takes a huge page that was just freed; else it takes one the
+    kernel has not touched for a while, and on a virtual machine that returns such memory to
+    its host (free page reporting) that costs ~5 ms a chunk (512 host faults), not ~0.3 ms
+    (measured: a sync run's CPU time 3.8 µs with recycling, 3.8-4.7 µs without, the stalls
+    landing where they will). The lines stay in the file, read back from the disk."""
+    low = max(0, start - 2 * CHUNK_BYTES)
+    try:
+        _fadvise(fd, low, start - low, _FADV_DONTNEED)  # type: ignore[misc]
+    except (OSError, TypeError):
+        pass
+
+
+def _huge_mapped(ident: tuple[int, int], offset: int) -> bool:
+    """Whether this process maps the chunk of the file `ident` at `offset` with a huge page
+    (`FilePmdMapped` in /proc/self/smaps): where the kernel gave a chunk 4 KiB pages (a file
+    system or a kernel without large folios), dropping pages costs more than it saves."""
+    if _fadvise is None:
+        return False
+    wanted = b"%08x" % offset
+    inode = b"%d" % ident[1]
+    try:
+        with open("/proc/self/smaps", "rb") as smaps:
+            ours = False
+            for line in smaps:
+                if line[:1] in b"0123456789abcdef" and b"-" in line[:17]:  # a mapping's head
+                    fields = line.split(None, 5)
+                    ours = len(fields) > 4 and fields[2] == wanted and fields[4] == inode
+                elif ours and line.startswith(b"FilePmdMapped:"):
+                    return line.split()[1] != b"0"
+    except (OSError, ValueError, IndexError):
+        pass
+    return False
+
 
 
 # Maps whose descriptor is no longer ours: never closed (closing would close the program's).

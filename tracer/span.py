@@ -70,10 +70,43 @@ def otel_parent() -> tuple[int, int] | None:
     otel_trace = _modules.get("opentelemetry.trace")
     if otel_trace is None:
         return None
+    # Most runs happen in no span of the program's: seen in the context variable itself
+    # (~60 ns), rather than through the API (~250 ns: four calls and an invalid span's context).
+    fast = fast_lookup if fast_lookup is not None else _find_fast_lookup()
+    if fast:
+        context_module, runtime_context, variable, key = fast
+        if context_module._RUNTIME_CONTEXT is runtime_context and variable.get().get(key) is None:
+            return None
     context = otel_trace.get_current_span().get_span_context()
     if not context.is_valid:
         return None
     return context.trace_id, context.span_id
+
+
+# What `otel_parent` reads directly: OpenTelemetry's context module, its runtime context (the
+# default one, a context variable holding a `Context` dict) and the current span's key; `()`
+# where the runtime context is another (`OTEL_PYTHON_CONTEXT`) or OpenTelemetry changed.
+fast_lookup: tuple[Any, ...] | None = None
+
+
+def _find_fast_lookup() -> tuple[Any, ...]:
+    global fast_lookup
+    found: tuple[Any, ...] = ()
+    try:
+        from contextvars import ContextVar
+
+        context_module = _modules["opentelemetry.context"]
+        propagation = _modules["opentelemetry.trace.propagation"]
+        runtime_context = context_module._RUNTIME_CONTEXT
+        variable = runtime_context._current_context
+        key = propagation._SPAN_KEY
+        if (type(runtime_context).__name__ == "ContextVarsRuntimeContext"
+                and type(variable) is ContextVar and isinstance(variable.get(), dict)):
+            found = (context_module, runtime_context, variable, key)
+    except Exception:  # another OpenTelemetry: its API, as before
+        pass
+    fast_lookup = found
+    return found
 
 
 class SdkSpanFactory:

@@ -328,13 +328,23 @@ def _observe_later(spec: str, target: Target) -> None:
 
 
 def _install(target: Target, parent: Any, attribute: str, original: Any, had_own: bool) -> None:
-    from .wrap import SYNC, TracedFunction, kind_of, make_method, make_wrapper
+    from .wrap import (
+        COROUTINE,
+        SYNC,
+        TracedFunction,
+        kind_of,
+        make_coroutine_method,
+        make_method,
+        make_wrapper,
+    )
 
     function = original.__func__ if isinstance(original, classmethod | staticmethod) else original
     kind = kind_of(function)
     wrapper: Any
     if kind == SYNC and isinstance(parent, type) and type(original) is types.FunctionType:
         wrapper = make_method(target, original)  # one frame a call, not wrapt's two
+    elif kind == COROUTINE and isinstance(parent, type) and type(original) is types.FunctionType:
+        wrapper = make_coroutine_method(target, original)  # bound in C, not by wrapt
     else:
         wrapper = TracedFunction(original, make_wrapper(target, kind))
     wrapper._self_racetrace_target = target.spec

@@ -86,6 +86,46 @@ def test_a_killed_writer_leaves_its_starts_and_its_padding_reads_as_the_end(
     assert row.split()[-2:] == ["1", "51"]  # one process, 51 runs
 
 
+def test_a_writer_killed_after_many_chunks_loses_no_line(programs: Programs) -> None:
+    """Chunks left behind may leave the page cache as the writer goes on (where it maps them
+    with huge pages, `sink._recycle`): their lines are still in the file, the kill included."""
+    programs.module("worker", WORKER)
+    programs.module(
+        "hanger",
+        """
+        import time
+
+        class Hanger:
+            def hang(self):
+                print("started", flush=True)
+                time.sleep(600)
+        """,
+    )
+    runs = (5 * sink.CHUNK_BYTES) // 500
+    source = f"""
+        from hanger import Hanger
+        from worker import Worker
+
+        for n in range({runs}):
+            Worker("w" * 100).work(n)
+        Hanger().hang()
+    """
+    process = programs.start(source, targets=["worker:Worker.work", "hanger:Hanger.hang"])
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "started\n"
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    data = only_file(programs.trace_dir).read_bytes()
+    assert len(data) > 5 * sink.CHUNK_BYTES and data.endswith(b"\0")
+    trace = programs.load()
+    assert trace.skipped_lines == 0 and trace.problems == []
+    assert [r.status for r in trace.runs].count("ok") == runs
+    assert sorted(r.run_id for r in trace.runs) == sorted({r.run_id for r in trace.runs})
+
+
 def test_a_clean_exit_cuts_the_file_to_its_lines(programs: Programs) -> None:
     programs.module("worker", WORKER)
     # Enough runs to fill more than one chunk: lines span a chunk's end.
@@ -283,3 +323,23 @@ def test_a_first_run_after_racetraces_exit_hook_leaves_no_padding(programs: Prog
         assert b"\0" not in data and data.endswith(b"\n")
     [run] = programs.load().runs
     assert run.instance_label == "late" and run.status == "ok"
+
+
+def test_only_a_chunk_mapped_here_is_read_as_a_huge_page(tmp_path: Path) -> None:
+    # Whether chunks are recycled is read from /proc/self/smaps for the chunk mapped now: a
+    # file, or a part of it, that this process does not map is never one.
+    path = tmp_path / "unmapped.jsonl"
+    path.write_bytes(b"{}\n" * 10)
+    stat = path.stat()
+    assert sink._huge_mapped((stat.st_dev, stat.st_ino), 0) is False
+    writer = sink.JsonLinesSink(str(tmp_path / "traces"), "host", "svc", "0")
+    try:
+        writer.write_line(b"{}\n")
+        assert writer.path is not None and writer.mapped is not None
+        ident = writer._ident
+        assert sink._huge_mapped(ident, sink.CHUNK_BYTES) is False  # not mapped yet
+        huge = sink._huge_mapped(ident, 0)  # True where this kernel gave it a huge page
+        assert isinstance(huge, bool)
+    finally:
+        writer.close()
+    assert sink._huge_mapped(ident, 0) is False  # unmapped at close

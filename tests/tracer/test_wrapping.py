@@ -368,3 +368,39 @@ def test_traced_functions_and_methods_pickle_and_copy_as_before(
     assert isinstance(copied["callback"].__self__, subject.Subject)
     assert copied["callback"](5) == (5, "x")
     assert len(tracing.runs()) == 3  # the loaded and copied callables are still traced
+
+
+def test_a_traced_coroutine_method_answers_and_is_called_as_the_original(
+    tracing: Tracing, subject  # type: ignore[no-untyped-def]
+) -> None:
+    cls = subject.Subject
+    original = vars(cls)["coro"].__wrapped__
+    traced = cls.coro
+    # What a program reads of it is the original function's ...
+    assert inspect.isfunction(traced) and inspect.iscoroutinefunction(traced)
+    assert asyncio.iscoroutinefunction(cls().coro) and inspect.ismethod(cls().coro)
+    assert (traced.__module__, traced.__doc__, traced.__defaults__) == (
+        original.__module__, original.__doc__, original.__defaults__)
+    assert traced.__kwdefaults__ == {"b": "x"} and traced.__annotations__["return"] is tuple
+    # ... and what it sets on it lands there too.
+    traced.marker = "set through the traced method"
+    assert original.marker == "set through the traced method"
+    assert vars(traced) is original.__dict__ and "marker" in dir(traced)
+    del traced.marker
+    assert not hasattr(original, "marker")
+    assert repr(cls().coro).startswith("<bound method Subject.coro of ")
+
+    # Called through the class, through super() and on a subclass, each call is one run.
+    child = subject.Child()
+
+    async def calls() -> list[tuple[int, str]]:
+        return [await cls.coro(child, 1), await super(subject.Child, child).coro(2),
+                await child.coro(3, b="y")]
+
+    assert asyncio.run(calls()) == [(1, "x"), (2, "x"), (3, "y")]
+    runs = tracing.runs()
+    assert [r.method.rsplit(".", 1)[1] for r in runs] == ["coro"] * 3
+    assert all(r.status == "ok" for r in runs)
+    assert len({r.instance_key for r in runs}) == 1
+    with pytest.raises(TypeError):  # no instance: the original's own error, no run
+        cls.coro()
