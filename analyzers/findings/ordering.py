@@ -24,8 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
+import numpy as np
 from racetrace.analyzers.core.model import Run
+from racetrace.analyzers.core.table import NO_END, Table
 
 from .classify import HANDOVER_NS, Ancestry, Timer, timers
 
@@ -90,6 +93,72 @@ def serialized(runs: Sequence[Run], ancestry: Ancestry) -> Serialized | None:
             reasons[ONE_TIMER] += 1
         previous, previous_user = run, user
     return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
+                    ancestry: Ancestry) -> Serialized | None:
+    """`serialized(runs, ancestry)` for `runs`, the views of `rows` of `table`: the runs that
+    followed one of the same flow of control, or were handed over, found on the columns, so
+    that only the others are judged run by run (a key of a thousand runs that were handed
+    over one to the next makes no view of them). The same answer as `serialized`."""
+    if len(rows) < 2 or table.by_id is not None or not _unlinked(table, rows):
+        return serialized(runs, ancestry)
+    has_task = table.has_task[rows]
+    has_thread = table.has_thread[rows]
+    if not (has_task | has_thread).all():  # a run of neither: a context of its own
+        return serialized(runs, ancestry)
+    # `_user`: the run's own task, else its thread (no run links to another: its own flow).
+    task = table.task[rows]
+    host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
+    both_tasks = has_task[1:] & has_task[:-1]
+    both_threads = ~has_task[1:] & ~has_task[:-1]
+    same_user = ((both_tasks & (task[1:] == task[:-1]))
+                 | (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
+                    & (thread[1:] == thread[:-1])))
+    # `_handed_over`.
+    end = table.end[rows][:-1]
+    start = table.start[rows][1:]
+    gap = start - end
+    created_ok = table.has_task_created[rows][1:] & (table.task_created[rows][1:] <= end)
+    started_ok = ~table.has_thread_started[rows][1:] | (table.thread_started[rows][1:] <= end)
+    handed = ((end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS)
+              & np.where(has_task[1:], created_ok, started_ok))
+    rest = np.flatnonzero(~same_user & ~handed) + 1
+    reasons = {HANDED_OVER: int((handed & ~same_user).sum()), ONE_FLOW: int(same_user.sum()),
+               ONE_TIMER: 0}
+    timed: dict[str, Timer] = {}
+    judged_until = 0
+    for number in rest.tolist():
+        # Only the views judged here are made (not a window of them around each).
+        previous, run = table.passing_views(rows[number - 1: number + 1])
+        if not _may_tick(previous, run):
+            return None
+        if number >= judged_until:
+            lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+            judged_until = lo + TIMER_WINDOW
+            timed.update(timers(table.passing_views(rows[lo:judged_until])))
+        timer = timed.get(run.run_id)
+        if timer is None or timer != timed.get(previous.run_id):
+            return None
+        reasons[ONE_TIMER] += 1
+    return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def _unlinked(table: Table, rows: np.ndarray) -> bool:
+    """No run of `rows` names a parent run or the run that created its task."""
+    if not table.parents and not table.creators:
+        return True
+    size = len(table.parents) + len(table.creators)
+    known = _LINKED.get(table)
+    if known is None or known[0] != size:
+        linked = np.zeros(len(table), dtype=bool)
+        linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64, count=size)] = True
+        known = _LINKED[table] = (size, linked)
+    return not known[1][rows].any()
+
+
+# Per table: the rows that name a parent or creator run (and how many links that was).
+_LINKED: WeakKeyDictionary[Table, tuple[int, np.ndarray]] = WeakKeyDictionary()
 
 
 def _may_tick(previous: Run, run: Run) -> bool:
