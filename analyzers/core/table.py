@@ -37,7 +37,6 @@ The API (also what a timeline can draw from):
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -459,14 +458,22 @@ class Table:
         cols = self.cols
         for col in cols.values():
             col.reserve(n)
-        for name, code in _STAGED_ARRAYS:
-            values = np.frombuffer(staged.arrays[name], dtype=_ARRAY_DTYPES[code])
-            if name in _BOOLS:
-                values = values.view(np.bool_)
-            cols[name].extend(values)
+        lists = staged.lists
+        for name in ("start", "pid", "instance", "resource", "method", "host", "file"):
+            cols[name].extend(np.fromiter(lists[name], cols[name].data.dtype, n))
+        for name in ("outlives", "loop"):
+            cols[name].extend(np.fromiter(lists[name], np.bool_, n))
+        cols["stateful"].extend(np.fromiter(map(_TRI_CODE.__getitem__, lists["stateful"]),
+                                            np.int8, n))
         for name in _NULLABLE:
-            cols["has_" + name].extend(np.frombuffer(staged.arrays["has_" + name],
-                                                     dtype=np.int8).view(np.bool_))
+            values = lists[name]
+            try:  # nearly always: every run has it (a None fails at once), or none has
+                column = np.fromiter(values, np.int64, n)
+            except TypeError:
+                _nullable(cols[name], cols["has_" + name], values)
+            else:
+                cols["has_" + name].extend(np.ones(n, dtype=bool))
+                cols[name].extend(column)
         stretches = staged.stretches
         cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
                                          stretches[1::2]))
@@ -602,15 +609,14 @@ class Table:
 
 
 class Staged:
-    """STARTs taken by `Table.stage`, not yet rows: a typed array per column (`array.array`,
-    grown in C without a Python object per value, read by numpy without a copy), and lists
-    for the run ids, task keys and the few links."""
+    """STARTs taken by `Table.stage`, not yet rows: a list per column (a tuple of a stretch's
+    values appended in one C call; strings interned now, while they are in the CPU cache),
+    the run ids and task keys, and the few links."""
 
-    __slots__ = ("arrays", "creators", "fans", "ids", "parents", "stretches", "tasks")
+    __slots__ = ("creators", "fans", "ids", "lists", "parents", "stretches", "tasks")
 
     def __init__(self) -> None:
-        self.arrays = {name: array(code) for name, code in _STAGED_ARRAYS}
-        self.arrays.update((f"has_{name}", array("b")) for name in _NULLABLE)
+        self.lists: dict[str, list[Any]] = {name: [] for name in _STAGED_LISTS}
         self.ids: list[str] = []
         self.tasks: list[str | None] = []
         self.stretches: list[int] = []  # (stretch, count) pairs
@@ -619,26 +625,20 @@ class Staged:
         self.fans: list[tuple[int, str]] = []
 
     def take(self, table: Table, runs: Sequence[Run], stretch: int) -> None:
-        # Every field of each run in one C call (`astuple`), turned into columns by `zip`;
-        # each column goes into its array at C speed (from a tuple: no Python per value).
+        # Every field of each run in one C call (`astuple`), turned into columns by `zip`.
         n = len(runs)
         if type(runs[0]) is Run and all(map(is_, map(type, runs), repeat(Run))):
             c = list(zip(*map(astuple, runs), strict=True))
         else:
             c = list(zip(*map(_RUN_FIELDS, runs), strict=True))
-        arrays = self.arrays
-        arrays["start"].extend(c[_AT["start_ns"]])
-        arrays["pid"].extend(c[_AT["pid"]])
-        arrays["outlives"].extend(c[_AT["outlives_call"]])
-        arrays["loop"].extend(c[_AT["loop_running"]])
-        arrays["stateful"].extend(map(_TRI_CODE.__getitem__, c[_AT["stateful"]]))
-        arrays["instance"].extend(map(table.instances.__getitem__, c[_AT["instance_key"]]))
-        arrays["resource"].extend(map(table.resources.__getitem__, c[_AT["resource_key"]]))
-        arrays["method"].extend(map(table.methods.__getitem__, c[_AT["method"]]))
-        arrays["host"].extend(map(table.hosts.__getitem__, c[_AT["host"]]))
-        arrays["file"].extend(map(table.files_.__getitem__, c[_AT["file"]]))
-        for name, field in _NULLABLE_FIELDS:
-            _take_nullable(arrays[name], arrays["has_" + name], c[_AT[field]], n)
+        lists = self.lists
+        for name, field in _PLAIN_FIELDS:
+            lists[name] += c[field]
+        lists["instance"] += map(table.instances.__getitem__, c[_AT["instance_key"]])
+        lists["resource"] += map(table.resources.__getitem__, c[_AT["resource_key"]])
+        lists["method"] += map(table.methods.__getitem__, c[_AT["method"]])
+        lists["host"] += map(table.hosts.__getitem__, c[_AT["host"]])
+        lists["file"] += map(table.files_.__getitem__, c[_AT["file"]])
         first = len(self.ids)
         self.ids += c[_AT["run_id"]]
         self.tasks += c[_AT["task_key"]]
@@ -649,25 +649,6 @@ class Staged:
             if values.count(None) != n:
                 pairs += ((first + i, v) for i, v in enumerate(values) if v is not None)
         self.stretches += (stretch, n)
-
-
-def _take_nullable(values: array, mask: array, got: tuple[Any, ...], n: int) -> None:
-    """Append a field that a line may leave out (None): its values (0 where None) and a
-    mask. A stretch holds it in every run or in none, nearly always."""
-    if got[0] is not None:
-        try:
-            values.frombytes(array("q", got).tobytes())
-        except TypeError:  # a None further on
-            pass
-        else:
-            mask.frombytes(b"\1" * n)
-            return
-    elif got.count(None) == n:
-        values.frombytes(bytes(8 * n))
-        mask.frombytes(bytes(n))
-        return
-    mask.extend([v is not None for v in got])
-    values.extend([v if v is not None else 0 for v in got])
 
 
 class RowRuns(Sequence[Run]):
@@ -791,16 +772,9 @@ _FAN_OUT = attrgetter("fan_out_of")
 _RUN_ID = attrgetter("run_id")
 _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
-# Staged columns kept in `array.array`s: name, typecode.
-_STAGED_ARRAYS = (("start", "q"), ("pid", "q"), ("line", "q"), ("thread", "q"),
-                  ("thread_started", "q"), ("task_created", "q"), ("outlives", "b"),
-                  ("loop", "b"), ("stateful", "b"), ("instance", "i"), ("resource", "i"),
-                  ("method", "i"), ("host", "i"), ("file", "i"))
-_ARRAY_DTYPES = {"q": np.int64, "i": np.int32, "b": np.int8}
-_BOOLS = frozenset(("outlives", "loop"))
 _NULLABLE = ("line", "thread", "thread_started", "task_created")
-_NULLABLE_FIELDS = (("line", "line"), ("thread", "thread_id"),
-                    ("thread_started", "thread_started_ns"), ("task_created", "task_created_ns"))
+_STAGED_LISTS = ("start", "pid", "outlives", "loop", "stateful", "instance", "resource",
+                 "method", "host", "file", *_NULLABLE)
 # Where each field of a `Run` is in `astuple(run)`; `_RUN_FIELDS` reads the same tuple from an
 # object of another type.
 _AT = {name: i for i, name in enumerate(Run.__struct_fields__)}
@@ -812,3 +786,8 @@ _VIEW_COLUMNS = (
     "rid")
 _LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key", "instance_key",
                    "resource_key", "stateful", "fan_out_of", "status", "method")
+_PLAIN_FIELDS = tuple((name, _AT[field]) for name, field in (
+    ("start", "start_ns"), ("pid", "pid"), ("outlives", "outlives_call"),
+    ("loop", "loop_running"), ("stateful", "stateful"), ("line", "line"),
+    ("thread", "thread_id"), ("thread_started", "thread_started_ns"),
+    ("task_created", "task_created_ns")))
