@@ -436,15 +436,16 @@ class Table:
         self.stage(runs, stretch)
         self.commit(notable=notable)
 
-    def stage(self, runs: Sequence[Run], stretch: int = -1) -> None:
+    def stage(self, runs: Sequence[Run], stretch: int = -1) -> list[tuple[Any, ...]] | None:
         """Take the fields of a stretch of STARTs while their objects are still in the CPU
-        cache: a C-level pass per field, straight into a typed array (`Staged`), no Python
-        list of the values in between; `commit` makes rows of what was staged."""
+        cache (`Staged`); `commit` makes rows of what was staged. Returns the runs' fields as
+        columns (tuples, in the order of `Run`'s fields: `FIELD_AT` says where each is)."""
         staged = self._staged
         if staged is None:
             staged = self._staged = Staged()
         if runs:
-            staged.take(self, runs, stretch)
+            return staged.take(self, runs, stretch)
+        return None
 
     def commit(self, *, notable: bool = True) -> None:
         staged = self._staged
@@ -624,7 +625,7 @@ class Staged:
         self.creators: list[tuple[int, str]] = []
         self.fans: list[tuple[int, str]] = []
 
-    def take(self, table: Table, runs: Sequence[Run], stretch: int) -> None:
+    def take(self, table: Table, runs: Sequence[Run], stretch: int) -> list[tuple[Any, ...]]:
         # Every field of each run in one C call (`astuple`), turned into columns by `zip`.
         n = len(runs)
         if type(runs[0]) is Run and all(map(is_, map(type, runs), repeat(Run))):
@@ -649,6 +650,7 @@ class Staged:
             if values.count(None) != n:
                 pairs += ((first + i, v) for i, v in enumerate(values) if v is not None)
         self.stretches += (stretch, n)
+        return c
 
 
 class RowRuns(Sequence[Run]):
@@ -777,7 +779,7 @@ _STAGED_LISTS = ("start", "pid", "outlives", "loop", "stateful", "instance", "re
                  "method", "host", "file", *_NULLABLE)
 # Where each field of a `Run` is in `astuple(run)`; `_RUN_FIELDS` reads the same tuple from an
 # object of another type.
-_AT = {name: i for i, name in enumerate(Run.__struct_fields__)}
+_AT = FIELD_AT = {name: i for i, name in enumerate(Run.__struct_fields__)}
 _RUN_FIELDS = attrgetter(*Run.__struct_fields__)
 _VIEW_COLUMNS = (
     "method", "start", "instance", "pid", "host", "thread", "has_thread", "thread_started",
