@@ -101,28 +101,12 @@ def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
     followed one of the same flow of control, or were handed over, found on the columns, so
     that only the others are judged run by run (a key of a thousand runs that were handed
     over one to the next makes no view of them). The same answer as `serialized`."""
-    if len(rows) < 2 or table.by_id is not None or not _unlinked(table, rows):
+    flags = None
+    if len(rows) >= 2 and table.by_id is None:
+        flags = _lane_flags(table, rows)
+    if flags is None:
         return serialized(runs, ancestry)
-    has_task = table.has_task[rows]
-    has_thread = table.has_thread[rows]
-    if not (has_task | has_thread).all():  # a run of neither: a context of its own
-        return serialized(runs, ancestry)
-    # `_user`: the run's own task, else its thread (no run links to another: its own flow).
-    task = table.task[rows]
-    host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
-    both_tasks = has_task[1:] & has_task[:-1]
-    both_threads = ~has_task[1:] & ~has_task[:-1]
-    same_user = ((both_tasks & (task[1:] == task[:-1]))
-                 | (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
-                    & (thread[1:] == thread[:-1])))
-    # `_handed_over`.
-    end = table.end[rows][:-1]
-    start = table.start[rows][1:]
-    gap = start - end
-    created_ok = table.has_task_created[rows][1:] & (table.task_created[rows][1:] <= end)
-    started_ok = ~table.has_thread_started[rows][1:] | (table.thread_started[rows][1:] <= end)
-    handed = ((end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS)
-              & np.where(has_task[1:], created_ok, started_ok))
+    same_user, handed = flags
     rest = np.flatnonzero(~same_user & ~handed) + 1
     reasons = {HANDED_OVER: int((handed & ~same_user).sum()), ONE_FLOW: int(same_user.sum()),
                ONE_TIMER: 0}
@@ -144,21 +128,62 @@ def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
     return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
 
 
-def _unlinked(table: Table, rows: np.ndarray) -> bool:
-    """No run of `rows` names a parent run or the run that created its task."""
-    if not table.parents and not table.creators:
-        return True
-    size = len(table.parents) + len(table.creators)
-    known = _LINKED.get(table)
-    if known is None or known[0] != size:
+def _lane_flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each run of `rows` after the first: whether it is of the previous run's flow of
+    control (`_user`), and whether it was handed over (`_handed_over`); None when a run
+    links to another (its user is its root's) or has neither task nor thread. A lane's rows
+    are a slice of the table's lanes' `order`: worked out once for all of it."""
+    base = rows.base
+    if (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == rows.dtype
+            and rows.strides == base.strides):
+        at = ((rows.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+              // rows.itemsize)
+        if 0 <= at and at + len(rows) <= len(base):
+            known = _FLAGS.get(table)
+            if known is None or known[0] is not base:
+                bad, same, handed = _flags(table, base)
+                prefix = np.concatenate(([0], np.cumsum(bad)))
+                known = _FLAGS[table] = (base, prefix, same, handed)
+            _, prefix, same, handed = known
+            end = at + len(rows)
+            if prefix[end] - prefix[at]:
+                return None
+            return same[at: end - 1], handed[at: end - 1]
+    bad, same, handed = _flags(table, rows)
+    return None if bad.any() else (same, handed)
+
+
+def _flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of `rows`: whether the columns cannot tell its user; per pair of runs one
+    after the other: the later one of the same user, handed over."""
+    has_task = table.has_task[rows]
+    bad = ~(has_task | table.has_thread[rows])  # a run of neither: a context of its own
+    if table.parents or table.creators:
         linked = np.zeros(len(table), dtype=bool)
-        linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64, count=size)] = True
-        known = _LINKED[table] = (size, linked)
-    return not known[1][rows].any()
+        linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64,
+                           count=len(table.parents) + len(table.creators))] = True
+        bad |= linked[rows]
+    # `_user`: the run's own task, else its thread (no run links to another: its own flow).
+    task = table.task[rows]
+    host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
+    both_tasks = has_task[1:] & has_task[:-1]
+    both_threads = ~has_task[1:] & ~has_task[:-1]
+    same_user = ((both_tasks & (task[1:] == task[:-1]))
+                 | (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
+                    & (thread[1:] == thread[:-1])))
+    # `_handed_over`.
+    end = table.end[rows][:-1]
+    start = table.start[rows][1:]
+    gap = start - end
+    created_ok = table.has_task_created[rows][1:] & (table.task_created[rows][1:] <= end)
+    started_ok = ~table.has_thread_started[rows][1:] | (table.thread_started[rows][1:] <= end)
+    handed = ((end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS)
+              & np.where(has_task[1:], created_ok, started_ok))
+    return bad, same_user, handed
 
 
-# Per table: the rows that name a parent or creator run (and how many links that was).
-_LINKED: WeakKeyDictionary[Table, tuple[int, np.ndarray]] = WeakKeyDictionary()
+# Per table: its lanes' order and the flags of `_flags` over it.
+_FLAGS: WeakKeyDictionary[Table, tuple[np.ndarray, ...]] = WeakKeyDictionary()
 
 
 def _may_tick(previous: Run, run: Run) -> bool:

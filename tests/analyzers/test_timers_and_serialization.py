@@ -381,6 +381,9 @@ def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(traced,
         columns = serialized_rows(table, rows, table.runs(rows), Ancestry(table.lookup))
         runs = serialized(table.views_of(rows), Ancestry(table.lookup))
         assert columns == runs, table.instance_keys[lanes.keys[lane]]
+        # Rows that are not a slice of the lanes' order: judged on their own columns.
+        alone = serialized_rows(table, rows.copy(), table.runs(rows), Ancestry(table.lookup))
+        assert alone == runs
         answers.append(runs)
     assert len(answers) == 5
     # Every reason was met (a lock, one task, a timer), and luck.
