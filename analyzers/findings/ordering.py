@@ -141,8 +141,14 @@ def _lane_flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         if 0 <= at and at + len(rows) <= len(base):
             known = _FLAGS.get(table)
             if known is None or known[0] is not base:
-                bad, same, handed = _flags(table, base)
-                prefix = np.concatenate(([0], np.cumsum(bad)))
+                # A slice at a time: the gathered columns of a million rows would hold
+                # tens of MB at once.
+                parts = [_flags(table, base[lo: lo + _FLAGS_ROWS + 1])
+                         for lo in range(0, len(base), _FLAGS_ROWS)]
+                bad = np.concatenate([b[:_FLAGS_ROWS] for b, _, _ in parts])
+                same = np.concatenate([s for _, s, _ in parts])
+                handed = np.concatenate([h for _, _, h in parts])
+                prefix = np.concatenate(([0], np.cumsum(bad, dtype=np.int32)))
                 known = _FLAGS[table] = (base, prefix, same, handed)
             _, prefix, same, handed = known
             end = at + len(rows)
@@ -182,6 +188,7 @@ def _flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return bad, same_user, handed
 
 
+_FLAGS_ROWS = 1 << 16
 # Per table: its lanes' order and the flags of `_flags` over it.
 _FLAGS: WeakKeyDictionary[Table, tuple[np.ndarray, ...]] = WeakKeyDictionary()
 

@@ -312,13 +312,15 @@ def test_langgraph_branches_staggered_by_their_own_sleep_are_concurrent(traced) 
 
 
 # -- the columnar judgement agrees with the run-by-run one -------------------------------------
-def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(traced, tmp_path) -> None:
+def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(
+        traced, tmp_path, monkeypatch) -> None:
     """`ordering.serialized_rows` finds the runs of one flow of control and the handed-over
     runs on the table's columns; its answer is `serialized`'s, run by run on the views, for
     lanes kept apart by a lock (threads and tasks), by a timer, by one task awaiting each
     run, and for lanes apart by luck."""
     from racetrace.analyzers.core.load import trace_files
     from racetrace.analyzers.core.tableload import load_table
+    from racetrace.analyzers.findings import ordering
     from racetrace.analyzers.findings.classify import Ancestry
     from racetrace.analyzers.findings.ordering import serialized, serialized_rows
 
@@ -386,6 +388,12 @@ def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(traced,
         assert alone == runs
         answers.append(runs)
     assert len(answers) == 5
+    # The flags over the lanes' order worked out a few rows at a time: the same answers.
+    monkeypatch.setattr(ordering, "_FLAGS_ROWS", 2)
+    ordering._FLAGS.clear()
+    for lane, expected in enumerate(answers):
+        rows = lanes.rows_of(lane)
+        assert serialized_rows(table, rows, table.runs(rows), Ancestry(table.lookup)) == expected
     # Every reason was met (a lock, one task, a timer), and luck.
     assert None in answers
     assert {r for a in answers if a is not None for r in a.reasons} == {
