@@ -184,7 +184,7 @@ class Table:
         self._alien_count = 0
         self.by_id: dict[str, int] | None = None  # run id -> row, of a table of `Run` objects
         self._frozen: dict[str, np.ndarray] | None = None
-        self._staged: dict[str, list[Any]] | None = None
+        self._staged: Staged | None = None
         # What a `Trace` says besides its runs.
         self.processes: list[Process] = []
         self.skipped_lines = 0
