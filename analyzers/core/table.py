@@ -436,15 +436,17 @@ class Table:
         self.stage(runs, stretch)
         self.commit(notable=notable)
 
-    def stage(self, runs: Sequence[Run], stretch: int = -1) -> list[tuple[Any, ...]] | None:
+    def stage(self, runs: Sequence[Run], stretch: int = -1, *,
+              exact: bool = False) -> list[tuple[Any, ...]] | None:
         """Take the fields of a stretch of STARTs while their objects are still in the CPU
         cache (`Staged`); `commit` makes rows of what was staged. Returns the runs' fields as
-        columns (tuples, in the order of `Run`'s fields: `FIELD_AT` says where each is)."""
+        columns (tuples, in the order of `Run`'s fields: `FIELD_AT` says where each is).
+        `exact`: the caller knows each of `runs` is a `Run` (no subclass)."""
         staged = self._staged
         if staged is None:
             staged = self._staged = Staged()
         if runs:
-            return staged.take(self, runs, stretch)
+            return staged.take(self, runs, stretch, exact)
         return None
 
     def commit(self, *, notable: bool = True) -> None:
@@ -625,10 +627,11 @@ class Staged:
         self.creators: list[tuple[int, str]] = []
         self.fans: list[tuple[int, str]] = []
 
-    def take(self, table: Table, runs: Sequence[Run], stretch: int) -> list[tuple[Any, ...]]:
+    def take(self, table: Table, runs: Sequence[Run], stretch: int,
+             exact: bool = False) -> list[tuple[Any, ...]]:
         # Every field of each run in one C call (`astuple`), turned into columns by `zip`.
         n = len(runs)
-        if type(runs[0]) is Run and all(map(is_, map(type, runs), repeat(Run))):
+        if exact or all(map(is_, map(type, runs), repeat(Run))):
             c = list(zip(*map(astuple, runs), strict=True))
         else:
             c = list(zip(*map(_RUN_FIELDS, runs), strict=True))

@@ -269,7 +269,7 @@ class _FileLoad:
         set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
         self.next_row += len(starts)
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
-        c = table.stage(starts, len(table.origins) - 1)
+        c = table.stage(starts, len(table.origins) - 1, exact=True)
         assert c is not None
         first = self.next_row - len(starts)
         # Noted now, in line order with the failed runs their ENDs note (`lines.Loaded`).
@@ -310,8 +310,10 @@ class _FileLoad:
         # Every field of each END in one C call, as columns: run_id, end_ns, status, reason.
         ids, end_ns, statuses, reasons = list(zip(*map(astuple, ends), strict=True))[:4]
         self.last_ns = max(self.last_ns, max(end_ns))  # unmatched ones too
-        owners = list(map(self.open.pop, ids, repeat(None)))
-        if None in owners:
+        opened = self.open
+        size = len(opened)
+        owners = list(map(opened.pop, ids, repeat(None)))
+        if size - len(opened) != len(owners):  # an END whose run is not open: rare
             pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
             self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
             owners = [r for r, _ in pairs]
