@@ -123,6 +123,7 @@ class Finished:
     peak_bytes: int
     stdout: str
     largest_bytes: int  # the kernel's max RSS of the largest single process of the command
+    cpu_seconds: float = 0.0  # user + system CPU time of the command's processes
 
 
 # A small fresh interpreter starts the command and reports what the kernel saw of it: the max
@@ -134,9 +135,11 @@ spawned = time.monotonic()
 began = time.perf_counter()
 code = subprocess.call(sys.argv[2:])
 seconds = time.perf_counter() - began
-maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+maxrss = usage.ru_maxrss * 1024
 with open(sys.argv[1], "w") as f:
-    json.dump({"spawned": spawned, "seconds": seconds, "maxrss": maxrss}, f)
+    json.dump({"spawned": spawned, "seconds": seconds, "maxrss": maxrss,
+               "cpu": usage.ru_utime + usage.ru_stime}, f)
 sys.exit(code)
 """
 
@@ -174,7 +177,8 @@ def run_child(command: Sequence[str], *, env: dict[str, str] | None = None) -> F
                                f"{stderr.decode(errors='replace').strip()[-800:]}")
         kernel = json.loads(facts.read_text())
         return Finished(kernel["spawned"], kernel["seconds"], max(kernel["maxrss"], sampled),
-                        out.read_bytes().decode(errors="replace"), kernel["maxrss"])
+                        out.read_bytes().decode(errors="replace"), kernel["maxrss"],
+                        kernel.get("cpu", 0.0))
 
 
 def _median(values: Sequence[float]) -> float:
@@ -370,6 +374,14 @@ def bench_report(args: argparse.Namespace, root: Path) -> list[Row]:
                         f"{size:,.0f} MB of trace in {len(files)} files; both in a fresh "
                         f"process; medians of {args.repeats}; summary: "
                         f"{reports[j][-1].stdout.strip()[:100]}"))
+    # For reference: CPU time, which a machine loaded by other work disturbs less than the
+    # wall time (`-j 2` counts both of its processes).
+    floor_cpu = _median([f.cpu_seconds for f in floors])
+    for j in ("1", "2"):
+        cpu = _median([f.cpu_seconds for f in reports[j]])
+        rows.append(Row(f"  for reference: report -j {j} CPU time / the floor's", cpu * 1000,
+                        floor_cpu * 1000, "ms", "none set", None,
+                        note="user + system time of the command's processes, median"))
     for j in ("1", "2"):
         peak = max(f.peak_bytes for f in reports[j]) / MB
         largest = max(f.largest_bytes for f in reports[j]) / MB

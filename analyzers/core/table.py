@@ -39,10 +39,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
+from itertools import repeat
+from operator import attrgetter, is_
 from typing import Any, overload
 
 import numpy as np
+from msgspec.structs import astuple
 from racetrace.tracer import semconv
 
 from .model import Origin, Process, Run, RunDetails, Trace, last_ns_by_process
@@ -182,7 +184,7 @@ class Table:
         self._alien_count = 0
         self.by_id: dict[str, int] | None = None  # run id -> row, of a table of `Run` objects
         self._frozen: dict[str, np.ndarray] | None = None
-        self._staged: dict[str, list[Any]] | None = None
+        self._staged: Staged | None = None
         # What a `Trace` says besides its runs.
         self.processes: list[Process] = []
         self.skipped_lines = 0
@@ -434,81 +436,83 @@ class Table:
         self.stage(runs, stretch)
         self.commit(notable=notable)
 
-    def stage(self, runs: Sequence[Run], stretch: int = -1) -> None:
-        """Take the fields of a stretch of STARTs into lists while their objects are still in
-        the CPU cache (C-level `map`s); `commit` makes rows of what was staged."""
+    def stage(self, runs: Sequence[Run], stretch: int = -1, *,
+              exact: bool = False) -> list[tuple[Any, ...]] | None:
+        """Take the fields of a stretch of STARTs while their objects are still in the CPU
+        cache (`Staged`); `commit` makes rows of what was staged. Returns the runs' fields as
+        columns (tuples, in the order of `Run`'s fields: `FIELD_AT` says where each is).
+        `exact`: the caller knows each of `runs` is a `Run` (no subclass)."""
         staged = self._staged
         if staged is None:
-            staged = self._staged = {name: [] for name in _STAGED}
-        if not runs:
-            return
-        # One pass reads every field of each run; zip turns the rows into columns.
-        columns = zip(*map(_FIELDS, runs), strict=True)
-        interners = {"instance": self.instances, "resource": self.resources,
-                     "method": self.methods, "host": self.hosts, "file": self.files_,
-                     "stateful": _TRI_CODE}
-        for name, values in zip(_FIELD_NAMES, columns, strict=True):
-            interner = interners.get(name)
-            if interner is None:
-                staged[name] += values
-            else:
-                staged[name] += map(interner.__getitem__, values)
-        staged["stretch"] += (stretch, len(runs))
+            staged = self._staged = Staged()
+        if runs:
+            return staged.take(self, runs, stretch, exact)
+        return None
 
     def commit(self, *, notable: bool = True) -> None:
         staged = self._staged
         if staged is None:
             return
         self._staged = None
-        n = len(staged["start"])
+        n = len(staged.ids)
         if not n:
             return
         first = len(self)
         cols = self.cols
         for col in cols.values():
             col.reserve(n)
-        for name in ("start", "instance", "resource", "method", "host", "pid", "file",
-                     "stateful", "outlives", "loop"):
-            cols[name].extend_list(staged[name])
-        stretches = staged["stretch"]
+        lists = staged.lists
+        for name in ("start", "pid", "instance", "resource", "method", "host", "file"):
+            cols[name].extend(np.fromiter(lists[name], cols[name].data.dtype, n))
+        for name in ("outlives", "loop"):
+            cols[name].extend(np.fromiter(lists[name], np.bool_, n))
+        cols["stateful"].extend(np.fromiter(map(_TRI_CODE.__getitem__, lists["stateful"]),
+                                            np.int8, n))
+        for name in _NULLABLE:
+            values = lists[name]
+            try:  # nearly always: every run has it (a None fails at once), or none has
+                column = np.fromiter(values, np.int64, n)
+            except TypeError:
+                _nullable(cols[name], cols["has_" + name], values)
+            else:
+                cols["has_" + name].extend(np.ones(n, dtype=bool))
+                cols[name].extend(column)
+        stretches = staged.stretches
         cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
                                          stretches[1::2]))
         cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
-        hosts, pids = staged["host"], staged["pid"]
-        if hosts.count(hosts[0]) == n and pids.count(pids[0]) == n:
+        hosts, pids = cols["host"].values[first:], cols["pid"].values[first:]
+        if (hosts == hosts[0]).all() and (pids == pids[0]).all():
             process = self.processes_[f"{self.hosts.strings[hosts[0]]}/{pids[0]}"]
             cols["process"].extend(np.full(n, process, dtype=np.int32))
         else:
             names = self.hosts.strings
             cols["process"].extend([self.processes_[f"{names[h]}/{p}"]
-                                    for h, p in zip(hosts, pids, strict=True)])
-        for name in ("line", "thread", "thread_started", "task_created"):
-            _nullable(cols[name], cols["has_" + name], staged[name])
-        tasks = staged["task"]
+                                    for h, p in zip(hosts.tolist(), pids.tolist(), strict=True)])
+        tasks = staged.tasks
         if None in tasks:
             cols["has_task"].extend([t is not None for t in tasks])
             tasks = [t if t is not None else "" for t in tasks]
         else:
             cols["has_task"].extend(np.ones(n, dtype=bool))
         cols["task"].extend(_bytes_array(tasks))
-        fans = staged["fan"]
-        cols["fan_out"].extend([f is not None for f in fans] if any(fans) else
-                               np.zeros(n, dtype=bool))
+        fan = np.zeros(n, dtype=bool)
+        if staged.fans:
+            fan[[i for i, _ in staged.fans]] = True
+        cols["fan_out"].extend(fan)
         cols["status"].extend(np.zeros(n, dtype=np.int32))
         cols["reason"].extend(np.full(n, -1, dtype=np.int32))
-        cols["rid"].extend(self._ids(staged["rid"], first))
-        for name, into in (("parent", self.parents), ("creator", self.creators),
-                           ("fan", self.fan_outs)):
-            values = staged[name]
-            if any(values):
-                into.update((first + i, v) for i, v in enumerate(values) if v is not None)
+        cols["rid"].extend(self._ids(staged.ids, first))
+        for pairs, into in ((staged.parents, self.parents), (staged.creators, self.creators),
+                            (staged.fans, self.fan_outs)):
+            into.update((first + i, v) for i, v in pairs)
         if notable:
             resources = cols["resource"].values[first:]
             if (resources >= 0).any():
                 self.notable.extend((first + np.flatnonzero(resources >= 0)).tolist())
-            loops = staged["loop"]
-            if any(loops):
-                self.on_loop.extend(first + i for i, flag in enumerate(loops) if flag)
+            loops = cols["loop"].values[first:]
+            if loops.any():
+                self.on_loop.extend((first + np.flatnonzero(loops)).tolist())
 
     def _ids(self, ids: list[str], first: int) -> np.ndarray:
         """Run ids as uint64 (16 lowercase hex digits, the tracer's); others kept aside."""
@@ -605,6 +609,51 @@ class Table:
         table.lookup = trace.run_by_id
         trace.runs_by_instance()  # the lanes in start order, as the timeline wants them too
         return table
+
+
+class Staged:
+    """STARTs taken by `Table.stage`, not yet rows: a list per column (a tuple of a stretch's
+    values appended in one C call; strings interned now, while they are in the CPU cache),
+    the run ids and task keys, and the few links."""
+
+    __slots__ = ("creators", "fans", "ids", "lists", "parents", "stretches", "tasks")
+
+    def __init__(self) -> None:
+        self.lists: dict[str, list[Any]] = {name: [] for name in _STAGED_LISTS}
+        self.ids: list[str] = []
+        self.tasks: list[str | None] = []
+        self.stretches: list[int] = []  # (stretch, count) pairs
+        self.parents: list[tuple[int, str]] = []  # (index among the staged runs, run id)
+        self.creators: list[tuple[int, str]] = []
+        self.fans: list[tuple[int, str]] = []
+
+    def take(self, table: Table, runs: Sequence[Run], stretch: int,
+             exact: bool = False) -> list[tuple[Any, ...]]:
+        # Every field of each run in one C call (`astuple`), turned into columns by `zip`.
+        n = len(runs)
+        if exact or all(map(is_, map(type, runs), repeat(Run))):
+            c = list(zip(*map(astuple, runs), strict=True))
+        else:
+            c = list(zip(*map(_RUN_FIELDS, runs), strict=True))
+        lists = self.lists
+        for name, field in _PLAIN_FIELDS:
+            lists[name] += c[field]
+        lists["instance"] += map(table.instances.__getitem__, c[_AT["instance_key"]])
+        lists["resource"] += map(table.resources.__getitem__, c[_AT["resource_key"]])
+        lists["method"] += map(table.methods.__getitem__, c[_AT["method"]])
+        lists["host"] += map(table.hosts.__getitem__, c[_AT["host"]])
+        lists["file"] += map(table.files_.__getitem__, c[_AT["file"]])
+        first = len(self.ids)
+        self.ids += c[_AT["run_id"]]
+        self.tasks += c[_AT["task_key"]]
+        for field, pairs in (("parent_run_id", self.parents),
+                             ("task_created_by_run", self.creators),
+                             ("fan_out_of", self.fans)):
+            values = c[_AT[field]]
+            if values.count(None) != n:
+                pairs += ((first + i, v) for i, v in enumerate(values) if v is not None)
+        self.stretches += (stretch, n)
+        return c
 
 
 class RowRuns(Sequence[Run]):
@@ -728,14 +777,13 @@ _FAN_OUT = attrgetter("fan_out_of")
 _RUN_ID = attrgetter("run_id")
 _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
-_FIELD_NAMES = ("start", "pid", "line", "thread", "thread_started", "task_created", "task",
-                "outlives", "loop", "fan", "rid", "parent", "creator", "instance", "resource",
-                "method", "host", "file", "stateful")
-_FIELDS = attrgetter(
-    "start_ns", "pid", "line", "thread_id", "thread_started_ns", "task_created_ns", "task_key",
-    "outlives_call", "loop_running", "fan_out_of", "run_id", "parent_run_id",
-    "task_created_by_run", "instance_key", "resource_key", "method", "host", "file", "stateful")
-_STAGED = (*_FIELD_NAMES, "stretch")
+_NULLABLE = ("line", "thread", "thread_started", "task_created")
+_STAGED_LISTS = ("start", "pid", "outlives", "loop", "stateful", "instance", "resource",
+                 "method", "host", "file", *_NULLABLE)
+# Where each field of a `Run` is in `astuple(run)`; `_RUN_FIELDS` reads the same tuple from an
+# object of another type.
+_AT = FIELD_AT = {name: i for i, name in enumerate(Run.__struct_fields__)}
+_RUN_FIELDS = attrgetter(*Run.__struct_fields__)
 _VIEW_COLUMNS = (
     "method", "start", "instance", "pid", "host", "thread", "has_thread", "thread_started",
     "has_thread_started", "task", "has_task", "task_created", "has_task_created", "file", "line",
@@ -743,3 +791,8 @@ _VIEW_COLUMNS = (
     "rid")
 _LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key", "instance_key",
                    "resource_key", "stateful", "fan_out_of", "status", "method")
+_PLAIN_FIELDS = tuple((name, _AT[field]) for name, field in (
+    ("start", "start_ns"), ("pid", "pid"), ("outlives", "outlives_call"),
+    ("loop", "loop_running"), ("stateful", "stateful"), ("line", "line"),
+    ("thread", "thread_id"), ("thread_started", "thread_started_ns"),
+    ("task_created", "task_created_ns")))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from msgspec.structs import astuple
 from racetrace.tracer import semconv
 
 from .blocks import Blocks
@@ -36,19 +37,14 @@ from .lines import (
 )
 from .loadfiles import LoadError, ProgressCallback, _looks_like_otlp, _size
 from .model import End, Header, Origin, Process, Run, last_ns_by_process
-from .table import NO_END, Table
+from .table import FIELD_AT, NO_END, Table
 
 _RUN_ID = attrgetter("run_id")
 _START_NS = attrgetter("start_ns")
 _ORIGIN = attrgetter("origin")
-_RESOURCE = attrgetter("resource_key")
-_LOOP = attrgetter("loop_running")
 _END_NS = attrgetter("end_ns")
 _STATUS = attrgetter("status")
 _REASON = attrgetter("reason")
-_DETAILS = attrgetter("details")
-_PARENT = attrgetter("parent_run_id")
-_CREATOR = attrgetter("task_created_by_run")
 
 
 @dataclass
@@ -273,19 +269,21 @@ class _FileLoad:
         set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
         self.next_row += len(starts)
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
-        table.stage(starts, len(table.origins) - 1)
+        c = table.stage(starts, len(table.origins) - 1, exact=True)
+        assert c is not None
         first = self.next_row - len(starts)
         # Noted now, in line order with the failed runs their ENDs note (`lines.Loaded`).
-        if any(map(_RESOURCE, starts)):
+        # (`stage` gave the fields as columns: a test of a tuple costs no attribute reads.)
+        if any(c[FIELD_AT["resource_key"]]):
             table.notable += (first + i for i, r in enumerate(starts)
                               if r.resource_key is not None)
-        if any(map(_LOOP, starts)):
+        if any(c[FIELD_AT["loop_running"]]):
             table.on_loop += (first + i for i, r in enumerate(starts) if r.loop_running)
-        if any(map(_DETAILS, starts)):  # lines whose details are unreadable (not UTF-8)
+        if any(c[FIELD_AT["details"]]):  # lines whose details are unreadable (not UTF-8)
             table.details.update((row, r.details) for row, r in zip(
                 range(self.next_row - len(starts), self.next_row), starts, strict=True)
                 if r.details is not None)
-        if any(map(_PARENT, starts)) or any(map(_CREATOR, starts)):
+        if any(c[FIELD_AT["parent_run_id"]]) or any(c[FIELD_AT["task_created_by_run"]]):
             # A run started inside another finds it open now, nearly always: remember it,
             # so that ancestry needs no index of every run (`lines._FileLoad._link`).
             for run in starts:
@@ -309,25 +307,35 @@ class _FileLoad:
 
     def _ended(self, ends: list[End]) -> None:
         table = self.table
-        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))  # unmatched ones too
-        owners = list(map(self.open.pop, map(_RUN_ID, ends), repeat(None)))
-        if None in owners:
+        # Every field of each END in one C call, as columns: run_id, end_ns, status, reason.
+        ids, end_ns, statuses, reasons = list(zip(*map(astuple, ends), strict=True))[:4]
+        self.last_ns = max(self.last_ns, max(end_ns))  # unmatched ones too
+        opened = self.open
+        size = len(opened)
+        owners = list(map(opened.pop, ids, repeat(None)))
+        if size - len(opened) != len(owners):  # an END whose run is not open: rare
             pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
             self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
             owners = [r for r, _ in pairs]
             ends = [e for _, e in pairs]
-        if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
+            end_ns = tuple(map(_END_NS, ends))
+            statuses = tuple(map(_STATUS, ends))
+            reasons = tuple(map(_REASON, ends))
+        if any(map(lt, end_ns, map(_START_NS, owners))):
             owners, ends = sound_ends(owners, ends, self.damage, self.open)
+            end_ns = tuple(map(_END_NS, ends))
+            statuses = tuple(map(_STATUS, ends))
+            reasons = tuple(map(_REASON, ends))
         if not owners:
             return
         self.end_rows += map(_ORIGIN, owners)
-        self.end_ns += map(_END_NS, ends)
-        statuses = list(map(table.statuses.__getitem__, map(_STATUS, ends)))
-        self.end_status += statuses
-        self.end_reason += map(table.reasons.__getitem__, map(_REASON, ends))
+        self.end_ns += end_ns
+        codes = list(map(table.statuses.__getitem__, statuses))
+        self.end_status += codes
+        self.end_reason += map(table.reasons.__getitem__, reasons)
         ok = self.ok_status
-        if statuses.count(ok) != len(statuses):
-            for run, end, status in zip(owners, ends, statuses, strict=True):
+        if codes.count(ok) != len(codes):
+            for run, end, status in zip(owners, ends, codes, strict=True):
                 if status == ok:
                     continue
                 row = run.origin

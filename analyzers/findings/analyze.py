@@ -489,7 +489,7 @@ class _Analysis:
             return
         if key.resource and len(np.unique(table.instance[rows])) < 2:
             return  # one instance: its own key reports it
-        kept_apart = ordering.serialized(runs, self.ancestry)
+        kept_apart = ordering.serialized_rows(table, rows, runs, self.ancestry)
         if kept_apart is not None:
             key.serialized = kept_apart.describe()
             return
@@ -504,7 +504,11 @@ class _Analysis:
         explanation, fix = explain.latent_explanation(
             cls, counted, runs[:50], len(runs), gap, more=len(runs) > CONTEXTS_COUNTED,
             created=key.created)
-        draft = OverlapDraft(kind=LATENT, runs=(runs[at], runs[at + 1]), pairs=(),
+        # The closest two alone (a view of each, not a window of views around them).
+        pair = table.passing_views(rows[at: at + 2])
+        if at == 0:
+            pair[0] = runs[0]
+        draft = OverlapDraft(kind=LATENT, runs=(pair[0], pair[1]), pairs=(),
                              pair_count=0, run_count=len(rows), stretches=[], peak=1, episode=0)
         subject = explain.subject(cls, label, key.key, resource=key.resource)
         self._add(key, LATENT, INFO, draft, explanation, fix, cls, label, process,

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
+import numpy as np
 from racetrace.analyzers.core.model import Run
+from racetrace.analyzers.core.table import NO_END, Table
 
 from .classify import HANDOVER_NS, Ancestry, Timer, timers
 
@@ -90,6 +93,104 @@ def serialized(runs: Sequence[Run], ancestry: Ancestry) -> Serialized | None:
             reasons[ONE_TIMER] += 1
         previous, previous_user = run, user
     return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
+                    ancestry: Ancestry) -> Serialized | None:
+    """`serialized(runs, ancestry)` for `runs`, the views of `rows` of `table`: the runs that
+    followed one of the same flow of control, or were handed over, found on the columns, so
+    that only the others are judged run by run (a key of a thousand runs that were handed
+    over one to the next makes no view of them). The same answer as `serialized`."""
+    flags = None
+    if len(rows) >= 2 and table.by_id is None:
+        flags = _lane_flags(table, rows)
+    if flags is None:
+        return serialized(runs, ancestry)
+    same_user, handed = flags
+    rest = np.flatnonzero(~same_user & ~handed) + 1
+    reasons = {HANDED_OVER: int((handed & ~same_user).sum()), ONE_FLOW: int(same_user.sum()),
+               ONE_TIMER: 0}
+    timed: dict[str, Timer] = {}
+    judged_until = 0
+    for number in rest.tolist():
+        # Only the views judged here are made (not a window of them around each).
+        previous, run = table.passing_views(rows[number - 1: number + 1])
+        if not _may_tick(previous, run):
+            return None
+        if number >= judged_until:
+            lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+            judged_until = lo + TIMER_WINDOW
+            timed.update(timers(table.passing_views(rows[lo:judged_until])))
+        timer = timed.get(run.run_id)
+        if timer is None or timer != timed.get(previous.run_id):
+            return None
+        reasons[ONE_TIMER] += 1
+    return Serialized(len(runs), {k: n for k, n in reasons.items() if n})
+
+
+def _lane_flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For each run of `rows` after the first: whether it is of the previous run's flow of
+    control (`_user`), and whether it was handed over (`_handed_over`); None when a run
+    links to another (its user is its root's) or has neither task nor thread. A lane's rows
+    are a slice of the table's lanes' `order`: worked out once for all of it."""
+    base = rows.base
+    if (isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == rows.dtype
+            and rows.strides == base.strides):
+        at = ((rows.__array_interface__["data"][0] - base.__array_interface__["data"][0])
+              // rows.itemsize)
+        if 0 <= at and at + len(rows) <= len(base):
+            known = _FLAGS.get(table)
+            if known is None or known[0] is not base:
+                # A slice at a time: the gathered columns of a million rows would hold
+                # tens of MB at once.
+                parts = [_flags(table, base[lo: lo + _FLAGS_ROWS + 1])
+                         for lo in range(0, len(base), _FLAGS_ROWS)]
+                bad = np.concatenate([b[:_FLAGS_ROWS] for b, _, _ in parts])
+                same = np.concatenate([s for _, s, _ in parts])
+                handed = np.concatenate([h for _, _, h in parts])
+                prefix = np.concatenate(([0], np.cumsum(bad, dtype=np.int32)))
+                known = _FLAGS[table] = (base, prefix, same, handed)
+            _, prefix, same, handed = known
+            end = at + len(rows)
+            if prefix[end] - prefix[at]:
+                return None
+            return same[at: end - 1], handed[at: end - 1]
+    bad, same, handed = _flags(table, rows)
+    return None if bad.any() else (same, handed)
+
+
+def _flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per run of `rows`: whether the columns cannot tell its user; per pair of runs one
+    after the other: the later one of the same user, handed over."""
+    has_task = table.has_task[rows]
+    bad = ~(has_task | table.has_thread[rows])  # a run of neither: a context of its own
+    if table.parents or table.creators:
+        linked = np.zeros(len(table), dtype=bool)
+        linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64,
+                           count=len(table.parents) + len(table.creators))] = True
+        bad |= linked[rows]
+    # `_user`: the run's own task, else its thread (no run links to another: its own flow).
+    task = table.task[rows]
+    host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
+    both_tasks = has_task[1:] & has_task[:-1]
+    both_threads = ~has_task[1:] & ~has_task[:-1]
+    same_user = ((both_tasks & (task[1:] == task[:-1]))
+                 | (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
+                    & (thread[1:] == thread[:-1])))
+    # `_handed_over`.
+    end = table.end[rows][:-1]
+    start = table.start[rows][1:]
+    gap = start - end
+    created_ok = table.has_task_created[rows][1:] & (table.task_created[rows][1:] <= end)
+    started_ok = ~table.has_thread_started[rows][1:] | (table.thread_started[rows][1:] <= end)
+    handed = ((end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS)
+              & np.where(has_task[1:], created_ok, started_ok))
+    return bad, same_user, handed
+
+
+_FLAGS_ROWS = 1 << 16
+# Per table: its lanes' order and the flags of `_flags` over it.
+_FLAGS: WeakKeyDictionary[Table, tuple[np.ndarray, ...]] = WeakKeyDictionary()
 
 
 def _may_tick(previous: Run, run: Run) -> bool:

@@ -374,3 +374,37 @@ def test_a_lane_reads_its_first_run_through_one_view(writer) -> None:
     assert [r.run_id for r in runs] == [table.run_id(int(r)) for r in rows]
     assert len(table.runs(rows[:0], first=first)) == 0
     same_report(paths)
+
+
+@pytest.mark.parametrize("chunks", ["whole", "small"])
+def test_fields_a_line_may_leave_out_load_as_into_runs(writer, monkeypatch, chunks) -> None:
+    """Columns are staged a stretch at a time, each field's values in one pass: a field that
+    some runs of a stretch have and others leave out (thread, task, call site, creation
+    times), in one stretch or in the next, loads as the object loader has it; so do ENDs
+    read as columns among ENDs whose START is elsewhere or stamped before it."""
+    if chunks == "small":
+        monkeypatch.setattr(lines, "CHUNK_BYTES", 700)
+    w = writer("mixed.jsonl")
+    for n in range(40):
+        extra: dict[str, Any] = {}
+        if n % 3 == 0:
+            extra["racetrace.thread.started_ns"] = T0 + n
+        if n % 4 == 1:
+            extra["racetrace.task.created_ns"] = T0 + n * 2
+        w.run(n * 10, n * 10 + 15 if n % 7 else None, key=f"obj/{n % 3}",
+              task=None if n % 5 == 2 else f"t{n}", thread=None if n % 6 == 4 else 7,
+              site=None if n % 4 == 3 else f"/app/m.py:{n % 2 + 1}",
+              stateful=None if n % 2 else bool(n % 4), status="error" if n % 9 == 8 else "ok",
+              error=("builtins.KeyError", "k") if n % 9 == 8 else None,
+              resource="db" if n % 11 == 10 else None)
+    early = w.run(500, 510, task="stamped early")
+    w.lines[-1] = w.lines[-1].replace(b'"end_ns":%d' % (T0 + 510 * MS), b'"end_ns":%d' % T0)
+    w.run(520, 530, task="after")
+    w.raw(b'{"type":"end","run_id":"00000000000ffff1","end_ns":1780000000600000000,'
+          b'"racetrace.end.status":"ok"}')  # whose START is nowhere
+    table = same_runs([w.write()])
+    assert table.row_by_id(early) is not None and table.end[table.row_by_id(early)] == NO_END
+    assert not table.has_thread.all() and table.has_thread.any()
+    assert not table.has_task.all() and table.has_task.any()
+    assert not table.has_line.all() and table.has_line.any()
+    same_report([w.path])

@@ -309,3 +309,92 @@ def test_langgraph_branches_staggered_by_their_own_sleep_are_concurrent(traced) 
     (finding,) = report.findings
     assert finding.kind == "concurrent" and finding.run_count == 4
     assert "timer" not in finding.explanation
+
+
+# -- the columnar judgement agrees with the run-by-run one -------------------------------------
+def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(
+        traced, tmp_path, monkeypatch) -> None:
+    """`ordering.serialized_rows` finds the runs of one flow of control and the handed-over
+    runs on the table's columns; its answer is `serialized`'s, run by run on the views, for
+    lanes kept apart by a lock (threads and tasks), by a timer, by one task awaiting each
+    run, and for lanes apart by luck."""
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.analyzers.findings import ordering
+    from racetrace.analyzers.findings.classify import Ancestry
+    from racetrace.analyzers.findings.ordering import serialized, serialized_rows
+
+    (tmp_path / "shared.py").write_text(textwrap.dedent("""
+        import time
+
+        class Store:
+            def save(self, n):
+                time.sleep(0.02)
+    """))
+    traced("""
+        import asyncio, threading, time
+        from agentlib import Agent, FakeModel
+        from shared import Store
+
+        store, lock = Store(), threading.Lock()
+        planner = Agent("planner")
+        ticker = Agent("ticker", FakeModel(latency=0.01))
+        guarded = Agent("guarded", FakeModel(latency=0.01))
+        lucky = Agent("lucky", FakeModel(latency=0.01))
+        guard = asyncio.Lock()
+
+        def worker(n):
+            with lock:
+                store.save(n)
+
+        async def tick(n):
+            await ticker.run(f"tick {n}")
+
+        async def locked(n):
+            async with guard:
+                await guarded.run(f"job {n}")
+
+        async def late(n):
+            await asyncio.sleep(n * 0.12)
+            await lucky.run(f"request {n}")
+
+        async def main():
+            for step in range(3):
+                await planner.run(f"step {step}")
+            ticks = []
+            for n in range(4):
+                ticks.append(asyncio.create_task(tick(n)))
+                await asyncio.sleep(0.05)
+            await asyncio.gather(*ticks, *(locked(n) for n in range(4)),
+                                 *(late(n) for n in range(3)))
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        asyncio.run(main())
+    """, "shared:Store.save")
+    table = load_table(trace_files([tmp_path / "traces"]))
+    lanes = table.lanes()
+    answers = []
+    for lane in range(len(lanes)):
+        rows = lanes.rows_of(lane)
+        columns = serialized_rows(table, rows, table.runs(rows), Ancestry(table.lookup))
+        runs = serialized(table.views_of(rows), Ancestry(table.lookup))
+        assert columns == runs, table.instance_keys[lanes.keys[lane]]
+        # Rows that are not a slice of the lanes' order: judged on their own columns.
+        alone = serialized_rows(table, rows.copy(), table.runs(rows), Ancestry(table.lookup))
+        assert alone == runs
+        answers.append(runs)
+    assert len(answers) == 5
+    # The flags over the lanes' order worked out a few rows at a time: the same answers.
+    monkeypatch.setattr(ordering, "_FLAGS_ROWS", 2)
+    ordering._FLAGS.clear()
+    for lane, expected in enumerate(answers):
+        rows = lanes.rows_of(lane)
+        assert serialized_rows(table, rows, table.runs(rows), Ancestry(table.lookup)) == expected
+    # Every reason was met (a lock, one task, a timer), and luck.
+    assert None in answers
+    assert {r for a in answers if a is not None for r in a.reasons} == {
+        "handed over", "one flow of control", "one timer"}
