@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
@@ -51,6 +51,11 @@ MIN_LANE_HEIGHT = 2  # the gutter needs two lines: the label, then class and key
 # While the loader has not read a run's end yet, the run holds its sub-row: nothing read later
 # in its file can have started after it ended.
 HELD = 1 << 62
+PAUSE_EVERY = 4096  # runs of a lane placed one by one between two calls of `pause`
+
+
+def _no_pause() -> None:
+    pass
 
 
 class RowViews(Sequence[Run]):
@@ -294,12 +299,15 @@ class LaneSet:
         final: bool,
         last_of: Mapping[str, int] | None = None,
         frontier: int = 0,
+        pause: Callable[[], None] | None = None,
     ) -> Lanes:
         """Lanes of rows `0..rows` of `table`.
 
         `final`: everything is read: a run without END is drawn to the last moment its process
         recorded (`table.process_last_ns`). Else it holds its sub-row, drawn to `last_of` of its
         process (the files read whole) or to `frontier` (how far the file being read got).
+        `pause`: called between lanes (a layout in a background thread lets the screen go
+        first: see `turns.py`).
         """
         if not rows:
             return Lanes([], 0, 0, 0)
@@ -319,16 +327,18 @@ class LaneSet:
         marked_ids = [i for i in map(table.statuses.get, MARKED_STATUSES) if i is not None]
         places = _Places(table, rows, origin, reach, marked_ids, final)
         lanes: list[Lane] = []
+        pause = pause or _no_pause
         self._lay_out(places, np.flatnonzero(live & ~cols["fan_out"].data[:rows]),
-                      cols["instance"].data[:rows], False, lanes)
+                      cols["instance"].data[:rows], False, lanes, pause)
         resource = cols["resource"].data[:rows]
-        self._lay_out(places, np.flatnonzero(live & (resource >= 0)), resource, True, lanes)
+        self._lay_out(places, np.flatnonzero(live & (resource >= 0)), resource, True, lanes,
+                      pause)
         span = max((lane.last_end for lane in lanes), default=0)
         lanes.sort(key=_lane_order)
         return Lanes(lanes, origin, span, run_count, {lane.id: lane for lane in lanes})
 
     def _lay_out(self, places: _Places, rows: np.ndarray, key_of: np.ndarray,
-                 is_resource: bool, out: list[Lane]) -> None:
+                 is_resource: bool, out: list[Lane], pause: Callable[[], None]) -> None:
         """Lanes of `rows` grouped by `key_of` (instance or resource ids), each in start order
         (stable: load order breaks ties). Arrays of the rows' size are made a few at a time:
         at a million runs each is 8 MB."""
@@ -356,6 +366,7 @@ class LaneSet:
         instance = table.cols["instance"].data
         fan_out = table.cols["fan_out"].data
         for lane, (a, b) in enumerate(zip(lo, hi, strict=True)):
+            pause()
             key_id = int(keys[a])
             key = strings[key_id]
             lane_rows = order_view[a:b]
@@ -380,7 +391,7 @@ class LaneSet:
                 lane_ends = ends[a:b].tolist()
                 subrows, row_of, pos_of, peak = _place_each(
                     table, lane_rows, starts[a:b].tolist(), lane_ends, free[a:b].tolist(),
-                    is_marked[a:b].tolist())
+                    is_marked[a:b].tolist(), pause)
                 stretches = overlap_stretches(zip(lane_starts, lane_ends, strict=True))
             out.append(Lane(
                 id=f"{'resource' if is_resource else 'instance'}:{key}",
@@ -475,7 +486,7 @@ def _origin_of(table: Table, row: int) -> Origin | None:
 
 
 def _place_each(table: Table, rows: Sequence[int], starts: list[int], ends: list[int],
-                frees: list[int], marked: list[bool]
+                frees: list[int], marked: list[bool], pause: Callable[[], None] = _no_pause,
                 ) -> tuple[list[SubRow], array[int], array[int], int]:
     """The general case, one run at a time: the lowest sub-row free at each start."""
     row_starts: list[array[int]] = []
@@ -490,6 +501,8 @@ def _place_each(table: Table, rows: Sequence[int], starts: list[int], ends: list
     push, pop = heapq.heappush, heapq.heappop
     peak = 1
     for i, start in enumerate(starts):
+        if not i % PAUSE_EVERY:
+            pause()
         while busy and busy[0][0] <= start:
             push(idle, pop(busy)[1])
         if idle:
