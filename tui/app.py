@@ -399,7 +399,8 @@ class RacetraceApp(App[int]):
             self.timeline.clear_selection()
             self.status_bar.update(legend_line(self.source))
         _freeze_heap()
-        self._resume_collector()  # what comes now is young: collections of it are cheap
+        if not self.findings_list.listing:  # (else once listed: `_findings_listed`)
+            self._resume_collector()  # what comes now is young: collections of it are cheap
 
     def on_trace_updated(self, message: TraceUpdated) -> None:
         self.loading = False
@@ -531,6 +532,7 @@ class RacetraceApp(App[int]):
         # The options listed in batches after the heap was frozen (`on_trace_analyzed`): freeze
         # them too, or every full collection walks them (~100 ms, at a random key press).
         _freeze_heap()
+        self._resume_collector()
 
     @on(FindingsList.FindingChosen)
     def _finding_chosen(self, message: FindingsList.FindingChosen) -> None:
