@@ -126,6 +126,7 @@ class RacetraceApp(App[int]):
         # The loading thread stands aside while a key or a new layout waits to be shown.
         self.turns = Turns()
         self._gc_was_enabled: bool | None = None  # see `_pause_collector`
+        self.last_input = 0.0  # monotonic time of the latest key or click
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -198,6 +199,7 @@ class RacetraceApp(App[int]):
         # until the key's effect is painted (`turns.py`).
         if isinstance(message, HOLDING_INPUT):
             self.turns.hold()
+            self.last_input = time.monotonic()  # (findings are listed in the pauses)
         return super().post_message(message)
 
     async def on_event(self, event: events.Event) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +187,31 @@ async def test_the_timeline_keeps_only_the_strips_of_what_it_shows(trace_dir: Pa
         await pilot.pause()
         rows = timeline.scrollable_content_region.height
         assert 0 < len(timeline._cache) <= rows
+
+
+@run_async
+async def test_findings_are_listed_in_the_pauses_between_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of findings are listed a batch at a time, and not while keys keep coming (each
+    batch lays the screen out again); once the keys stop, all of them are listed."""
+    from racetrace.tui import findings_list
+    from racetrace.tui.findings_list import BATCH
+
+    monkeypatch.setattr(findings_list, "KEYS_PAUSE", 2.0)  # a pause, however slow the machine
+    write_mixed(tmp_path, 6_000, instances=400, processes=3)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(lambda: app.report is not None, pilot)
+        findings = app.findings_list
+        await until(lambda: not findings.listing, pilot)
+        assert findings.count == len(app.report.findings) > 2 * BATCH
+        # Listed again just after a key: the first batch now, the rest after a pause in keys.
+        app.last_input = time.monotonic()
+        findings.show(app.report.findings, app.lanes.origin_ns)
+        assert findings.listing and findings.option_count == BATCH
+        await pilot.press("right")  # a key meanwhile: answered, the list still a batch long
+        assert findings.option_count == BATCH
+        await until(lambda: not findings.listing, pilot)
+        assert findings.option_count == findings.count
+        assert gc.isenabled()
