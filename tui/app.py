@@ -275,8 +275,9 @@ class RacetraceApp(App[int]):
         else:
             lanes = build_lanes(trace)
         self.post_message(TraceLoaded(trace, lanes))
-        # The screen lets go of the lanes streamed in when it takes these: wait for that (a
-        # few ms), so that the analysis does not hold its arrays beside both.
+        # The screen lets go of the lanes streamed in when it takes these: wait until it has
+        # shown them (a few ms), so that the analysis does not hold its arrays beside both,
+        # nor compete with the screen for the interpreter meanwhile.
         while not self._loaded_shown.wait(0.05):
             if worker.is_cancelled:
                 return
@@ -372,7 +373,9 @@ class RacetraceApp(App[int]):
         self.call_after_refresh(self.turns.release)  # the loader waits for this layout
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
-        self._loaded_shown.set()
+        # The analysis (seconds of the interpreter at a million runs) starts once these lanes
+        # are painted, not while the screen takes them.
+        self.call_after_refresh(self._loaded_shown.set)
         self.trace = message.trace
         shown = self.lanes is not None
         self.lanes = message.lanes
