@@ -206,9 +206,11 @@ class RacetraceApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         await super().on_event(event)
-        if isinstance(event, HOLDING_INPUT) and self.focused is not self.timeline:
-            # The timeline's own moves release the loader when shown (`_shown`); input for
-            # anything else, once the screen has refreshed after it.
+        if isinstance(event, HOLDING_INPUT) and (
+                not isinstance(event, events.Key) or self.focused is not self.timeline):
+            # The timeline's keys release the loader once their effect is shown (`_shown`);
+            # the mouse (a scroll moves no view) and keys for anything else, once the screen
+            # has refreshed after them.
             self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:
