@@ -328,6 +328,7 @@ class LaneSet:
         places = _Places(table, rows, origin, reach, marked_ids, final)
         lanes: list[Lane] = []
         pause = pause or _no_pause
+        pause()
         self._lay_out(places, np.flatnonzero(live & ~cols["fan_out"].data[:rows]),
                       cols["instance"].data[:rows], False, lanes, pause)
         resource = cols["resource"].data[:rows]
@@ -345,19 +346,26 @@ class LaneSet:
         if not len(rows):
             return
         table = places.table
+        # (Each step over all the rows holds the interpreter a few ms at a million runs: the
+        # screen goes first between them.)
+        pause()
         order = rows[np.lexsort((places.start[rows], key_of[rows]))]
         del rows
+        pause()
         keys = key_of[order]
         n = len(order)
         cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
         lo = np.concatenate(([0], cut)).tolist()
         hi = np.concatenate((cut, [n])).tolist()
+        pause()
         starts, ends, free = places.times(order)
+        pause()
         # A lane is one sub-row when each run frees it by the next one's start.
         clash = free[:-1] > starts[1:]
         clash[cut - 1] = False  # (across two lanes)
         several = set((np.searchsorted(cut, np.flatnonzero(clash), side="right")).tolist())
         del clash
+        pause()
         is_marked = np.isin(table.cols["status"].data[order], places.marked_ids)
         strings = (table.resources if is_resource else table.instances).strings
         order_view = memoryview(order.astype(np.int32) if len(table) < 1 << 31 else order)
