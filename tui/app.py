@@ -12,17 +12,19 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+from racetrace.analyzers.core import blocks
 from racetrace.analyzers.core.load import LoadError, trace_files
 from racetrace.analyzers.core.model import Trace
 from racetrace.analyzers.core.table import Table
 from racetrace.analyzers.core.tableload import TablePartial, load_table
 from racetrace.analyzers.findings.report import Report
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Vertical
@@ -47,9 +49,16 @@ from .screens import DetailsScreen, ExportScreen, HelpScreen
 from .stream import LaneStream
 from .textsafe import clean
 from .timeline import Timeline
+from .turns import Turns
 
 DEFAULT_REPORT_NAME = "racetrace-report.json"
 SWITCH_INTERVAL = 0.001  # seconds: see `on_mount`
+# The loader's blocks while the timeline streams in: it lets the screen go first between two
+# blocks (`turns.py`), so a key waits for at most one block's work (~3 ms; 4 MB took ~40 ms).
+STREAM_BLOCK_BYTES = 256 << 10
+# Input that holds the loader until its effect is on screen (not mouse moves: a stream of them).
+HOLDING_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
+                 events.MouseScrollLeft, events.MouseScrollRight)
 
 
 class RacetraceApp(App[int]):
@@ -114,6 +123,10 @@ class RacetraceApp(App[int]):
         self.partial_updates = 0  # layouts of a half-read trace shown
         self._switch_interval = sys.getswitchinterval()
         self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
+        # The loading thread stands aside while a key or a new layout waits to be shown.
+        self.turns = Turns()
+        self._gc_was_enabled: bool | None = None  # see `_pause_collector`
+        self.last_input = 0.0  # monotonic time of the latest key or click
         self.trace: Trace | None = None
         self.report: Report | None = None
         self.lanes: Lanes | None = None
@@ -125,6 +138,8 @@ class RacetraceApp(App[int]):
         self.timeline = Timeline(id="timeline")
         self.ruler = Ruler(self.timeline, id="ruler")
         self.top_bar = Horizontal(id="top")
+        self.main_box = Vertical(id="main")
+        self.loading_box = Center(id="loading")
         self.header_bar = Static(id="header")
         self.reading_label = Label(id="reading-label")
         self.reading_bar = ProgressBar(id="reading-bar", show_eta=False)
@@ -146,13 +161,13 @@ class RacetraceApp(App[int]):
             with Vertical(id="reading"):
                 yield self.reading_label
                 yield self.reading_bar
-        with Vertical(id="main"):
+        with self.main_box:
             yield self.ruler
             yield self.timeline
             yield self.status_bar
             yield self.findings_list
             yield self.filter_input
-        with Center(id="loading"):
+        with self.loading_box:
             yield self.loading_label
             yield self.progress
         yield self.message_box
@@ -164,6 +179,8 @@ class RacetraceApp(App[int]):
         # needs several turns of the event loop), so keys answer while lanes stream in.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        if not self.follow:
+            self._pause_collector()
         self._update_header()
         self.findings_list.show_note("analyzing…")
         self.set_class(self.picture, "-picture")
@@ -176,9 +193,50 @@ class RacetraceApp(App[int]):
 
     def on_unmount(self) -> None:
         sys.setswitchinterval(self._switch_interval)
+        self.turns.release()  # a loader waiting for the screen: it will wait no more
+        self._resume_collector()
+
+    def post_message(self, message: Any) -> bool:
+        # (Any thread: the terminal driver's posts keys.) The loader stands aside from now
+        # until the key's effect is painted (`turns.py`).
+        if isinstance(message, HOLDING_INPUT):
+            self.turns.hold()
+            self.last_input = time.monotonic()  # (findings are listed in the pauses)
+        return super().post_message(message)
+
+    async def on_event(self, event: events.Event) -> None:
+        await super().on_event(event)
+        if isinstance(event, HOLDING_INPUT) and (
+                not isinstance(event, events.Key) or self.focused is not self.timeline):
+            # The timeline's keys release the loader once their effect is shown (`_shown`);
+            # the mouse (a scroll moves no view) and keys for anything else, once the screen
+            # has refreshed after them.
+            self.call_after_refresh(self.turns.release)
+
+    def _shown(self) -> None:
+        """Release the loader once what the screen now holds is painted."""
+        if self.turns.held:
+            self.call_after_refresh(self.turns.release)
+
+    def _pause_collector(self) -> None:
+        """No automatic cyclic collection until the loaded trace is frozen (`_freeze_heap`):
+        the loader and the analysis pause it while they run, but the heap they leave behind
+        (not frozen yet) made each full collection in between cost 35-45 ms of screen."""
+        if self._gc_was_enabled is None:
+            self._gc_was_enabled = gc.isenabled()
+            gc.disable()
+
+    def _resume_collector(self) -> None:
+        if self._gc_was_enabled is not None:
+            if self._gc_was_enabled:
+                gc.enable()
+            self._gc_was_enabled = None
 
     def watch_loading(self, loading: bool) -> None:
-        self.set_class(loading, "-loading")
+        # The two boxes' own display, not a class on the app: restyling every widget of the
+        # screen took 10-30 ms just as the first lanes arrive.
+        self.loading_box.display = loading
+        self.main_box.display = not loading and not self.failed
 
     def watch_streaming(self, streaming: bool) -> None:
         # On the header's row, not the app: restyling every widget of the screen took ~80 ms
@@ -190,6 +248,7 @@ class RacetraceApp(App[int]):
 
     def watch_failed(self, failed: bool) -> None:
         self.set_class(failed, "-message")
+        self.main_box.display = not self.loading and not failed
 
     # -- background work ----------------------------------------------------------------------
 
@@ -200,11 +259,12 @@ class RacetraceApp(App[int]):
         analyzed: Trace | Table | None = trace
         if trace is None:
             _large_blocks_to_the_os()
-            stream = LaneStream(self.post_message,
+            stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:
-                table = load_table(trace_files(self.paths), key_attr=self.key_attr,
-                                   on_progress=self._on_progress, on_partial=stream.partial)
+                with _block_bytes(STREAM_BLOCK_BYTES):
+                    table = load_table(trace_files(self.paths), key_attr=self.key_attr,
+                                       on_progress=self._on_progress, on_partial=stream.partial)
             except _Cancelled:
                 return
             except LoadError as exc:
@@ -223,8 +283,9 @@ class RacetraceApp(App[int]):
         else:
             lanes = build_lanes(trace)
         self.post_message(TraceLoaded(trace, lanes))
-        # The screen lets go of the lanes streamed in when it takes these: wait for that (a
-        # few ms), so that the analysis does not hold its arrays beside both.
+        # The screen lets go of the lanes streamed in when it takes these: wait until it has
+        # shown them (a few ms), so that the analysis does not hold its arrays beside both,
+        # nor compete with the screen for the interpreter meanwhile.
         while not self._loaded_shown.wait(0.05):
             if worker.is_cancelled:
                 return
@@ -299,8 +360,11 @@ class RacetraceApp(App[int]):
         self.progress.update(total=total, progress=message.done)
         self.reading_bar.update(total=total, progress=message.done)
         read = f"{message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB"
-        self.loading_label.update(Text(f"Reading traces… {read}"))
-        self.reading_label.update(Text(f"reading {read}"))
+        if self.loading:  # (hidden once lanes show)
+            self.loading_label.update(Text(f"Reading traces… {read}"))
+        # Of a fixed size: repainted without laying out the screen again (5-12 ms at each
+        # progress message while the lanes stream in).
+        self.reading_label.update(Text(f"reading {read}"), layout=False)
 
     def on_lanes_grew(self, message: LanesGrew) -> None:
         if self.trace is not None or self.failed:
@@ -314,15 +378,19 @@ class RacetraceApp(App[int]):
         self._update_header()
         if first:
             self.findings_list.show_note("findings come when the whole trace is read…")
+        self.call_after_refresh(self.turns.release)  # the loader waits for this layout
 
     def on_trace_loaded(self, message: TraceLoaded) -> None:
-        self._loaded_shown.set()
+        # The analysis (seconds of the interpreter at a million runs) starts once these lanes
+        # are painted, not while the screen takes them.
+        self.call_after_refresh(self._loaded_shown.set)
         self.trace = message.trace
         shown = self.lanes is not None
         self.lanes = message.lanes
         self.loading = False
         self.streaming = False
         if not message.trace.runs:
+            self._resume_collector()
             self._show_empty(message.trace)
             return
         self.timeline.set_model(message.lanes, keep_place=shown)
@@ -344,6 +412,8 @@ class RacetraceApp(App[int]):
             self.timeline.clear_selection()
             self.status_bar.update(legend_line(self.source))
         _freeze_heap()
+        if not self.findings_list.listing:  # (else once listed: `_findings_listed`)
+            self._resume_collector()  # what comes now is young: collections of it are cheap
 
     def on_trace_updated(self, message: TraceUpdated) -> None:
         self.loading = False
@@ -362,6 +432,7 @@ class RacetraceApp(App[int]):
         _freeze_heap()
 
     def on_load_failed(self, message: LoadFailed) -> None:
+        self._resume_collector()
         self.loading = False
         self.streaming = False
         self.failure = message.reason
@@ -418,7 +489,8 @@ class RacetraceApp(App[int]):
     def _update_header(self) -> None:
         self.header_bar.update(
             header_text(self.source, self.trace, self.lanes, self.report, self.analysis_note,
-                        self.follow, reading=self.streaming)
+                        self.follow, reading=self.streaming),
+            layout=False,  # (its size is fixed)
         )
 
     def _show_findings(self) -> None:
@@ -437,11 +509,13 @@ class RacetraceApp(App[int]):
             self.finding_index = None
 
     def on_timeline_selection_changed(self, message: Timeline.SelectionChanged) -> None:
+        self._shown()
         status = self.status_bar
         if self.picture:
             return  # the status line holds the legend
         if message.lane is None or message.index is None or self.lanes is None:
-            status.update(Text(" no lane matches the filter" if self.timeline.text_filter else ""))
+            status.update(Text(" no lane matches the filter" if self.timeline.text_filter else ""),
+                          layout=False)  # (one line, the screen's width)
             return
         line = run_line(message.lane, message.index, self.lanes.origin_ns)
         related = self.timeline.related
@@ -450,10 +524,11 @@ class RacetraceApp(App[int]):
                 and self.finding_index is not None and self.report is not None):
             which = f" finding {self.finding_index + 1}/{len(self.report.findings)} ·"
             line = Text(which, "bold", no_wrap=True, overflow="ellipsis") + line
-        status.update(line)
+        status.update(line, layout=False)
 
     def on_timeline_view_changed(self, message: Timeline.ViewChanged) -> None:
         self.ruler.refresh()
+        self._shown()
 
     def on_resize(self) -> None:
         # The footer's keys fit an 80-column terminal; `?` lists the rest.
@@ -470,6 +545,7 @@ class RacetraceApp(App[int]):
         # The options listed in batches after the heap was frozen (`on_trace_analyzed`): freeze
         # them too, or every full collection walks them (~100 ms, at a random key press).
         _freeze_heap()
+        self._resume_collector()
 
     @on(FindingsList.FindingChosen)
     def _finding_chosen(self, message: FindingsList.FindingChosen) -> None:
@@ -645,6 +721,18 @@ def table_trace(table: Table) -> Trace:
         rows = [r for r in rows if r not in table.dropped]
     trace.runs = table.runs(rows)  # type: ignore[assignment]
     return trace
+
+
+@contextmanager
+def _block_bytes(size: int) -> Iterator[None]:
+    """The loader reads blocks of `size` bytes meanwhile (`blocks.BLOCK_BYTES`, read when a
+    file is opened; the result does not depend on it)."""
+    saved = blocks.BLOCK_BYTES
+    blocks.BLOCK_BYTES = size
+    try:
+        yield
+    finally:
+        blocks.BLOCK_BYTES = saved
 
 
 class _Cancelled(Exception):

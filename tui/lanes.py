@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
@@ -51,6 +51,11 @@ MIN_LANE_HEIGHT = 2  # the gutter needs two lines: the label, then class and key
 # While the loader has not read a run's end yet, the run holds its sub-row: nothing read later
 # in its file can have started after it ended.
 HELD = 1 << 62
+PAUSE_EVERY = 4096  # runs of a lane placed one by one between two calls of `pause`
+
+
+def _no_pause() -> None:
+    pass
 
 
 class RowViews(Sequence[Run]):
@@ -294,12 +299,15 @@ class LaneSet:
         final: bool,
         last_of: Mapping[str, int] | None = None,
         frontier: int = 0,
+        pause: Callable[[], None] | None = None,
     ) -> Lanes:
         """Lanes of rows `0..rows` of `table`.
 
         `final`: everything is read: a run without END is drawn to the last moment its process
         recorded (`table.process_last_ns`). Else it holds its sub-row, drawn to `last_of` of its
         process (the files read whole) or to `frontier` (how far the file being read got).
+        `pause`: called between lanes (a layout in a background thread lets the screen go
+        first: see `turns.py`).
         """
         if not rows:
             return Lanes([], 0, 0, 0)
@@ -319,35 +327,45 @@ class LaneSet:
         marked_ids = [i for i in map(table.statuses.get, MARKED_STATUSES) if i is not None]
         places = _Places(table, rows, origin, reach, marked_ids, final)
         lanes: list[Lane] = []
+        pause = pause or _no_pause
+        pause()
         self._lay_out(places, np.flatnonzero(live & ~cols["fan_out"].data[:rows]),
-                      cols["instance"].data[:rows], False, lanes)
+                      cols["instance"].data[:rows], False, lanes, pause)
         resource = cols["resource"].data[:rows]
-        self._lay_out(places, np.flatnonzero(live & (resource >= 0)), resource, True, lanes)
+        self._lay_out(places, np.flatnonzero(live & (resource >= 0)), resource, True, lanes,
+                      pause)
         span = max((lane.last_end for lane in lanes), default=0)
         lanes.sort(key=_lane_order)
         return Lanes(lanes, origin, span, run_count, {lane.id: lane for lane in lanes})
 
     def _lay_out(self, places: _Places, rows: np.ndarray, key_of: np.ndarray,
-                 is_resource: bool, out: list[Lane]) -> None:
+                 is_resource: bool, out: list[Lane], pause: Callable[[], None]) -> None:
         """Lanes of `rows` grouped by `key_of` (instance or resource ids), each in start order
         (stable: load order breaks ties). Arrays of the rows' size are made a few at a time:
         at a million runs each is 8 MB."""
         if not len(rows):
             return
         table = places.table
+        # (Each step over all the rows holds the interpreter a few ms at a million runs: the
+        # screen goes first between them.)
+        pause()
         order = rows[np.lexsort((places.start[rows], key_of[rows]))]
         del rows
+        pause()
         keys = key_of[order]
         n = len(order)
         cut = np.flatnonzero(keys[1:] != keys[:-1]) + 1
         lo = np.concatenate(([0], cut)).tolist()
         hi = np.concatenate((cut, [n])).tolist()
+        pause()
         starts, ends, free = places.times(order)
+        pause()
         # A lane is one sub-row when each run frees it by the next one's start.
         clash = free[:-1] > starts[1:]
         clash[cut - 1] = False  # (across two lanes)
         several = set((np.searchsorted(cut, np.flatnonzero(clash), side="right")).tolist())
         del clash
+        pause()
         is_marked = np.isin(table.cols["status"].data[order], places.marked_ids)
         strings = (table.resources if is_resource else table.instances).strings
         order_view = memoryview(order.astype(np.int32) if len(table) < 1 << 31 else order)
@@ -356,6 +374,7 @@ class LaneSet:
         instance = table.cols["instance"].data
         fan_out = table.cols["fan_out"].data
         for lane, (a, b) in enumerate(zip(lo, hi, strict=True)):
+            pause()
             key_id = int(keys[a])
             key = strings[key_id]
             lane_rows = order_view[a:b]
@@ -380,7 +399,7 @@ class LaneSet:
                 lane_ends = ends[a:b].tolist()
                 subrows, row_of, pos_of, peak = _place_each(
                     table, lane_rows, starts[a:b].tolist(), lane_ends, free[a:b].tolist(),
-                    is_marked[a:b].tolist())
+                    is_marked[a:b].tolist(), pause)
                 stretches = overlap_stretches(zip(lane_starts, lane_ends, strict=True))
             out.append(Lane(
                 id=f"{'resource' if is_resource else 'instance'}:{key}",
@@ -475,7 +494,7 @@ def _origin_of(table: Table, row: int) -> Origin | None:
 
 
 def _place_each(table: Table, rows: Sequence[int], starts: list[int], ends: list[int],
-                frees: list[int], marked: list[bool]
+                frees: list[int], marked: list[bool], pause: Callable[[], None] = _no_pause,
                 ) -> tuple[list[SubRow], array[int], array[int], int]:
     """The general case, one run at a time: the lowest sub-row free at each start."""
     row_starts: list[array[int]] = []
@@ -490,6 +509,8 @@ def _place_each(table: Table, rows: Sequence[int], starts: list[int], ends: list
     push, pop = heapq.heappush, heapq.heappop
     peak = 1
     for i, start in enumerate(starts):
+        if not i % PAUSE_EVERY:
+            pause()
         while busy and busy[0][0] <= start:
             push(idle, pop(busy)[1])
         if idle:

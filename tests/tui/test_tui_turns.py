@@ -1,0 +1,217 @@
+"""The screen goes first while a trace loads (`tui/turns.py`): the loading thread stands aside
+while a key or a new layout waits to be shown, and never for good.
+
+The loads are real (the benchmarks' synthetic traces, several process files), held half read by
+the app's `on_partial` hook as in test_tui_streaming.py; the threads are real threads.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_streaming import Gate, until, write_mixed
+from textual import events
+from tui_helpers import SIZE, make_app, run_async, settle
+
+
+@pytest.fixture
+def trace_dir(tmp_path: Path) -> Path:
+    return write_mixed(tmp_path, 3_000, instances=60, processes=3)
+
+
+def test_a_held_loader_waits_until_released() -> None:
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    turns.hold()
+    entered, left = threading.Event(), threading.Event()
+
+    def loader() -> None:
+        entered.set()
+        turns.pause()
+        left.set()
+
+    thread = threading.Thread(target=loader)
+    thread.start()
+    try:
+        assert entered.wait(10)
+        assert not left.wait(0.1)  # still waiting for the screen
+        turns.release()
+        assert left.wait(10)
+    finally:
+        turns.release()
+        thread.join(10)
+    assert turns.waits == 1
+    turns.pause()  # free: goes straight on
+    assert turns.waits == 1
+
+
+def test_a_hold_nobody_releases_lapses() -> None:
+    """A key that changed nothing on screen releases nothing: the loader goes on anyway, and
+    does not wait for that key again."""
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=0.01)
+    turns.hold()
+    turns.pause()
+    assert not turns.held
+    turns.pause()
+    assert turns.waits == 1
+
+
+def test_streamed_lanes_wait_for_the_screen_and_equal_the_whole_layout(
+        trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With turns, the loader waits after posting each layout until the screen (here another
+    thread) took it, and pauses between lanes; the lanes come out as one layout of the whole."""
+    from racetrace.analyzers.core import blocks
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.tui.lanes import build_lanes
+    from racetrace.tui.messages import LanesGrew
+    from racetrace.tui.stream import LaneStream
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    taken: list[Any] = []
+
+    def post(message: Any) -> None:
+        if isinstance(message, LanesGrew):
+            assert turns.held  # held before the screen can see it
+            taken.append(message.lanes)
+            # The screen shows it a moment later, from its own thread.
+            threading.Timer(0.001, turns.release).start()
+
+    pauses = 0
+    pause = turns.pause
+
+    def counted() -> None:
+        nonlocal pauses
+        pauses += 1
+        pause()
+
+    monkeypatch.setattr(turns, "pause", counted)
+    stream = LaneStream(post, interval=0.0, turns=turns)
+    monkeypatch.setattr(blocks, "BLOCK_BYTES", 16_384)
+    table = load_table(trace_files([trace_dir]), on_partial=stream.partial)
+    streamed = stream.finish(table)
+    whole = build_lanes(table)
+    assert len(taken) == stream.updates > 10
+    assert turns.waits >= 1 and not turns.held
+    assert pauses > stream.updates * 2  # at each block, after each layout, between lanes
+    assert [lane.id for lane in streamed.lanes] == [lane.id for lane in whole.lanes]
+    for a, b in zip(streamed.lanes, whole.lanes, strict=True):
+        assert list(a.runs) == list(b.runs)
+        assert list(a.row_of) == list(b.row_of)
+        for r, s in zip(a.subrows, b.subrows, strict=True):
+            assert list(r.starts) == list(s.starts) and list(r.ends) == list(s.ends)
+
+
+@run_async
+async def test_a_key_holds_the_loader_until_its_effect_is_shown(trace_dir: Path) -> None:
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await until(lambda: app.streaming, pilot)
+            assert not app.turns.held  # the screen took the first layout
+            timeline = app.timeline
+            await pilot.press("plus")  # zoomed in: there is room to pan
+            await until(lambda: not app.turns.held, pilot)
+            view = timeline.view
+            key = events.Key("right", None)
+            app.post_message(key)  # as the terminal driver posts it
+            assert app.turns.held  # from the moment it arrives
+            await until(lambda: timeline.view != view and not app.turns.held, pilot)
+            assert app.trace is None  # all of it between two layouts of a held load
+            # Input for another widget releases it too, once the screen has refreshed.
+            await pilot.press("slash")
+            await pilot.press("x")
+            await until(lambda: not app.turns.held, pilot)
+            assert app.filter_input.value == "x"
+        finally:
+            gate.open_all()
+        await settle(pilot)
+        assert app.trace is not None and len(app.trace.runs) == 3_000
+
+
+@run_async
+async def test_a_layout_holds_the_loader_until_the_screen_took_it(trace_dir: Path) -> None:
+    """The loader posts a layout and waits (its next pause) until the screen has shown it: it
+    never lays out or reads on while the screen takes the lanes."""
+    seen: list[tuple[int, int]] = []
+    app: Any = None
+
+    def after(part: Any) -> None:  # in the loading thread, after its pause that follows a post
+        seen.append((part.rows, app.lanes.run_count if app.lanes is not None else -1))
+
+    app = make_app(trace_dir, on_partial=after)
+    app.turns.longest = 60  # no lapse, however slow the machine
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert seen
+    for rows, shown in seen:
+        assert shown == rows  # the screen holds the lanes of every row read so far
+    assert app.turns.waits >= 1
+
+
+@run_async
+async def test_the_collector_is_back_once_the_findings_are_listed(trace_dir: Path) -> None:
+    was_enabled = gc.isenabled()
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await until(lambda: app.streaming, pilot)
+            assert not gc.isenabled()  # no full collection of a heap not frozen yet
+        finally:
+            gate.open_all()
+        await settle(pilot)
+        await until(lambda: app.report is not None and not app.findings_list.listing, pilot)
+        assert gc.isenabled() == was_enabled
+    assert gc.isenabled() == was_enabled
+
+
+@run_async
+async def test_the_timeline_keeps_only_the_strips_of_what_it_shows(trace_dir: Path) -> None:
+    app = make_app(trace_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        timeline = app.timeline
+        for key in ("right", "plus", "down", "tab", "left", "minus") * 3:
+            await pilot.press(key)
+        await pilot.pause()
+        rows = timeline.scrollable_content_region.height
+        assert 0 < len(timeline._cache) <= rows
+
+
+@run_async
+async def test_findings_are_listed_in_the_pauses_between_keys(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hundreds of findings are listed a batch at a time, and not while keys keep coming (each
+    batch lays the screen out again); once the keys stop, all of them are listed."""
+    from racetrace.tui import findings_list
+    from racetrace.tui.findings_list import BATCH
+
+    monkeypatch.setattr(findings_list, "KEYS_PAUSE", 2.0)  # a pause, however slow the machine
+    write_mixed(tmp_path, 6_000, instances=400, processes=3)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await until(lambda: app.report is not None, pilot)
+        findings = app.findings_list
+        await until(lambda: not findings.listing, pilot)
+        assert findings.count == len(app.report.findings) > 2 * BATCH
+        # Listed again just after a key: the first batch now, the rest after a pause in keys.
+        app.last_input = time.monotonic()
+        findings.show(app.report.findings, app.lanes.origin_ns)
+        assert findings.listing and findings.option_count == BATCH
+        await pilot.press("right")  # a key meanwhile: answered, the list still a batch long
+        assert findings.option_count == BATCH
+        await until(lambda: not findings.listing, pilot)
+        assert findings.option_count == findings.count
+        assert gc.isenabled()
