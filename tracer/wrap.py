@@ -317,7 +317,8 @@ def make_coroutine_method(target: Target, function: Callable[..., Any]) -> Trace
     own_self = instance_of is default_instance_of  # the run's instance is `self`
     last: _LastDriver = (None, _drive_pending, None, None)
 
-    def traced(proxy: Any, *args: Any, **kwargs: Any) -> Any:
+    # Positional-only: the original's keyword arguments may use any name (`proxy=`).
+    def traced(proxy: Any, /, *args: Any, **kwargs: Any) -> Any:
         nonlocal last
         recorder = runtime.RECORDER
         decided = subject = None

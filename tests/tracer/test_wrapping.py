@@ -404,3 +404,24 @@ def test_a_traced_coroutine_method_answers_and_is_called_as_the_original(
     assert len({r.instance_key for r in runs}) == 1
     with pytest.raises(TypeError):  # no instance: the original's own error, no run
         cls.coro()
+
+
+def test_a_traced_coroutine_method_takes_keywords_of_any_name(tracing: Tracing) -> None:
+    # The traced call's own parameters never clash with the original's keywords: an HTTP
+    # client's `proxy=` reaches the method as it does untraced.
+    module = tracing.module(
+        """
+        class Client:
+            async def fetch(self, url, proxy=None, **options):
+                return (url, proxy, options)
+        """
+    )
+    tracing.instrument(module, "Client.fetch")
+    client = module.Client()
+
+    async def calls() -> list[tuple[object, ...]]:
+        return [await client.fetch("u", proxy="p"),
+                await module.Client.fetch(client, "v", proxy="q", wrapped=1, args=2)]
+
+    assert asyncio.run(calls()) == [("u", "p", {}), ("v", "q", {"wrapped": 1, "args": 2})]
+    assert [r.status for r in tracing.runs()] == ["ok", "ok"]
