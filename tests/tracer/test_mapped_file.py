@@ -7,6 +7,9 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -343,3 +346,35 @@ def test_only_a_chunk_mapped_here_is_read_as_a_huge_page(tmp_path: Path) -> None
     finally:
         writer.close()
     assert sink._huge_mapped(ident, 0) is False  # unmapped at close
+
+
+def test_a_large_process_is_not_scanned_for_huge_pages(tmp_path: Path) -> None:
+    # Reading /proc/self/smaps walks every mapping's page tables (~37 ms a resident GiB) inside
+    # a traced call: above the resident bound the writer keeps 4 KiB behaviour, unread.
+    script = tmp_path / "big.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from racetrace.tracer import sink
+        opened = []
+        sys.addaudithook(lambda event, args: event == "open" and opened.append(str(args[0])))
+        writer = sink.JsonLinesSink({str(tmp_path / "traces")!r}, "host", "svc", "0")
+        writer.write_line(b"{{}}\\n")
+        ident = writer._ident
+        ballast = b"x" * (sink._SMAPS_SCAN_MAX_RESIDENT + (64 << 20))
+        assert sink._resident_bytes() > sink._SMAPS_SCAN_MAX_RESIDENT
+        assert sink._huge_mapped(ident, 0) is False
+        big = "/proc/self/smaps" in opened
+        del ballast
+        small_resident = sink._resident_bytes() <= sink._SMAPS_SCAN_MAX_RESIDENT
+        sink._huge_mapped(ident, 0)
+        small = "/proc/self/smaps" in opened
+        writer.close()
+        print(big, small_resident, small, sink._fadvise is not None)
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    big, small_resident, small, can_recycle = done.stdout.split()
+    assert big == "False"
+    assert small_resident == "True"
+    assert small == can_recycle  # read once the process is small again, where recycling exists
