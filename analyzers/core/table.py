@@ -37,6 +37,7 @@ The API (also what a timeline can draw from):
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -462,16 +463,15 @@ class Table:
         for col in cols.values():
             col.reserve(n)
         lists = staged.lists
-        for name in ("start", "pid", "instance", "resource", "method", "host", "file"):
-            cols[name].extend(np.fromiter(lists[name], cols[name].data.dtype, n))
+        for name in ("start", "pid", "instance", "resource", "method", "host", "file",
+                     "stateful"):
+            cols[name].extend(_staged_array(lists[name], cols[name].data.dtype, n))
         for name in ("outlives", "loop"):
-            cols[name].extend(np.fromiter(lists[name], np.bool_, n))
-        cols["stateful"].extend(np.fromiter(map(_TRI_CODE.__getitem__, lists["stateful"]),
-                                            np.int8, n))
+            cols[name].extend(_staged_array(lists[name], np.bool_, n))
         for name in _NULLABLE:
             values = lists[name]
             try:  # nearly always: every run has it (a None fails at once), or none has
-                column = np.fromiter(values, np.int64, n)
+                column = _staged_array(values, np.int64, n)
             except TypeError:
                 _nullable(cols[name], cols["has_" + name], values)
             else:
@@ -612,14 +612,18 @@ class Table:
 
 
 class Staged:
-    """STARTs taken by `Table.stage`, not yet rows: a list per column (a tuple of a stretch's
-    values appended in one C call; strings interned now, while they are in the CPU cache),
+    """STARTs taken by `Table.stage`, not yet rows: an array per column (a tuple of a
+    stretch's values appended in one C call; strings interned now, while they are in the CPU
+    cache),
     the run ids and task keys, and the few links."""
 
     __slots__ = ("creators", "fans", "ids", "lists", "parents", "stretches", "tasks")
 
     def __init__(self) -> None:
-        self.lists: dict[str, list[Any]] = {name: [] for name in _STAGED_LISTS}
+        # Numbers go into machine arrays at once, while their objects are in the CPU cache
+        # (`commit` reads them without touching an object); a column that meets a value
+        # the array cannot hold (None) turns into a list of the values.
+        self.lists: dict[str, Any] = {name: array(code) for name, code in _STAGED_LISTS}
         self.ids: list[str] = []
         self.tasks: list[str | None] = []
         self.stretches: list[int] = []  # (stretch, count) pairs
@@ -637,12 +641,22 @@ class Staged:
             c = list(zip(*map(_RUN_FIELDS, runs), strict=True))
         lists = self.lists
         for name, field in _PLAIN_FIELDS:
-            lists[name] += c[field]
-        lists["instance"] += map(table.instances.__getitem__, c[_AT["instance_key"]])
-        lists["resource"] += map(table.resources.__getitem__, c[_AT["resource_key"]])
-        lists["method"] += map(table.methods.__getitem__, c[_AT["method"]])
-        lists["host"] += map(table.hosts.__getitem__, c[_AT["host"]])
-        lists["file"] += map(table.files_.__getitem__, c[_AT["file"]])
+            values = lists[name]
+            if values.__class__ is list:  # a column that met a None
+                values += c[field]
+                continue
+            size = len(values)
+            try:
+                values.extend(c[field])
+            except (TypeError, OverflowError):  # a None, or a number no column holds
+                del values[size:]
+                lists[name] = [*values, *c[field]]  # `commit` converts (or fails) as before
+        lists["stateful"].extend(map(_TRI_CODE.__getitem__, c[_AT["stateful"]]))
+        lists["instance"].extend(map(table.instances.__getitem__, c[_AT["instance_key"]]))
+        lists["resource"].extend(map(table.resources.__getitem__, c[_AT["resource_key"]]))
+        lists["method"].extend(map(table.methods.__getitem__, c[_AT["method"]]))
+        lists["host"].extend(map(table.hosts.__getitem__, c[_AT["host"]]))
+        lists["file"].extend(map(table.files_.__getitem__, c[_AT["file"]]))
         first = len(self.ids)
         self.ids += c[_AT["run_id"]]
         self.tasks += c[_AT["task_key"]]
@@ -730,6 +744,14 @@ def _nullable(column: Column, mask: Column, values: list[Any]) -> None:
         column.extend_list(values)
 
 
+def _staged_array(values: Any, dtype: Any, count: int) -> np.ndarray:
+    """A staged column (`Staged.lists`) as a numpy array: an `array` read in place (its type
+    code has the dtype's size), a list converted."""
+    if isinstance(values, array):
+        return np.frombuffer(values, dtype=dtype)
+    return np.fromiter(values, dtype, count)
+
+
 def _array(values: list[Any], dtype: Any) -> np.ndarray:
     if values and values.count(values[0]) == len(values):
         return np.full(len(values), values[0], dtype=dtype)
@@ -778,8 +800,10 @@ _RUN_ID = attrgetter("run_id")
 _PARENT = attrgetter("parent_run_id")
 _CREATOR = attrgetter("task_created_by_run")
 _NULLABLE = ("line", "thread", "thread_started", "task_created")
-_STAGED_LISTS = ("start", "pid", "outlives", "loop", "stateful", "instance", "resource",
-                 "method", "host", "file", *_NULLABLE)
+# Each staged column and the type code of its `array` (int64, int32, int8; bools as int8).
+_STAGED_LISTS = (("start", "q"), ("pid", "q"), ("outlives", "b"), ("loop", "b"),
+                 ("stateful", "b"), ("instance", "i"), ("resource", "i"), ("method", "i"),
+                 ("host", "i"), ("file", "i"), *((name, "q") for name in _NULLABLE))
 # Where each field of a `Run` is in `astuple(run)`; `_RUN_FIELDS` reads the same tuple from an
 # object of another type.
 _AT = FIELD_AT = {name: i for i, name in enumerate(Run.__struct_fields__)}
@@ -793,6 +817,6 @@ _LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key",
                    "resource_key", "stateful", "fan_out_of", "status", "method")
 _PLAIN_FIELDS = tuple((name, _AT[field]) for name, field in (
     ("start", "start_ns"), ("pid", "pid"), ("outlives", "outlives_call"),
-    ("loop", "loop_running"), ("stateful", "stateful"), ("line", "line"),
+    ("loop", "loop_running"), ("line", "line"),
     ("thread", "thread_id"), ("thread_started", "thread_started_ns"),
     ("task_created", "task_created_ns")))
