@@ -70,9 +70,11 @@ def load_table(
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_partial: TablePartialCallback | None = None,
+    block_bytes: int | None = None,
 ) -> Table:
     """`load_files`, into columns (see the module docstring). `on_partial` is called after
-    each block of each racetrace file (see `TablePartial`)."""
+    each block of each racetrace file (see `TablePartial`). `block_bytes`: how much of a file
+    is read at a time (default `blocks.BLOCK_BYTES`; the table does not depend on it)."""
     table = Table()
     total = sum(map(_size, (f for f, _ in files)))
     done = 0
@@ -87,10 +89,11 @@ def load_table(
                     if _looks_like_otlp(handle):
                         _load_otlp(table, handle.readall(), str(file), key_attr, file_rows)
                     else:
-                        blocks = Blocks(handle)
+                        blocks = Blocks(handle, block_bytes=block_bytes)
                         if on_partial is not None:
                             blocks = _Watched(handle, TablePartial(
-                                done, total, table, len(table), str(file)), on_partial)
+                                done, total, table, len(table), str(file)), on_partial,
+                                block_bytes)
                         _FileLoad(table, str(file), headers, orphans, file_rows).read(blocks)
             except OSError as exc:
                 raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
@@ -131,8 +134,8 @@ class _Watched(Blocks):
     rows committed: the loader asks for the next block after its flush)."""
 
     def __init__(self, handle: Any, partial: TablePartial,
-                 on_partial: TablePartialCallback) -> None:
-        super().__init__(handle)
+                 on_partial: TablePartialCallback, block_bytes: int | None = None) -> None:
+        super().__init__(handle, block_bytes=block_bytes)
         self.partial = partial
         self.on_partial = on_partial
 
