@@ -12,12 +12,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from racetrace.analyzers.core import blocks
 from racetrace.analyzers.core.load import LoadError, trace_files
 from racetrace.analyzers.core.model import Trace
 from racetrace.analyzers.core.table import Table
@@ -53,8 +51,9 @@ from .turns import Turns
 
 DEFAULT_REPORT_NAME = "racetrace-report.json"
 SWITCH_INTERVAL = 0.001  # seconds: see `on_mount`
-# The loader's blocks while the timeline streams in: it lets the screen go first between two
-# blocks (`turns.py`), so a key waits for at most one block's work (~3 ms; 4 MB took ~40 ms).
+# The loader's blocks while the timeline streams in (`load_table(block_bytes=...)`): it lets the
+# screen go first between two blocks (`turns.py`), so a key waits for at most one block's work
+# (~3 ms; 4 MB took ~40 ms).
 STREAM_BLOCK_BYTES = 256 << 10
 # Input that holds the loader until its effect is on screen (not mouse moves: a stream of them).
 HOLDING_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
@@ -262,9 +261,9 @@ class RacetraceApp(App[int]):
             stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:
-                with _block_bytes(STREAM_BLOCK_BYTES):
-                    table = load_table(trace_files(self.paths), key_attr=self.key_attr,
-                                       on_progress=self._on_progress, on_partial=stream.partial)
+                table = load_table(trace_files(self.paths), key_attr=self.key_attr,
+                                   on_progress=self._on_progress, on_partial=stream.partial,
+                                   block_bytes=STREAM_BLOCK_BYTES)
             except _Cancelled:
                 return
             except LoadError as exc:
@@ -721,18 +720,6 @@ def table_trace(table: Table) -> Trace:
         rows = [r for r in rows if r not in table.dropped]
     trace.runs = table.runs(rows)  # type: ignore[assignment]
     return trace
-
-
-@contextmanager
-def _block_bytes(size: int) -> Iterator[None]:
-    """The loader reads blocks of `size` bytes meanwhile (`blocks.BLOCK_BYTES`, read when a
-    file is opened; the result does not depend on it)."""
-    saved = blocks.BLOCK_BYTES
-    blocks.BLOCK_BYTES = size
-    try:
-        yield
-    finally:
-        blocks.BLOCK_BYTES = saved
 
 
 class _Cancelled(Exception):

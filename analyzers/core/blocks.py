@@ -57,11 +57,14 @@ class Blocks:
     block at a time: `data[:size]` holds whole lines starting at byte `base` of the file,
     except that the `final` block may end in a line cut short. `data` is reused for the next
     block: keep slices of it, never the object. `read(lo, hi)` reads a range again (for the
-    rare line number a damaged line needs)."""
+    rare line number a damaged line needs). `block_bytes`: the size of a block (default
+    `BLOCK_BYTES`); a line longer than it makes its block larger."""
 
-    def __init__(self, handle: BinaryIO | None = None, data: bytes | None = None) -> None:
+    def __init__(self, handle: BinaryIO | None = None, data: bytes | None = None, *,
+                 block_bytes: int | None = None) -> None:
         self.handle = handle
         self.data = data
+        self.block_bytes = block_bytes
 
     @classmethod
     def of(cls, data: bytes) -> Blocks:
@@ -72,7 +75,7 @@ class Blocks:
             yield 0, self.data, unpadded(self.data, len(self.data)), True
             return
         assert self.handle is not None
-        buffer = bytearray(BLOCK_BYTES)
+        buffer = bytearray(self.block_bytes or BLOCK_BYTES)
         base = 0
         filled = 0
         # A padded file is read to where its data ends (what a live writer adds later is not).

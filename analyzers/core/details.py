@@ -83,16 +83,40 @@ class _Unreadable:
         self.runs: set[str] = set()
         self.problems: list[str] = []
 
-    def note(self, run: Run, exc: Exception) -> None:
+    def note(self, run: Run, exc: Exception, stretch: _Stretch) -> None:
         if run.run_id in self.runs:
             return
         self.runs.add(run.run_id)
         if len(self.problems) < MAX_PROBLEMS:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            self.problems.append(f"{run.source}: run {run.run_id}: details unreadable: {reason}")
+            # Named by its line, as a load reading every run's details names it (`load.py`).
+            at = stretch.data.find(msgspec.json.encode(run.run_id))
+            number: int | str = "?"
+            if at >= 0:
+                try:
+                    number = (line_at(stretch.origin.path, stretch.origin.lo)
+                              + stretch.data.count(b"\n", 0, at))
+                except OSError:
+                    pass
+            self.problems.append(f"{run.source}:{number}: run {run.run_id}: details "
+                                 f"unreadable: {reason}")
 
 
 _unreadable = _Unreadable()
+
+
+def line_at(path: str, offset: int) -> int:
+    """The number of the line starting at byte `offset` of `path` (the rare path: a damaged
+    line is being named)."""
+    number = 1
+    with open(path, "rb") as handle:
+        while offset > 0:
+            block = handle.read(min(offset, 1 << 20))
+            if not block:
+                break
+            number += block.count(b"\n")
+            offset -= len(block)
+    return number
 
 
 def unreadable() -> tuple[int, list[str]]:
@@ -126,7 +150,7 @@ def read_details(run: Run) -> RunDetails:
         else:
             found = _decoded(stretch).get(run.run_id)
         if found is None and run.run_id in stretch.failed:
-            _unreadable.note(run, stretch.failed[run.run_id])
+            _unreadable.note(run, stretch.failed[run.run_id], stretch)
     return found if found is not None else RunDetails(run_id=run.run_id)
 
 
@@ -146,7 +170,7 @@ def prefetch(runs: Iterable[Run]) -> None:
                 for run in group:
                     found = decoded.get(run.run_id)
                     if found is None and run.run_id in stretch.failed:
-                        _unreadable.note(run, stretch.failed[run.run_id])
+                        _unreadable.note(run, stretch.failed[run.run_id], stretch)
                     run.details = found or RunDetails(run_id=run.run_id)
 
 

@@ -1,21 +1,18 @@
-"""Decode one racetrace trace file (JSON lines: a header, then START and END records) into
-runs, as fast as Python allows: this is where a million-run load spends its time, most of it
-building Python objects and reaching them again in memory. So:
+"""Decode the lines of one racetrace trace file (JSON lines: a header, then START and END
+records), as fast as Python allows: this is where a million-run load spends its time. The
+columnar loader (`tableload.py`) reads each file through here; so do the followers and the
+pytest plugin (`finish`, `read_header`). So:
 
-- Records are decoded by msgspec a stretch of `CHUNK_BYTES` at a time, straight from the file's
-  pages (the caller maps it); a stretch that fails (damage somewhere in it) is decoded again
-  line by line, so only the damaged lines are lost, a last line cut short included.
+- Records are decoded by msgspec a stretch of `CHUNK_BYTES` at a time, from a block of the
+  file (`blocks.py`); a stretch that fails (damage somewhere in it) is decoded again line by
+  line, so only the damaged lines are lost, a last line cut short included.
 - A START line is decoded into the fields every run needs (`Run`); the rest (`RunDetails`) is
-  decoded from the same stretch now (`details=True`) or later, on demand (`details.py`).
+  decoded by `details.py`, for every run at once (`load(details="eager")`) or when used.
 - What is damage: a line that does not decode (bad JSON, a wrong-typed field, an integer wider
   than 64 bits, nesting too deep to decode), a line that is not valid UTF-8 (each stretch is
   checked at C speed: its run keeps its times but not its unreadable class, label or stack), an
-  END before its START. The type of each detail field is checked where the details are
-  decoded: here with `details=True`, else by `details.py` when a run is first shown.
-- Each stretch is taken in whole while its objects are still in the CPU cache, in C-level
-  passes (`map`, `compress`, `dict.update`) rather than Python loops where it can: ENDs are
-  matched through the runs still open (a small dict), runs filed in their lanes, parents noted.
-  The index of every run id (`RunIndex`) is built only if something needs it.
+  END before its START (`sound_ends`). The type of each detail field is checked where the
+  details are decoded (`details.py`).
 """
 
 from __future__ import annotations
@@ -24,17 +21,14 @@ import codecs
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from itertools import compress, repeat
-from operator import attrgetter, is_, lt, ne
+from itertools import repeat
 from typing import Any
 
 import msgspec
 from racetrace.tracer import semconv
 
 from .blocks import Blocks
-from .details import attach_details
-from .model import End, Header, Origin, Process, Run, RunDetails, RunIndex
+from .model import End, Header, Run, RunDetails
 
 CHUNK_BYTES = 1 << 16  # also what a lazy details read re-reads: keep it small
 MAX_PROBLEMS = 20  # damaged lines named per file; all are counted
@@ -47,26 +41,6 @@ _STATUSES = {
     s: s for s in (semconv.STATUS_OK, semconv.STATUS_ERROR, semconv.STATUS_CANCELLED,
                    semconv.STATUS_UNFINISHED)
 }
-
-
-# The values of `semconv.END_REASON`, kept as one string each rather than one per run.
-_REASONS = {r: r for r in ("returned", "raised", "exhausted", "closed", "cancelled")}
-
-
-@dataclass
-class Loaded:
-    """What a load gathers across files besides their runs (see `Trace`)."""
-
-    lanes: dict[str, list[Run]] = field(default_factory=dict)
-    lane_starts: dict[str, list[int]] = field(default_factory=dict)
-    notable: list[Run] = field(default_factory=list)
-    on_loop: list[Run] = field(default_factory=list)  # sync runs started on a running loop
-
-    def ended(self, run: Run) -> None:
-        """Note `run`, just ended, among the notable runs if it failed (one with a resource key
-        is there already, since it started)."""
-        if run.status == semconv.STATUS_ERROR and run.resource_key is None:
-            self.notable.append(run)
 
 
 _header_decoder = msgspec.json.Decoder(Header)
@@ -237,231 +211,6 @@ def sound_ends(owners: list[Run], ends: list[End], damage: Damage, opened: dict[
     return kept_owners, kept_ends
 
 
-_RUN_ID = attrgetter("run_id")
-_START_NS = attrgetter("start_ns")
-_END_NS = attrgetter("end_ns")
-_KEY = attrgetter("instance_key")
-_RESOURCE = attrgetter("resource_key")
-_PARENT = attrgetter("parent_run_id")
-_CREATOR = attrgetter("task_created_by_run")
-_LOOP = attrgetter("loop_running")
-_STATUS = attrgetter("status")
-_REASON = attrgetter("reason")
-
-
-def load_lines(
-    data: Any,
-    source: str,
-    index: RunIndex,
-    into: Loaded,
-    orphans: list[tuple[End, str]],
-    *,
-    details: bool = True,
-) -> tuple[list[Run], list[Process], int, list[str]]:
-    """The runs and the process of one trace file (`bytes`, or its `Blocks`). ENDs whose START
-    is not in this file go to `orphans`, for the caller to match once every file is loaded.
-    `details=False` leaves each run's details to be read on demand."""
-    blocks = data if isinstance(data, Blocks) else Blocks.of(data)
-    damage = Damage(source)
-    numbers = _LineNumbers(blocks)
-    file = _FileLoad(source, damage, details, into, index.linked, numbers)
-    for base, block, size, final in blocks:
-        for lo, hi, records in decode_chunks(block, damage, numbers, base, size, final):
-            file.add(lo, hi, records, block, base)
-    if not file.seen:
-        if damage.skipped:
-            raise NotATrace(damage.problems[0])
-        return [], [], 0, []
-    runs, header = file.runs, file.header
-    if (header is None or _identity(header) in index.headers) and index.holds_any(runs):
-        # A copy of a file loaded before (each process writes its own file, never repeating
-        # a run in another, so only a file whose header was seen, or that has none, can be).
-        runs = _without_duplicates(runs, index, into, damage)
-    if header is not None:
-        index.headers.add(_identity(header))
-    index.add(runs)
-    if file.unmatched:
-        # ENDs before their START in the file, second ENDs, or ENDs of another file's runs.
-        mine = index.last_file()
-        for end in file.unmatched:
-            run = mine.get(end.run_id)
-            if run is None or run.end_ns is not None:
-                orphans.append((end, source))
-                continue
-            if not finish(run, end):
-                damage.note(ended_before_start(source, end))
-                continue
-            into.ended(run)
-    if header is not None:
-        process = Process(
-            host=header.host, pid=header.pid, source=source, service=header.service,
-            argv=header.argv, ppid=header.ppid, started_ns=header.wall_ns,
-            last_ns=max(file.last_ns, header.wall_ns), unresolved_targets=file.unresolved,
-        )
-    else:
-        first = runs[0] if runs else None
-        process = Process(host=first.host if first else "", pid=first.pid if first else 0,
-                          source=source, last_ns=file.last_ns)
-    return runs, [process], damage.skipped, damage.problems
-
-
-class _FileLoad:
-    """One file's records, taken a stretch at a time while its objects are still in the CPU
-    cache: a pass over a million runs after the fact would miss the cache on every run."""
-
-    def __init__(self, source: str, damage: Damage, details: bool, into: Loaded,
-                 linked: dict[str, Run], numbers: _LineNumbers) -> None:
-        self.source = source
-        self.damage = damage
-        self.details = details
-        self.numbers = numbers
-        self.into = into
-        self.linked = linked
-        self.header: Header | None = None
-        self.runs: list[Run] = []
-        self.open: dict[str, Run] = {}  # runs started and not (yet) ended
-        self.unmatched: list[End] = []
-        self.last_ns = 0
-        self.seen = 0
-        self.unresolved: list[Any] = []
-
-    def add(self, lo: int, hi: int, records: list[Any], data: Any, base: int) -> None:
-        self.seen += len(records)
-        kinds = list(map(type, records))
-        stretch = list(compress(records, map(is_, kinds, repeat(Run))))
-        ends = list(compress(records, map(is_, kinds, repeat(End))))
-        if len(stretch) + len(ends) < len(records):
-            headers = [r for r in records if r.__class__ is Header]
-            if self.header is None:
-                self.header = headers[0]
-            # A later header (written at exit) says which targets never resolved.
-            self.unresolved = headers[-1].unresolved_targets
-        if stretch:
-            self._started(stretch, lo, hi, data, base)
-        if ends:
-            self._ended(ends)
-
-    def _started(self, stretch: list[Run], lo: int, hi: int, data: Any, base: int) -> None:
-        header = self.header
-        service = header.service if header is not None else None
-        set_each(stretch, "origin", repeat(Origin(self.source, service, base + lo, base + hi)))
-        if self.details:
-            unreadable = attach_details(stretch, data[lo:hi])
-            if unreadable:
-                self._unreadable(unreadable, lo, hi, data, base)
-        self.last_ns = max(self.last_ns, max(map(_START_NS, stretch)))
-        opened = self.open
-        size = len(opened)
-        opened.update(zip(map(_RUN_ID, stretch), stretch, strict=True))
-        if len(opened) - size != len(stretch):
-            stretch = self._first_of_each(stretch)
-        self.runs += stretch
-        lanes = self.into.lanes
-        lane_starts = self.into.lane_starts
-        lane_of = lanes.get
-        for key, run, start in zip(map(_KEY, stretch), stretch, map(_START_NS, stretch),
-                                   strict=True):
-            lane = lane_of(key)
-            if lane is None:
-                lanes[key] = [run]
-                lane_starts[key] = [start]
-            else:
-                lane.append(run)
-                lane_starts[key].append(start)
-        if any(map(_RESOURCE, stretch)):
-            self.into.notable += (r for r in stretch if r.resource_key is not None)
-        if any(map(_LOOP, stretch)):
-            self.into.on_loop += (r for r in stretch if r.loop_running)
-        if any(map(_PARENT, stretch)) or any(map(_CREATOR, stretch)):
-            self._link(stretch)
-
-    def _unreadable(self, runs: list[tuple[Run, Exception]], lo: int, hi: int,
-                    data: Any, base: int) -> None:
-        """Count runs whose START decoded but whose details did not (a wrong-typed label,
-        class or stack): the run stays, blank where its line is damaged."""
-        first = self.numbers.at(base + lo)
-        for run, exc in runs:
-            at = data.find(msgspec.json.encode(run.run_id), lo, hi)
-            number = line_number(data, lo, at, first) if at >= 0 else "?"
-            self.damage.note(f"{self.source}:{number}: run {run.run_id}: details unreadable: "
-                             f"{first_line(exc)}")
-
-    def _link(self, stretch: list[Run]) -> None:
-        """A run started inside another (its parent, or the run that created its task) finds it
-        open now, nearly always: remember it, so that ancestry needs no index of every run."""
-        opened = self.open
-        for run in stretch:
-            for link in (run.parent_run_id, run.task_created_by_run):
-                parent = opened.get(link) if link is not None else None
-                if parent is not None:
-                    self.linked.setdefault(link, parent)  # type: ignore[arg-type]
-
-    def _first_of_each(self, stretch: list[Run]) -> list[Run]:
-        """The rare path: a run id repeated while its run is open (a repeated line). The first
-        START counts, but `update` has just let the later one win: undo that."""
-        opened = self.open
-        ids = set(map(_RUN_ID, stretch))
-        firsts = {r.run_id: r for r in reversed(self.runs) if r.run_id in ids and r.end_ns is None}
-        kept = []
-        for run in stretch:
-            if run.run_id in firsts:
-                self.damage.note(f"{self.source}: run {run.run_id} loaded twice; kept the first")
-            else:
-                firsts[run.run_id] = run
-                kept.append(run)
-        opened.update(firsts)
-        return kept
-
-    def _ended(self, ends: list[End]) -> None:
-        """Complete the runs these ENDs belong to; an END that finds no open run waits in
-        `unmatched` (its START later in the file, a second END, another file's run)."""
-        self.last_ns = max(self.last_ns, max(map(_END_NS, ends)))
-        owners = list(map(self.open.pop, map(_RUN_ID, ends), repeat(None)))
-        if None in owners:
-            pairs = [(r, e) for r, e in zip(owners, ends, strict=True) if r is not None]
-            self.unmatched += (e for r, e in zip(owners, ends, strict=True) if r is None)
-            owners = [r for r, _ in pairs]
-            ends = [e for _, e in pairs]
-        if any(map(lt, map(_END_NS, ends), map(_START_NS, owners))):
-            owners, ends = sound_ends(owners, ends, self.damage, self.open)
-        if not owners:
-            return
-        set_each(owners, "end_ns", map(_END_NS, ends))
-        statuses = list(map(_STATUS, ends))
-        set_each(owners, "status", map(_STATUSES.get, statuses, statuses))
-        set_each(owners, "end_reason", map(_REASONS.get, (reasons := list(map(_REASON, ends))),
-                                           reasons))
-        # Runs that did not return are few: find them at C speed, then complete them one by one.
-        for run, end in compress(zip(owners, ends, strict=True),
-                                 map(ne, statuses, repeat(semconv.STATUS_OK))):
-            run.error_type = end.error_type
-            run.error_message = end.error_message
-            self.into.ended(run)
-
-
 def set_each(objects: Iterable[Any], name: str, values: Iterable[Any]) -> None:
     """`setattr(o, name, v)` for each pair, at C speed (a deque of size 0 drains the map)."""
     deque(map(setattr, objects, repeat(name), values), maxlen=0)
-
-
-def _without_duplicates(runs: list[Run], index: RunIndex, into: Loaded,
-                        damage: Damage) -> list[Run]:
-    """The rare path: runs loaded from an earlier file already (a copied file). Keep those."""
-    kept = []
-    dropped = set()
-    for run in runs:
-        if not index.in_files(run.run_id):
-            kept.append(run)
-            continue
-        dropped.add(id(run))
-        damage.note(f"{damage.source}: run {run.run_id} loaded twice; kept the first")
-    for key in {r.instance_key for r in runs}:
-        lane = [r for r in into.lanes[key] if id(r) not in dropped]
-        if lane:
-            into.lanes[key] = lane
-            into.lane_starts[key] = [r.start_ns for r in lane]
-        else:
-            del into.lanes[key], into.lane_starts[key]
-    into.notable[:] = [r for r in into.notable if id(r) not in dropped]
-    into.on_loop[:] = [r for r in into.on_loop if id(r) not in dropped]
-    return kept

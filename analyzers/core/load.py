@@ -20,7 +20,7 @@ from typing import Literal
 
 import msgspec
 
-from .details import attach_details
+from .details import attach_details, line_at
 from .gcpause import gc_paused
 from .lines import MAX_PROBLEMS, NotATrace, first_line, line_number
 
@@ -140,7 +140,7 @@ def _read_details(trace: Trace, runs: list[Run]) -> None:
                     continue
                 named[source] += 1
                 at = data.find(msgspec.json.encode(run.run_id))
-                number = (line_number(data, 0, at, _line_at(source, origin.lo))
+                number = (line_number(data, 0, at, line_at(source, origin.lo))
                           if at >= 0 else "?")
                 trace.problems.append(f"{source}:{number}: run {run.run_id}: details "
                                       f"unreadable: {first_line(exc)}")
@@ -152,17 +152,3 @@ def _read_details(trace: Trace, runs: list[Run]) -> None:
 def _problems_of(trace: Trace, source: str) -> int:
     """How many problems of `source` a load named (at most `MAX_PROBLEMS` a file)."""
     return sum(1 for p in trace.problems if p.startswith((f"{source}:", f"{source} ")))
-
-
-def _line_at(path: str, offset: int) -> int:
-    """The number of the line starting at byte `offset` of `path` (the rare path: a damaged
-    line is being named)."""
-    number = 1
-    with open(path, "rb") as handle:
-        while offset > 0:
-            block = handle.read(min(offset, 1 << 20))
-            if not block:
-                break
-            number += block.count(b"\n")
-            offset -= len(block)
-    return number

@@ -403,7 +403,6 @@ class RunIndex:
         self._files: list[list[Run]] = []
         self._dicts: list[dict[str, Run] | None] = []
         self.linked: dict[str, Run] = {}  # runs named as a parent by a later run
-        self.headers: set[tuple[Any, ...]] = set()  # (host, pid, clocks) of each file's header
         self.size = 0
 
     def add(self, runs: list[Run]) -> None:
@@ -429,17 +428,6 @@ class RunIndex:
             ids = self._dicts[number] = dict(zip(map(_RUN_ID, reversed(runs)), reversed(runs),
                                                  strict=True))
         return ids
-
-    def last_file(self) -> dict[str, Run]:
-        return self.file(len(self._files) - 1)
-
-    def in_files(self, run_id: str) -> bool:
-        """Whether a file added so far holds `run_id`."""
-        return any(run_id in self.file(n) for n in range(len(self._files)))
-
-    def holds_any(self, runs: list[Run]) -> bool:
-        ids = set(map(_RUN_ID, runs))
-        return any(not self.file(n).keys().isdisjoint(ids) for n in range(len(self._files)))
 
 
 _RUN_ID = attrgetter("run_id")

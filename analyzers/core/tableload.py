@@ -1,5 +1,5 @@
 """Trace files into a `Table` (columns), with the same records, damage and merging rules as
-`load` (`lines.py`): what `racetrace report` loads.
+`load` had over `Run` objects (decoded by `lines.py`): what every reader loads.
 
 Each stretch of lines is decoded by msgspec into the loader's own record types (`Run`, `End`,
 `Header`: the same validation, so the same lines are damage), turned into column chunks at C
@@ -70,9 +70,11 @@ def load_table(
     key_attr: str | None = None,
     on_progress: ProgressCallback | None = None,
     on_partial: TablePartialCallback | None = None,
+    block_bytes: int | None = None,
 ) -> Table:
     """`load_files`, into columns (see the module docstring). `on_partial` is called after
-    each block of each racetrace file (see `TablePartial`)."""
+    each block of each racetrace file (see `TablePartial`). `block_bytes`: how much of a file
+    is read at a time (default `blocks.BLOCK_BYTES`; the table does not depend on it)."""
     table = Table()
     total = sum(map(_size, (f for f, _ in files)))
     done = 0
@@ -87,10 +89,11 @@ def load_table(
                     if _looks_like_otlp(handle):
                         _load_otlp(table, handle.readall(), str(file), key_attr, file_rows)
                     else:
-                        blocks = Blocks(handle)
+                        blocks = Blocks(handle, block_bytes=block_bytes)
                         if on_partial is not None:
                             blocks = _Watched(handle, TablePartial(
-                                done, total, table, len(table), str(file)), on_partial)
+                                done, total, table, len(table), str(file)), on_partial,
+                                block_bytes)
                         _FileLoad(table, str(file), headers, orphans, file_rows).read(blocks)
             except OSError as exc:
                 raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
@@ -131,8 +134,8 @@ class _Watched(Blocks):
     rows committed: the loader asks for the next block after its flush)."""
 
     def __init__(self, handle: Any, partial: TablePartial,
-                 on_partial: TablePartialCallback) -> None:
-        super().__init__(handle)
+                 on_partial: TablePartialCallback, block_bytes: int | None = None) -> None:
+        super().__init__(handle, block_bytes=block_bytes)
         self.partial = partial
         self.on_partial = on_partial
 
@@ -196,7 +199,7 @@ def _load_otlp(table: Table, data: bytes, source: str, key_attr: str | None,
 
 
 class _FileLoad:
-    """One racetrace file's lines into the table (`lines._FileLoad`, on rows). A run still
+    """One racetrace file's lines into the table (on rows). A run still
     open is its decoded `Run`, whose `origin` holds its row meanwhile (the object never leaves
     this class); STARTs and END fields go into the columns a block (a few thousand runs) at a
     time, where numpy's cost per call is small against the work."""
@@ -272,7 +275,7 @@ class _FileLoad:
         c = table.stage(starts, len(table.origins) - 1, exact=True)
         assert c is not None
         first = self.next_row - len(starts)
-        # Noted now, in line order with the failed runs their ENDs note (`lines.Loaded`).
+        # Noted now, in line order with the failed runs their ENDs note.
         # (`stage` gave the fields as columns: a test of a tuple costs no attribute reads.)
         if any(c[FIELD_AT["resource_key"]]):
             table.notable += (first + i for i, r in enumerate(starts)
@@ -285,7 +288,7 @@ class _FileLoad:
                 if r.details is not None)
         if any(c[FIELD_AT["parent_run_id"]]) or any(c[FIELD_AT["task_created_by_run"]]):
             # A run started inside another finds it open now, nearly always: remember it,
-            # so that ancestry needs no index of every run (`lines._FileLoad._link`).
+            # so that ancestry needs no index of every run.
             for run in starts:
                 for link in (run.parent_run_id, run.task_created_by_run):
                     parent = opened.get(link) if link is not None else None
@@ -382,7 +385,7 @@ class _FileLoad:
                 last_ns=max(self.last_ns, header.wall_ns), unresolved_targets=self.unresolved,
             )
         else:
-            # The first run kept (a copy's runs are dropped), as `lines.load_lines` has it.
+            # The first run kept (a copy's runs are dropped).
             kept = next((r for r in range(first, last) if r not in table.dropped), None)
             host, pid = ("", 0) if kept is None else (
                 table.hosts.strings[table.host[kept]], int(table.pid[kept]))

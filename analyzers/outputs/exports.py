@@ -154,6 +154,18 @@ def _slots(trace: Trace, runs: list[Run]) -> list[int]:
     return slots
 
 
+def _chrome_args(run: Run) -> dict[str, Any]:
+    """A run's begin event's `args`."""
+    args = {
+        "method": run.method, "run_id": run.run_id, "status": run.status,
+        "instance_key": run.instance_key, "task": run.task_name, "thread": run.thread_name,
+        "callsite": run.callsite, "parent_run_id": run.parent_run_id,
+    }
+    if run.error_type:
+        args["error"] = f"{run.error_type}: {run.error_message}"
+    return args
+
+
 def chrome_trace(trace: Trace, report: Report | None = None) -> dict[str, Any]:
     """The trace as a Chrome trace-event JSON object (timestamps in µs from the first run)."""
     origin = trace.start_ns or 0
@@ -193,14 +205,7 @@ def chrome_trace(trace: Trace, report: Report | None = None) -> dict[str, Any]:
             pid = pid_of(run)
             common = {"cat": "racetrace.run", "name": lane, "id": slot_ids[slot], "pid": pid,
                       "tid": run.thread_id or 0}
-            args = {
-                "method": run.method, "run_id": run.run_id, "status": run.status,
-                "instance_key": run.instance_key, "task": run.task_name,
-                "thread": run.thread_name, "callsite": run.callsite,
-                "parent_run_id": run.parent_run_id,
-            }
-            if run.error_type:
-                args["error"] = f"{run.error_type}: {run.error_message}"
+            args = _chrome_args(run)
             end = run.end_ns if run.end_ns is not None else trace.last_ns_of(run)
             timed.append((us(run.start_ns), 1, {"ph": "b", "ts": us(run.start_ns), **common,
                                                 "args": args}))
@@ -376,16 +381,8 @@ def chrome_table_chunks(table: Table, report: Report | None = None) -> Iterator[
             if event < count:
                 run = next(views)
                 common["tid"] = run.thread_id or 0
-                args = {
-                    "method": run.method, "run_id": run.run_id, "status": run.status,
-                    "instance_key": run.instance_key, "task": run.task_name,
-                    "thread": run.thread_name, "callsite": run.callsite,
-                    "parent_run_id": run.parent_run_id,
-                }
-                if run.error_type:
-                    args["error"] = f"{run.error_type}: {run.error_message}"
                 chunk.append(orjson.dumps({"ph": "b", "ts": us(run.start_ns), **common,
-                                           "args": args}))
+                                           "args": _chrome_args(run)}))
             else:
                 chunk.append(orjson.dumps({"ph": "e", "ts": us(int(ends[row])), **common}))
         if len(chunk) == 4096:

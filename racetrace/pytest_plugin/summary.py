@@ -78,12 +78,13 @@ def write_report(paths: Sequence[str], target: str, *, suppressions: Any,
     """The analyzer's JSON report (`racetrace.report/1`) over the session's trace files."""
     import orjson
 
-    from racetrace.analyzers.core.load import trace_files
-    from racetrace.analyzers.core.table import Table
-    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.analyzers.core.load import load
+    from racetrace.analyzers.core.model import Trace
     from racetrace.analyzers.findings.analyze import analyze
 
-    trace = load_table(trace_files(paths)) if paths else Table()
+    # Every run's details read (`load`'s default): a run whose details do not decode is
+    # counted and named in the report, as the report has always done.
+    trace = load(paths) if paths else Trace(runs=[], processes=[])
     extra = ({} if blocking_threshold_ns is None
              else {"blocking_threshold_ns": blocking_threshold_ns})
     report = analyze(trace, suppressions=suppressions, **extra)

@@ -137,3 +137,25 @@ def test_recorded_samples_export_as_their_traces_do(sample: str, sample_trace) -
     assert b"".join(exports.otlp_table_lines(table)) == b"".join(exports.otlp_lines(trace))
     assert (b"".join(exports.chrome_table_chunks(table, analyze(table)))
             == orjson.dumps(exports.chrome_trace(trace, analyze(trace))) + b"\n")
+
+
+@pytest.mark.parametrize("command", [["runs"], ["runs", "--json"], ["export", "-f", "chrome"],
+                                     ["export", "-f", "otlp"]])
+def test_written_runs_name_the_line_of_details_that_do_not_decode(writer, cli,
+                                                                   command: list[str]) -> None:
+    """Written run by run, a run whose details do not decode is named by its file and line,
+    as a load of every run's details names it."""
+    w = writer()
+    for n in range(30):  # a few stretches: the damaged line is not in the first
+        w.run(n * 10, n * 10 + 5)
+    bad = w.run(400, 410)
+    at = next(n for n, line in enumerate(w.lines) if bad.encode() in line and b"start" in line)
+    record = orjson.loads(w.lines[at])
+    record["racetrace.instance.label"] = 123
+    w.lines[at] = orjson.dumps(record)
+    path = w.write()
+    (problem,) = load([path]).problems
+    assert problem.startswith(f"{path}:{at + 1}: run {bad}: details unreadable: ")
+    done = cli(*command, str(path))
+    assert done.returncode == 0
+    assert f"racetrace: skipped 1 damaged line (first: {problem})" in done.stderr

@@ -408,3 +408,30 @@ def test_fields_a_line_may_leave_out_load_as_into_runs(writer, monkeypatch, chun
     assert not table.has_task.all() and table.has_task.any()
     assert not table.has_line.all() and table.has_line.any()
     same_report([w.path])
+
+
+def test_block_bytes_sets_the_size_read_at_a_time_and_not_the_table(writer) -> None:
+    """`load_table(block_bytes=...)` reads the files in blocks of that size (one `on_partial`
+    a block) without touching the module's default, and loads the same table."""
+    from racetrace.analyzers.core import blocks
+
+    w = writer()
+    busy(w)
+    busy(w, offset=1000)
+    path = w.write()
+    default = blocks.BLOCK_BYTES
+    paths = trace_files([path])
+    size = path.stat().st_size
+    seen: list[tuple[int, int]] = []
+    small = load_table(paths, block_bytes=2048,
+                       on_partial=lambda part: seen.append((part.done, blocks.BLOCK_BYTES)))
+    whole = load_table(paths)
+    assert blocks.BLOCK_BYTES == default
+    assert {d for _, d in seen} == {default}
+    done = [d for d, _ in seen]
+    steps = [b - a for a, b in zip([0, *done], done, strict=False)]
+    assert len(seen) >= size // 2048 and max(steps) <= 2048 and seen[-1][0] == size
+    assert (small.skipped_lines, small.problems, small.processes) == (
+        whole.skipped_lines, whole.problems, whole.processes)
+    assert [[getattr(small.run(r), f) for f in FIELDS] for r in range(len(small))] == [
+        [getattr(whole.run(r), f) for f in FIELDS] for r in range(len(whole))]

@@ -215,3 +215,78 @@ async def test_findings_are_listed_in_the_pauses_between_keys(
         await until(lambda: not findings.listing, pilot)
         assert findings.option_count == findings.count
         assert gc.isenabled()
+
+
+@run_async
+async def test_the_app_reads_small_blocks_without_changing_the_default(trace_dir: Path) -> None:
+    """The app's load reads blocks of `STREAM_BLOCK_BYTES` (passed to `load_table`), while the
+    module's default stays as it was: a load running beside it in the same process (another
+    app, a report, a test) reads its own size."""
+    from racetrace.analyzers.core import blocks
+    from racetrace.tui.app import STREAM_BLOCK_BYTES
+
+    default = blocks.BLOCK_BYTES
+    seen: list[int] = []
+
+    def after(part: Any) -> None:  # in the loading thread, after a layout
+        seen.append(blocks.BLOCK_BYTES)
+
+    app = make_app(trace_dir, on_partial=after)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.trace is not None and len(app.trace.runs) == 3_000
+    assert seen and set(seen) == {default} != STREAM_BLOCK_BYTES
+    assert blocks.BLOCK_BYTES == default
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "no_runs", "quit_while_loading",
+                                  "quit_before_findings", "no_findings", "follow"])
+@run_async
+async def test_the_collector_is_back_however_the_app_ends(trace_dir: Path, tmp_path: Path,
+                                                          case: str) -> None:
+    """The collector paused at start-up is back when the app has nothing to show (a load that
+    failed, a trace without runs), when it quits mid-load or before the findings are listed,
+    and it is never paused while following."""
+    was_enabled = gc.isenabled()
+    gate = Gate()
+    kwargs: dict[str, Any] = {}
+    path = trace_dir
+    if case == "missing":
+        path = tmp_path / "nope"
+    elif case == "empty":
+        path = tmp_path / "empty"
+        path.mkdir()
+    elif case == "no_runs":
+        path = Path(__file__).parent / "data" / "no_runs"
+    elif case == "no_findings":
+        path = Path(__file__).parent / "data" / "shop" / "host-b.200.jsonl"  # one run
+    elif case == "follow":
+        kwargs["follow"] = True
+    elif case == "quit_while_loading":
+        kwargs["on_partial"] = gate
+    app = make_app(path, **kwargs)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            if case == "quit_while_loading":
+                await until(lambda: app.streaming, pilot)
+                assert not gc.isenabled()
+                await pilot.press("q")
+                gate.open_all()  # (the held loader sees the app closing and stops)
+            elif case == "quit_before_findings":
+                await until(lambda: app.trace is not None, pilot)
+                await pilot.press("q")
+            elif case == "follow":
+                await until(lambda: app.trace is not None, pilot)
+                assert gc.isenabled() == was_enabled
+                await pilot.press("q")
+            else:
+                await settle(pilot)
+                await until(lambda: app.trace is not None or app.failed, pilot)
+                if case == "no_findings":
+                    await until(lambda: app.report is not None, pilot)
+                    assert not app.report.findings
+                await pilot.pause()
+                assert gc.isenabled() == was_enabled
+    finally:
+        gate.open_all()
+    assert gc.isenabled() == was_enabled
