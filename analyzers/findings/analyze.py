@@ -104,8 +104,11 @@ def analyze_part(
         raise ValueError("max_pairs must be at least 1")
     with gc_paused():
         table = trace if isinstance(trace, Table) else Table.from_trace(trace)
-        return _Analysis(table.process_last_ns, suppressions or Suppressions(), max_pairs,
-                         table.lookup, blocking_threshold_ns).part(table)
+        try:
+            return _Analysis(table.process_last_ns, suppressions or Suppressions(), max_pairs,
+                             table.lookup, blocking_threshold_ns).part(table)
+        finally:
+            ordering.forget(table)
 
 
 def combine(

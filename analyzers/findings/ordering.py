@@ -141,22 +141,35 @@ def _lane_flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]
         if 0 <= at and at + len(rows) <= len(base):
             known = _FLAGS.get(table)
             if known is None or known[0] is not base:
-                # A slice at a time: the gathered columns of a million rows would hold
-                # tens of MB at once.
-                parts = [_flags(table, base[lo: lo + _FLAGS_ROWS + 1])
-                         for lo in range(0, len(base), _FLAGS_ROWS)]
-                bad = np.concatenate([b[:_FLAGS_ROWS] for b, _, _ in parts])
-                same = np.concatenate([s for _, s, _ in parts])
-                handed = np.concatenate([h for _, _, h in parts])
-                prefix = np.concatenate(([0], np.cumsum(bad, dtype=np.int32)))
-                known = _FLAGS[table] = (base, prefix, same, handed)
-            _, prefix, same, handed = known
+                known = _FLAGS[table] = (base, *_flags_over(table, base))
+            _, bad_at, same, handed = known
             end = at + len(rows)
-            if prefix[end] - prefix[at]:
+            if np.searchsorted(bad_at, at) != np.searchsorted(bad_at, end):
                 return None
             return same[at: end - 1], handed[at: end - 1]
     bad, same, handed = _flags(table, rows)
     return None if bad.any() else (same, handed)
+
+
+def _flags_over(table: Table, order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_flags` over all of `order`, a slice at a time (the gathered columns of a million rows
+    would hold tens of MB at once): the positions whose user the columns cannot tell (few),
+    and the pairs' flags."""
+    bad_at: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    same: list[np.ndarray] = [np.zeros(0, dtype=bool)]
+    handed: list[np.ndarray] = [np.zeros(0, dtype=bool)]
+    for lo in range(0, len(order), _FLAGS_ROWS):
+        bad, same_user, handed_over = _flags(table, order[lo: lo + _FLAGS_ROWS + 1])
+        bad_at.append(np.flatnonzero(bad[:_FLAGS_ROWS]) + lo)
+        same.append(same_user)
+        handed.append(handed_over)
+    return np.concatenate(bad_at), np.concatenate(same), np.concatenate(handed)
+
+
+def forget(table: Table) -> None:
+    """Drop what `serialized_rows` kept of `table` (its lanes' flags, ~2 bytes a run): the
+    analysis is over, and a viewer keeps the table for its whole life."""
+    _FLAGS.pop(table, None)
 
 
 def _flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -398,3 +398,28 @@ def test_serialized_on_the_columns_says_what_serialized_on_the_runs_says(
     assert None in answers
     assert {r for a in answers if a is not None for r in a.reasons} == {
         "handed over", "one flow of control", "one timer"}
+
+
+def test_the_analysis_keeps_nothing_of_its_lanes_flags_once_done(tmp_path: Path) -> None:
+    # A viewer holds its table for its whole life: the lanes' flags worked out for the latent
+    # rule (~2 bytes a run) must go with the analysis, and a second analysis say the same.
+    import importlib.util
+
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.analyzers.findings import ordering
+    from racetrace.analyzers.findings.analyze import analyze
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "analyzer_scale.py"
+    spec = importlib.util.spec_from_file_location("analyzer_scale", bench)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.write_mixed(tmp_path, 4000, instances=40, processes=2)
+    table = load_table(trace_files([tmp_path]))
+    first = analyze(table)
+    assert any(f.kind == "latent" for f in first.findings)
+    assert table not in ordering._FLAGS
+    second = analyze(table)
+    assert [(f.kind, f.run_count) for f in second.findings] == [
+        (f.kind, f.run_count) for f in first.findings]
