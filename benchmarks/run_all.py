@@ -294,9 +294,16 @@ def bench_startup(args: argparse.Namespace) -> list[Row]:
             source = "benchmarks/startup.py"
     plain, traced = measure(args.starts)[:2]
     p, t = _median(plain), _median(traced)
+    uncached = _NO_BYTECODE_NOTE if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
     return [Row("RACETRACE=1 python -c pass / plain", t, p, "ms", "<= +40 ms", t - p <= 40,
                 note=f"added {t - p:+.1f} ms; medians of {args.starts} interleaved starts "
-                     f"({source})")]
+                     f"({source}){uncached}")]
+
+
+# Without cached bytecode each traced start compiles racetrace's tracer modules (+~20 ms here);
+# an installed wheel has its bytecode compiled by pip.
+_NO_BYTECODE_NOTE = ("; PYTHONDONTWRITEBYTECODE is set: without a cached __pycache__ every start "
+                     "compiles racetrace's modules, which a pip-installed wheel does not")
 
 
 # -- report ----------------------------------------------------------------------------------------
