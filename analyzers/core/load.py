@@ -33,7 +33,7 @@ from .loadfiles import (  # noqa: F401
     _size,
     trace_files,
 )
-from .model import Run, RunIndex, Trace
+from .model import Run, RunIndex, Trace, by_instance
 from .table import Table
 
 __all__ = ["TRACE_SUFFIXES", "LoadError", "NotATrace", "ProgressCallback", "load", "load_files",
@@ -97,14 +97,7 @@ def trace_of(table: Table, *, details: Literal["eager", "lazy"] = "lazy") -> Tra
         index.add(in_load_order)  # the first loaded of a repeated id wins, as in the table
         index.linked.update((run_id, view_of[row]) for run_id, row in table.linked.items()
                             if row in view_of)
-        lanes: dict[str, list[Run]] = {}
-        for run in in_load_order:
-            lane = lanes.get(run.instance_key)
-            if lane is None:
-                lanes[run.instance_key] = [run]
-            else:
-                lane.append(run)
-        trace.lanes = lanes
+        lanes = trace.lanes = by_instance(in_load_order)
         trace.lane_starts = {key: [r.start_ns for r in lane] for key, lane in lanes.items()}
         if details == "eager":
             _read_details(trace, in_load_order)

@@ -346,14 +346,7 @@ class Trace(msgspec.Struct, gc=False):
         `ordered=False` skips checking the order, for a caller that checks it itself."""
         lanes = self.lanes
         if sum(map(len, lanes.values())) != len(self.runs):
-            lanes = {}
-            for run in self.runs:
-                group = lanes.get(run.instance_key)
-                if group is None:
-                    lanes[run.instance_key] = [run]
-                else:
-                    group.append(run)
-            self.lanes = lanes
+            lanes = self.lanes = by_instance(self.runs)
             self.lanes_sorted = False
             self.lane_starts = {}
         if ordered and not self.lanes_sorted:
@@ -446,6 +439,18 @@ def unresolved_targets(processes: list[Process]) -> list[UnresolvedTarget]:
             if target.target in common:
                 seen.setdefault(target.target, target)
     return sorted(seen.values(), key=lambda t: t.target)
+
+
+def by_instance(runs: list[Run]) -> dict[str, list[Run]]:
+    """`runs` grouped by instance key, each group and the keys in the order of `runs`."""
+    lanes: dict[str, list[Run]] = {}
+    for run in runs:
+        group = lanes.get(run.instance_key)
+        if group is None:
+            lanes[run.instance_key] = [run]
+        else:
+            group.append(run)
+    return lanes
 
 
 def last_ns_by_process(processes: list[Process]) -> dict[str, int]:
