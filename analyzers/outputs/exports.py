@@ -154,6 +154,15 @@ def _slots(trace: Trace, runs: list[Run]) -> list[int]:
     return slots
 
 
+def _finding_at(finding: Any) -> int | None:
+    """Where a finding's instant event goes: its overlap's start, else its first run's; None
+    for a finding with no run (nothing to place it by)."""
+    if not finding.runs:
+        return None
+    at = finding.overlap_start_ns
+    return finding.runs[0].start_ns if at is None else at
+
+
 def _chrome_args(run: Run) -> dict[str, Any]:
     """A run's begin event's `args`."""
     args = {
@@ -212,10 +221,8 @@ def chrome_trace(trace: Trace, report: Report | None = None) -> dict[str, Any]:
             timed.append((us(end), 0, {"ph": "e", "ts": us(end), **common}))
     if report is not None:
         for finding in report.findings:
-            at = finding.overlap_start_ns
-            if at is None and finding.runs:
-                at = finding.runs[0].start_ns
-            if at is None or not finding.runs:
+            at = _finding_at(finding)
+            if at is None:
                 continue
             timed.append((us(at), 2, {
                 "ph": "i", "s": "p", "cat": "racetrace.finding", "ts": us(at),
@@ -333,10 +340,8 @@ def chrome_table_chunks(table: Table, report: Report | None = None) -> Iterator[
     finds: list[tuple[float, dict[str, Any]]] = []
     if report is not None:
         for finding in report.findings:
-            at_ns = finding.overlap_start_ns
-            if at_ns is None and finding.runs:
-                at_ns = finding.runs[0].start_ns
-            if at_ns is None or not finding.runs:
+            at_ns = _finding_at(finding)
+            if at_ns is None:
                 continue
             run = finding.runs[0]
             key = table.processes_[run.process_key]
