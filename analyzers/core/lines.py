@@ -20,7 +20,7 @@ from __future__ import annotations
 import codecs
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import Any
 
@@ -87,11 +87,14 @@ def _identity(header: Header) -> tuple[Any, ...]:
 
 
 def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 0,
-                  size: int | None = None, final: bool = True
+                  size: int | None = None, final: bool = True,
+                  scan: Callable[[Any, int, int, int], bool] | None = None
                   ) -> Iterator[tuple[int, int, list[Any]]]:
     """A block's records, `(lo, hi, records)` a stretch at a time (offsets into `data`),
     damaged lines skipped into `damage`. The block is `data[:size]`, at byte `base` of its
-    file; only the `final` block of a file may end in a line cut short."""
+    file; only the `final` block of a file may end in a line cut short. `scan(data, lo, hi,
+    base)`, when given, is offered each stretch first: where it returns True it took the
+    stretch, which is not decoded here (the C scanner, `scan.py`)."""
     size = len(data) if size is None else size
     # Most traces are ASCII: one fast pass over the whole buffer spares a UTF-8 check per
     # stretch (bytes past `size` may make it fail: that only costs the checks).
@@ -106,6 +109,9 @@ def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 
                 cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
                 if cut <= pos:  # a single line longer than a chunk
                     cut = data.find(b"\n", pos + CHUNK_BYTES, size) + 1 or size
+            if scan is not None and scan(data, pos, cut, base):
+                pos = cut
+                continue
             if ((final and cut == size and data[size - 1:size] != b"\n")
                     or not (text or _utf8(view[pos:cut]))):
                 # Possibly cut short by a writer killed mid-line, or holding bytes that are
