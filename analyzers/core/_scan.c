@@ -220,6 +220,9 @@ static const Key KEYS[] = {
     {"racetrace.instance.created_at", K_SKIP, 0, FOR_START},
     {"racetrace.instance.created_in", K_SKIP, 0, FOR_START},
     {"racetrace.instance.created_scope", K_SKIP, 0, FOR_START},
+    {"gen_ai.operation.name", K_SKIP, 0, FOR_START}, /* known to no struct: msgspec skips */
+    {"gen_ai.agent.name", K_SKIP, 0, FOR_START},
+    {"gen_ai.agent.id", K_SKIP, 0, FOR_START},
     {"end_ns", K_NS, INT_END, FOR_END},
     {"racetrace.end.status", K_STR, STR_STATUS, FOR_END},
     {"racetrace.end.reason", K_OSTR, STR_REASON, FOR_END},
