@@ -13,9 +13,9 @@ from venvs import REPO, create, run, site_packages
 
 # What is the checkout's own and must not go into a copy that is installed: a build made
 # there (setuptools would reuse its compiled scanner), the scanner built in place, caches.
-_NOT_SOURCE = shutil.ignore_patterns(".git", "build", "dist", "*.so", "*.egg-info",
-                                     "__pycache__", ".pytest_cache", ".hypothesis",
-                                     ".ruff_cache", "racetrace-traces")
+_NOT_SOURCE = shutil.ignore_patterns(".git", ".ci-venv", ".venv", "build", "dist", "*.so",
+                                     "*.egg-info", "__pycache__", ".pytest_cache",
+                                     ".hypothesis", ".ruff_cache", "racetrace-traces")
 
 
 def source_copy(into: Path) -> Path:
