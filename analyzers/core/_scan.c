@@ -234,6 +234,11 @@ static const Key KEYS[] = {
 };
 #define N_KEYS ((int)(sizeof KEYS / sizeof KEYS[0])) /* at most 64: a bit each */
 static Py_ssize_t key_len[N_KEYS];
+/* Each key as it stands in a line, `"name":`: a line that holds those bytes holds that key
+   (a known name has no quote, backslash or control character), with no scan of it. */
+#define MAX_QUOTED 48
+static char quoted[N_KEYS][MAX_QUOTED];
+static Py_ssize_t quoted_len[N_KEYS];
 
 /* -- the JSON this scanner accepts ------------------------------------------------------------ */
 
@@ -381,11 +386,8 @@ static int is_null(Ptr *pp, Ptr end) {
     return 0;
 }
 
-/* The key `s[:n]`, trying `guess` first (a writer writes its keys in one order: the key that
-   followed the previous one last time), or -1. */
-static int find_key(Ptr s, Py_ssize_t n, int guess) {
-    if (guess >= 0 && key_len[guess] == n && memcmp(KEYS[guess].name, s, (size_t)n) == 0)
-        return guess;
+/* The key `s[:n]`, or -1. */
+static int find_key(Ptr s, Py_ssize_t n) {
     for (int i = 0; i < N_KEYS; i++) {
         if (key_len[i] == n && memcmp(KEYS[i].name, s, (size_t)n) == 0) return i;
     }
@@ -423,9 +425,15 @@ static int scan_line(Ptr *pp, Ptr end, Ptr origin, Rec *r, int8_t *follow) {
     if (p >= end || *p++ != '{') return -1;
     for (;;) {
         Span name;
-        if (p >= end || *p != '"' || scan_string(&p, end, &name, origin) < 0) return -1;
-        if (p >= end || *p++ != ':') return -1;
-        int k = find_key(origin + name.off, name.len, follow[last + 1]);
+        int k = follow[last + 1];
+        if (k >= 0 && end - p >= quoted_len[k]
+            && memcmp(p, quoted[k], (size_t)quoted_len[k]) == 0) {
+            p += quoted_len[k]; /* the key the writer wrote here last time */
+        } else {
+            if (p >= end || *p != '"' || scan_string(&p, end, &name, origin) < 0) return -1;
+            if (p >= end || *p++ != ':') return -1;
+            k = find_key(origin + name.off, name.len);
+        }
         if (k < 0 || (seen >> k) & 1) return -1; /* unknown, or said twice */
         follow[last + 1] = (int8_t)k;
         seen |= 1ULL << k;
@@ -876,7 +884,18 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__scan(void) {
-    for (int i = 0; i < N_KEYS; i++) key_len[i] = (Py_ssize_t)strlen(KEYS[i].name);
+    for (int i = 0; i < N_KEYS; i++) {
+        key_len[i] = (Py_ssize_t)strlen(KEYS[i].name);
+        if (key_len[i] + 3 > MAX_QUOTED) {
+            PyErr_SetString(PyExc_SystemError, "_scan: a key longer than MAX_QUOTED");
+            return NULL;
+        }
+        quoted[i][0] = '"';
+        memcpy(quoted[i] + 1, KEYS[i].name, (size_t)key_len[i]);
+        quoted[i][key_len[i] + 1] = '"';
+        quoted[i][key_len[i] + 2] = ':';
+        quoted_len[i] = key_len[i] + 3;
+    }
     if (PyType_Ready(&ScannerType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

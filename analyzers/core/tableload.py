@@ -270,7 +270,8 @@ class _FileLoad:
         starts.frombytes(start_ns)
         # Before the ENDs: a run that ends in this stretch was open when its child started.
         found = [(link, opened[link]) for _, parent, creator, _ in links
-                 for link in (parent, creator) if link is not None and link in opened]
+                 for link in (parent, creator) if link is not None and link in opened
+                 ] if links else ()
         owners: list[int] = []
         if end_ids:
             ends = array("q")
@@ -315,7 +316,7 @@ class _FileLoad:
             table.linked.setdefault(link, self.first + owner)
         if end_ids:
             self.last_ns = max(self.last_ns, max(ends))
-            self.end_rows += array("q", owners)
+            self.end_rows.extend(owners)
             self.end_ns += ends
             status = array("i")
             status.frombytes(codes)
