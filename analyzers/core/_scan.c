@@ -597,10 +597,17 @@ static PyObject *bytes_of_ints(const int64_t *values, Py_ssize_t n) {
    (i, parent, created by, fan-out of) of the STARTs with any; the indexes of the STARTs with
    a resource key and of those on a running loop; (j, error type, error message) of the ENDs
    whose status is not "ok". */
+/* Whether __init__ gave the scanner its interners (else, an exception). */
+static int ready(Scanner *self) {
+    if (self->caches[0].interner != NULL) return 1;
+    PyErr_SetString(PyExc_ValueError, "Scanner: not initialized");
+    return 0;
+}
+
 static PyObject *Scanner_parse(Scanner *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t lo, hi;
-    if (!PyArg_ParseTuple(args, "y*nn", &view, &lo, &hi)) return NULL;
+    if (!ready(self) || !PyArg_ParseTuple(args, "y*nn", &view, &lo, &hi)) return NULL;
     PyObject *result = NULL;
     int64_t *times = NULL;
     self->nrecs = 0;
@@ -755,7 +762,7 @@ static int stage(Scanner *self, Ptr origin, Rec *r, int32_t stretch) {
 static PyObject *Scanner_take(Scanner *self, PyObject *args) {
     Py_buffer view;
     int stretch;
-    if (!PyArg_ParseTuple(args, "y*i", &view, &stretch)) return NULL;
+    if (!ready(self) || !PyArg_ParseTuple(args, "y*i", &view, &stretch)) return NULL;
     PyObject *result = NULL;
     Buf codes = {0}, reasons = {0};
     Ptr origin = (Ptr)view.buf;

@@ -195,6 +195,8 @@ def test_take_needs_the_buffer_parse_accepted() -> None:
         scanner.take(bytearray(data), 0)  # another buffer
     with pytest.raises(ValueError):
         scanner.parse(data, 0, len(data) + 1)
+    with pytest.raises(ValueError):
+        type(scanner).__new__(type(scanner)).parse(data, 0, len(data))  # no interners
 
 
 def test_pure_python_is_forced_by_the_environment() -> None:
