@@ -1,12 +1,15 @@
 """Trace files into a `Table` (columns), with the same records, damage and merging rules as
 `load` had over `Run` objects (decoded by `lines.py`): what every reader loads.
 
-Each stretch of lines is decoded by msgspec into the loader's own record types (`Run`, `End`,
-`Header`: the same validation, so the same lines are damage), turned into column chunks at C
-speed, and dropped: no `Run` object outlives its stretch. A START's row is found again by its
-END through the runs still open (a dict of their ids, small); END fields are scattered into the
-columns by row. Run details (class, label, stack, ...) are never decoded here: a run's view
-reads them from its file when a report shows it (`details.py`).
+Each stretch of lines is offered to the optional C scanner (`scan.py`), which takes it only if
+every line is in the exact shape our tracer writes and turns it into column bytes; any other
+stretch is decoded by msgspec into the loader's own record types (`Run`, `End`, `Header`: the
+same validation, so the same lines are damage), turned into column chunks at C speed, and
+dropped: no `Run` object outlives its stretch. The table is the same either way. A START's
+row is found again by its END through the runs still open (a dict of their ids, small); END
+fields are scattered into the columns by row. Run details (class, label, stack, ...) are
+never decoded here: a run's view reads them from its file when a report shows it
+(`details.py`).
 """
 
 from __future__ import annotations
