@@ -52,7 +52,7 @@ def test_install_puts_pth_at_site_packages_root_and_squats_no_generic_names(
             "from racetrace.analyzers.core import scan\n"
             "print([n for n in ('tracer', 'analyzers', 'tui') if u.find_spec(n)])\n"
             "print('C scanner' if scan.available() else 'pure Python')",
-            cwd=site.parent, env={**os.environ, "RACETRACE": "0"},
+            cwd=site.parent, env={**_without_pure(), "RACETRACE": "0"},
         )
         assert probe.returncode == 0, probe.stderr
         listed, reader = probe.stdout.split("\n")[:2]
@@ -77,6 +77,11 @@ def test_pth_with_racetrace_on_but_package_gone_does_not_break_python(tmp_path: 
     assert result.returncode == 0
     assert result.stdout.strip() == "alive"
     assert result.stderr == ""
+
+
+def _without_pure() -> dict[str, str]:
+    """The environment, the scanner not turned off (a run of the suite may turn it off)."""
+    return {k: v for k, v in os.environ.items() if k != "RACETRACE_PURE_PYTHON"}
 
 
 def _compiler() -> bool:
