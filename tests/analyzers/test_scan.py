@@ -24,7 +24,8 @@ from racetrace.analyzers.core.model import Run
 from racetrace.analyzers.core.table import Table
 from racetrace.analyzers.core.tableload import load_table
 
-pytestmark = pytest.mark.skipif(not scan.available(), reason="the C scanner is not built here")
+pytestmark = pytest.mark.skipif(not scan.available(),
+                                reason="the C scanner is not built here, or is turned off")
 
 T0 = 1_780_000_000_000_000_000
 VIEW_FIELDS = [f for f in Run.__struct_fields__ if f != "details"]
