@@ -1,13 +1,19 @@
-"""Ship racetrace.pth at the root of site-packages, in wheels and in editable installs.
+"""Ship racetrace.pth at the root of site-packages, in wheels and in editable installs, and
+build the optional C scanner of trace lines.
 
 The .pth file is what makes `RACETRACE=1 python app.py` work without a code change. setuptools
 has no declarative way to put a file at the root of site-packages, so (like pytest-cov) we copy
 it into the build tree for wheels, and append it to the wheel that an editable install builds.
+
+The scanner (`analyzers/core/_scan.c`, see `analyzers/core/scan.py`) is optional, like
+coverage.py's CTracer: where it cannot be built (no C compiler, no Python headers) setuptools
+warns and installs racetrace without it, and the loader decodes every line with msgspec.
 """
 
+import sys
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
@@ -33,4 +39,14 @@ class editable_wheel_with_pth(editable_wheel):
         return wheel_path
 
 
-setup(cmdclass={"build_py": build_py_with_pth, "editable_wheel": editable_wheel_with_pth})
+SCANNER = Extension(
+    "racetrace.analyzers.core._scan",
+    sources=["analyzers/core/_scan.c"],
+    extra_compile_args=["-std=c99"] if sys.platform != "win32" else [],
+    optional=True,
+)
+
+setup(
+    cmdclass={"build_py": build_py_with_pth, "editable_wheel": editable_wheel_with_pth},
+    ext_modules=[SCANNER],
+)

@@ -351,6 +351,21 @@ def _trace_dir(root: Path, runs: int) -> Path:
     return d
 
 
+# Whether `racetrace report` run with this environment loads through the C scanner.
+SCANNER_CODE = (
+    "import os\n"
+    "from racetrace.analyzers.core import scan\n"
+    "print('used' if scan.available() else 'off (RACETRACE_PURE_PYTHON)'\n"
+    "      if scan._Scanner is not None else 'not built: pure Python')\n"
+)
+
+
+def _scanner_state(env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([sys.executable, "-c", SCANNER_CODE], capture_output=True, text=True,
+                          env=env)
+    return done.stdout.strip() or f"unknown ({done.stderr.strip()[-200:]})"
+
+
 def bench_report(args: argparse.Namespace, root: Path) -> list[Row]:
     d = _trace_dir(root, args.runs)
     files = sorted(str(p) for p in d.glob("*.jsonl"))
@@ -359,15 +374,21 @@ def bench_report(args: argparse.Namespace, root: Path) -> list[Row]:
     stream_cmd = [sys.executable, "-c", STREAM_CODE, *files]
     report = {j: [sys.executable, "-m", "racetrace", "report", "-q", "-j", j, str(d)]
               for j in ("1", "2")}
+    scanner = _scanner_state()
+    # With the C scanner in use, `-j 1` is timed without it too, for comparison.
+    pure_env = {**os.environ, "RACETRACE_PURE_PYTHON": "1"} if scanner == "used" else None
     run_child(floor_cmd), run_child(report["1"])  # warm the page cache and .pyc files
     floors: list[Finished] = []
     streams: list[Finished] = []
     reports: dict[str, list[Finished]] = {"1": [], "2": []}
+    pures: list[Finished] = []
     for _ in range(args.repeats):  # interleaved: the load on the machine hits all alike
         floors.append(run_child(floor_cmd))
         streams.append(run_child(stream_cmd))
         for j, command in report.items():
             reports[j].append(run_child(command))
+        if pure_env is not None:
+            pures.append(run_child(report["1"], env=pure_env))
     floor_s = _median([f.seconds for f in floors])
     floor_mb = max(f.peak_bytes for f in streams) / MB
     label = f"{args.runs:,} runs"
@@ -379,8 +400,13 @@ def bench_report(args: argparse.Namespace, root: Path) -> list[Row]:
                         seconds / floor_s <= 2.5,
                         note="" if j == "2" else
                         f"{size:,.0f} MB of trace in {len(files)} files; both in a fresh "
-                        f"process; medians of {args.repeats}; summary: "
+                        f"process; medians of {args.repeats}; C scanner: {scanner}; summary: "
                         f"{reports[j][-1].stdout.strip()[:100]}"))
+    if pures:
+        seconds = _median([f.seconds for f in pures])
+        rows.append(Row(f"  for reference: report -j 1 pure Python, {label} / read-and-split",
+                        seconds * 1000, floor_s * 1000, "ms", "none set", None,
+                        note="RACETRACE_PURE_PYTHON=1: every line through msgspec"))
     # For reference: CPU time, which a machine loaded by other work disturbs less than the
     # wall time (`-j 2` counts both of its processes).
     floor_cpu = _median([f.cpu_seconds for f in floors])

@@ -73,6 +73,26 @@ def test_the_installed_venv_holds_racetrace_and_the_samples_in_site_packages(
     assert (site / "racetrace.pth").read_text() == (REPO / "racetrace.pth").read_text()
 
 
+def test_the_installed_wheel_reads_traces_with_the_c_scanner_where_it_could_be_built(
+    installed_venv: Path,
+) -> None:
+    import shutil
+    import sysconfig
+
+    site = site_packages(installed_venv)
+    probe = run(installed_venv, "-c",
+                "from racetrace.analyzers.core import scan\n"
+                "print(scan.__file__)\n"
+                "print('C scanner' if scan.available() else 'pure Python')",
+                env=_env(), cwd=site.parent)
+    assert probe.returncode == 0, probe.stderr
+    where, reader = probe.stdout.split("\n")[:2]
+    assert Path(where).is_relative_to(site)
+    print(f"the installed wheel reads with: {reader}")  # what the sample tests below got
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    assert reader == ("C scanner" if shutil.which(cc) else "pure Python")
+
+
 @pytest.mark.parametrize("sample", SAMPLES)
 def test_every_sample_reports_the_same_from_a_checkout_and_installed(
     sample: str, installed_venv: Path, tmp_path: Path

@@ -4,14 +4,15 @@ columnar loader (`tableload.py`) reads each file through here; so do the followe
 pytest plugin (`finish`, `read_header`). So:
 
 - Records are decoded by msgspec a stretch of `CHUNK_BYTES` at a time, from a block of the
-  file (`blocks.py`); a stretch that fails (damage somewhere in it) is decoded again line by
-  line, so only the damaged lines are lost, a last line cut short included.
+  file (`blocks.py`; the columnar loader offers each stretch to the C scanner first,
+  `scan.py`); a stretch that fails (damage somewhere in it) is decoded again line by line, so
+  only the damaged lines are lost, a last line cut short included.
 - A START line is decoded into the fields every run needs (`Run`); the rest (`RunDetails`) is
   decoded by `details.py`, for every run at once (`load(details="eager")`) or when used.
 - What is damage: a line that does not decode (bad JSON, a wrong-typed field, an integer wider
   than 64 bits, nesting too deep to decode), a line that is not valid UTF-8 (each stretch is
   checked at C speed: its run keeps its times but not its unreadable class, label or stack), an
-  END before its START (`sound_ends`). The type of each detail field is checked where the
+  END before its START (`tableload`). The type of each detail field is checked where the
   details are decoded (`details.py`).
 """
 
@@ -19,9 +20,7 @@ from __future__ import annotations
 
 import codecs
 import os
-from collections import deque
-from collections.abc import Iterable, Iterator
-from itertools import repeat
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -87,11 +86,14 @@ def _identity(header: Header) -> tuple[Any, ...]:
 
 
 def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 0,
-                  size: int | None = None, final: bool = True
+                  size: int | None = None, final: bool = True,
+                  scan: Callable[[Any, int, int, int], bool] | None = None
                   ) -> Iterator[tuple[int, int, list[Any]]]:
     """A block's records, `(lo, hi, records)` a stretch at a time (offsets into `data`),
     damaged lines skipped into `damage`. The block is `data[:size]`, at byte `base` of its
-    file; only the `final` block of a file may end in a line cut short."""
+    file; only the `final` block of a file may end in a line cut short. `scan(data, lo, hi,
+    base)`, when given, is offered each stretch first: where it returns True it took the
+    stretch, which is not decoded here (the C scanner, `scan.py`)."""
     size = len(data) if size is None else size
     # Most traces are ASCII: one fast pass over the whole buffer spares a UTF-8 check per
     # stretch (bytes past `size` may make it fail: that only costs the checks).
@@ -106,6 +108,9 @@ def decode_chunks(data: Any, damage: Damage, numbers: _LineNumbers, base: int = 
                 cut = data.rfind(b"\n", pos, pos + CHUNK_BYTES) + 1
                 if cut <= pos:  # a single line longer than a chunk
                     cut = data.find(b"\n", pos + CHUNK_BYTES, size) + 1 or size
+            if scan is not None and scan(data, pos, cut, base):
+                pos = cut
+                continue
             if ((final and cut == size and data[size - 1:size] != b"\n")
                     or not (text or _utf8(view[pos:cut]))):
                 # Possibly cut short by a writer killed mid-line, or holding bytes that are
@@ -193,24 +198,3 @@ def finish(run: Run, end: End) -> bool:
 
 def ended_before_start(source: str, end: End) -> str:
     return f"{source}: end of run {end.run_id} before its start; the run is left unfinished"
-
-
-def sound_ends(owners: list[Run], ends: list[End], damage: Damage, opened: dict[str, Any]
-               ) -> tuple[list[Run], list[End]]:
-    """The rare path: ENDs stamped before their run's START are damage; the run stays open in
-    `opened` (a later, sound END may still complete it). The pairs that remain."""
-    kept_owners: list[Run] = []
-    kept_ends: list[End] = []
-    for run, end in zip(owners, ends, strict=True):
-        if end.end_ns < run.start_ns:
-            damage.note(ended_before_start(damage.source, end))
-            opened[run.run_id] = run
-            continue
-        kept_owners.append(run)
-        kept_ends.append(end)
-    return kept_owners, kept_ends
-
-
-def set_each(objects: Iterable[Any], name: str, values: Iterable[Any]) -> None:
-    """`setattr(o, name, v)` for each pair, at C speed (a deque of size 0 drains the map)."""
-    deque(map(setattr, objects, repeat(name), values), maxlen=0)

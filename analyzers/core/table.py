@@ -481,14 +481,7 @@ class Table:
         cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
                                          stretches[1::2]))
         cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
-        hosts, pids = cols["host"].values[first:], cols["pid"].values[first:]
-        if (hosts == hosts[0]).all() and (pids == pids[0]).all():
-            process = self.processes_[f"{self.hosts.strings[hosts[0]]}/{pids[0]}"]
-            cols["process"].extend(np.full(n, process, dtype=np.int32))
-        else:
-            names = self.hosts.strings
-            cols["process"].extend([self.processes_[f"{names[h]}/{p}"]
-                                    for h, p in zip(hosts.tolist(), pids.tolist(), strict=True)])
+        self._add_processes(first, n)
         tasks = staged.tasks
         if None in tasks:
             cols["has_task"].extend([t is not None for t in tasks])
@@ -513,6 +506,37 @@ class Table:
             loops = cols["loop"].values[first:]
             if loops.any():
                 self.on_loop.extend((first + np.flatnonzero(loops)).tolist())
+
+    def commit_scanned(self, staged: dict[str, Any]) -> None:
+        """Rows for the STARTs the C scanner staged (`scan.py`): its `flush()`, each column
+        as bytes in the column's type (bools as bytes, task keys NUL-padded to
+        `task_width`), the same rows `commit` makes of the same lines."""
+        n = staged["count"]
+        if not n:
+            return
+        first = len(self)
+        cols = self.cols
+        for col in cols.values():
+            col.reserve(n)
+        for name, dtype in _SCANNED:
+            cols[name].extend(np.frombuffer(staged[name], dtype=dtype))
+        cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
+        self._add_processes(first, n)
+        cols["task"].extend(np.frombuffer(staged["task"], dtype=f"S{staged['task_width']}"))
+        cols["status"].extend(np.zeros(n, dtype=np.int32))
+        cols["reason"].extend(np.full(n, -1, dtype=np.int32))
+
+    def _add_processes(self, first: int, n: int) -> None:
+        """The `process` of rows `first:first + n`, from their host and pid."""
+        cols = self.cols
+        hosts, pids = cols["host"].values[first:], cols["pid"].values[first:]
+        if (hosts == hosts[0]).all() and (pids == pids[0]).all():
+            process = self.processes_[f"{self.hosts.strings[hosts[0]]}/{pids[0]}"]
+            cols["process"].extend(np.full(n, process, dtype=np.int32))
+        else:
+            names = self.hosts.strings
+            cols["process"].extend([self.processes_[f"{names[h]}/{p}"]
+                                    for h, p in zip(hosts.tolist(), pids.tolist(), strict=True)])
 
     def _ids(self, ids: list[str], first: int) -> np.ndarray:
         """Run ids as uint64 (16 lowercase hex digits, the tracer's); others kept aside."""
@@ -815,6 +839,14 @@ _VIEW_COLUMNS = (
     "rid")
 _LEAN = attrgetter("start_ns", "end_ns", "pid", "host", "thread_id", "task_key", "instance_key",
                    "resource_key", "stateful", "fan_out_of", "status", "method")
+# The columns `commit_scanned` takes from the scanner as they are, and their types.
+_SCANNED = (("start", np.int64), ("pid", np.int64), ("instance", np.int32),
+            ("resource", np.int32), ("method", np.int32), ("host", np.int32),
+            ("file", np.int32), ("stateful", np.int8), ("stretch", np.int32),
+            ("rid", np.uint64), ("outlives", np.bool_), ("loop", np.bool_),
+            ("fan_out", np.bool_), ("has_task", np.bool_),
+            *((name, np.int64) for name in _NULLABLE),
+            *(("has_" + name, np.bool_) for name in _NULLABLE))
 _PLAIN_FIELDS = tuple((name, _AT[field]) for name, field in (
     ("start", "start_ns"), ("pid", "pid"), ("outlives", "outlives_call"),
     ("loop", "loop_running"), ("line", "line"),

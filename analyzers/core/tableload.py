@@ -1,16 +1,20 @@
 """Trace files into a `Table` (columns), with the same records, damage and merging rules as
 `load` had over `Run` objects (decoded by `lines.py`): what every reader loads.
 
-Each stretch of lines is decoded by msgspec into the loader's own record types (`Run`, `End`,
-`Header`: the same validation, so the same lines are damage), turned into column chunks at C
-speed, and dropped: no `Run` object outlives its stretch. A START's row is found again by its
-END through the runs still open (a dict of their ids, small); END fields are scattered into the
-columns by row. Run details (class, label, stack, ...) are never decoded here: a run's view
-reads them from its file when a report shows it (`details.py`).
+Each stretch of lines is offered to the optional C scanner (`scan.py`), which takes it only if
+every line is in the exact shape our tracer writes and turns it into column bytes; any other
+stretch is decoded by msgspec into the loader's own record types (`Run`, `End`, `Header`: the
+same validation, so the same lines are damage), turned into column chunks at C speed, and
+dropped: no `Run` object outlives its stretch. The table is the same either way. A START's
+row is found again by its END through the runs still open (a dict of their ids, small); END
+fields are scattered into the columns by row. Run details (class, label, stack, ...) are
+never decoded here: a run's view reads them from its file when a report shows it
+(`details.py`).
 """
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -32,16 +36,13 @@ from .lines import (
     decode_chunks,
     ended_before_start,
     finish,
-    set_each,
-    sound_ends,
 )
 from .loadfiles import LoadError, ProgressCallback, _looks_like_otlp, _size
 from .model import End, Header, Origin, Process, Run, last_ns_by_process
+from .scan import scanner_for
 from .table import FIELD_AT, NO_END, Table
 
 _RUN_ID = attrgetter("run_id")
-_START_NS = attrgetter("start_ns")
-_ORIGIN = attrgetter("origin")
 _END_NS = attrgetter("end_ns")
 _STATUS = attrgetter("status")
 _REASON = attrgetter("reason")
@@ -81,6 +82,7 @@ def load_table(
     headers: set[tuple[Any, ...]] = set()
     orphans: list[tuple[End, str]] = []
     file_rows: list[tuple[int, int]] = []  # each loaded file's rows
+    scanner = scanner_for(table)
     with gc_paused():
         for file, named in files:
             try:
@@ -94,7 +96,8 @@ def load_table(
                             blocks = _Watched(handle, TablePartial(
                                 done, total, table, len(table), str(file)), on_partial,
                                 block_bytes)
-                        _FileLoad(table, str(file), headers, orphans, file_rows).read(blocks)
+                        _FileLoad(table, str(file), headers, orphans, file_rows,
+                                  scanner).read(blocks)
             except OSError as exc:
                 raise LoadError(f"{file}: cannot read: {exc.strerror or exc}") from exc
             except NotATrace as exc:
@@ -199,43 +202,137 @@ def _load_otlp(table: Table, data: bytes, source: str, key_attr: str | None,
 
 
 class _FileLoad:
-    """One racetrace file's lines into the table (on rows). A run still
-    open is its decoded `Run`, whose `origin` holds its row meanwhile (the object never leaves
-    this class); STARTs and END fields go into the columns a block (a few thousand runs) at a
-    time, where numpy's cost per call is small against the work."""
+    """One racetrace file's lines into the table (on rows). A run still open is its row in
+    `open` (run id -> row, less the file's first row); its start is in `starts` (by the same
+    number), for its END to be checked against. STARTs and END fields go into the columns a
+    block (a few thousand runs) at a time, where numpy's cost per call is small against the
+    work. Each stretch is offered to the C scanner first (`scan.py`), if there is one; what it
+    turns down is decoded by msgspec."""
 
     def __init__(self, table: Table, source: str, headers: set[tuple[Any, ...]],
-                 orphans: list[tuple[End, str]], file_rows: list[tuple[int, int]]) -> None:
+                 orphans: list[tuple[End, str]], file_rows: list[tuple[int, int]],
+                 scanner: Any = None) -> None:
         self.table = table
         self.source = source
         self.headers = headers
         self.orphans = orphans
         self.file_rows = file_rows
+        self.scanner = scanner
         self.damage = Damage(source)
         self.header: Header | None = None
         self.unresolved: list[Any] = []
-        self.open: dict[str, Run] = {}  # runs started and not (yet) ended
+        self.open: dict[str, int] = {}  # runs started and not (yet) ended
+        self.starts = array("q")  # each row's start (row less `first`)
+        self.resourced: set[int] = set()  # rows (less `first`) with a resource key
         self.unmatched: list[End] = []
         self.last_ns = 0
         self.seen = 0
         self.first = len(table)
         self.next_row = len(table)
+        self.staged = False  # STARTs staged in the table (msgspec's), not yet committed
         self.error_status = table.statuses[semconv.STATUS_ERROR]
         self.ok_status = table.statuses[semconv.STATUS_OK]
-        # END fields waiting for the next flush.
-        self.end_rows: list[int] = []
-        self.end_ns: list[int] = []
-        self.end_status: list[int] = []
-        self.end_reason: list[int] = []
+        # END fields waiting for the next flush (rows less `first`).
+        self.end_rows = array("q")
+        self.end_ns = array("q")
+        self.end_status = array("i")
+        self.end_reason = array("i")
 
     def read(self, blocks: Blocks) -> None:
         numbers = _LineNumbers(blocks)
+        scan = self._scanned if self.scanner is not None else None
         for base, block, size, final in blocks:
             for lo, hi, records in decode_chunks(block, self.damage, numbers, base, size,
-                                                 final):
+                                                 final, scan):
                 self._add(lo, hi, records, base)
             self._flush()
         self._close()
+
+    def _scanned(self, data: Any, lo: int, hi: int, base: int) -> bool:
+        """The stretch `data[lo:hi]` through the C scanner: False (nothing changed) where it
+        is not in the tracer's own shape, or holds a rare case (a run id repeated, an END
+        whose run is not open or that precedes its start), which msgspec's path then takes."""
+        got = self.scanner.parse(data, lo, hi)
+        if got is None:
+            return False
+        ids, end_ids, start_ns, end_ns, links, resourced, looping, failed = got
+        opened = self.open
+        rel = self.next_row - self.first
+        n = len(ids)
+        if n:
+            if not opened.keys().isdisjoint(ids):
+                return False
+            size = len(opened)
+            opened.update(zip(ids, range(rel, rel + n), strict=True))
+            if len(opened) - size != n:  # an id twice in the stretch
+                for run_id in ids:
+                    opened.pop(run_id, None)
+                return False
+        starts = self.starts
+        mark = len(starts)
+        starts.frombytes(start_ns)
+        # Before the ENDs: a run that ends in this stretch was open when its child started.
+        found = [(link, opened[link]) for _, parent, creator, _ in links
+                 for link in (parent, creator) if link is not None and link in opened
+                 ] if links else ()
+        owners: list[int] = []
+        if end_ids:
+            ends = array("q")
+            ends.frombytes(end_ns)
+            size = len(opened)
+            owners = list(map(opened.pop, end_ids, repeat(None)))
+            if (size - len(opened) != len(owners)
+                    or any(map(lt, ends, map(starts.__getitem__, owners)))):
+                for run_id, owner in zip(end_ids, owners, strict=True):
+                    if owner is not None:
+                        opened[run_id] = owner
+                for run_id in ids:
+                    opened.pop(run_id, None)
+                del starts[mark:]
+                return False
+        table = self.table
+        if self.staged:  # msgspec's rows first: rows are in line order
+            self._commit()
+        stretch = -1
+        if n:
+            header = self.header
+            table.origins.append(Origin(self.source, header.service if header is not None
+                                        else None, base + lo, base + hi))
+            stretch = len(table.origins) - 1
+        codes, reasons = self.scanner.take(data, stretch)
+        self.seen += n + len(end_ids)
+        self.next_row += n
+        first = self.first + rel
+        if resourced:
+            table.notable += (first + i for i in resourced)
+            self.resourced.update(rel + i for i in resourced)
+        if looping:
+            table.on_loop += (first + i for i in looping)
+        for i, parent, creator, fan in links:
+            if parent is not None:
+                table.parents[first + i] = parent
+            if creator is not None:
+                table.creators[first + i] = creator
+            if fan is not None:
+                table.fan_outs[first + i] = fan
+        for link, owner in found:
+            table.linked.setdefault(link, self.first + owner)
+        if end_ids:
+            self.last_ns = max(self.last_ns, max(ends))
+            self.end_rows.extend(owners)
+            self.end_ns += ends
+            status = array("i")
+            status.frombytes(codes)
+            self.end_status += status
+            self.end_reason.frombytes(reasons)
+            for j, error_type, error_message in failed:
+                owner = owners[j]
+                row = self.first + owner
+                if error_type is not None or error_message is not None:
+                    table.errors[row] = (error_type, error_message)
+                if status[j] == self.error_status and owner not in self.resourced:
+                    table.notable.append(row)
+        return True
 
     def _add(self, lo: int, hi: int, records: list[Any], base: int) -> None:
         self.seen += len(records)
@@ -259,33 +356,38 @@ class _FileLoad:
         ids = list(map(_RUN_ID, starts))
         opened = self.open
         size = len(opened)
+        rel = self.next_row - self.first
         if opened.keys().isdisjoint(ids):
-            opened.update(zip(ids, starts, strict=True))
+            opened.update(zip(ids, range(rel, rel + len(ids)), strict=True))
             if len(opened) - size != len(starts):  # an id twice in the stretch: undo, redo
                 for run_id in ids:
                     opened.pop(run_id, None)
-                starts = self._first_of_each(starts, ids)
+                starts = self._first_of_each(starts, ids, rel)
         else:
-            starts = self._first_of_each(starts, ids)
+            starts = self._first_of_each(starts, ids, rel)
         if not starts:
             return
-        set_each(starts, "origin", range(self.next_row, self.next_row + len(starts)))
-        self.next_row += len(starts)
+        if self.scanner is not None and self.scanner.pending:  # its rows first
+            self._commit()
+        n = len(starts)
+        self.next_row += n
         table.origins.append(Origin(self.source, service, base + lo, base + hi))
         c = table.stage(starts, len(table.origins) - 1, exact=True)
         assert c is not None
-        first = self.next_row - len(starts)
+        self.staged = True
+        self.starts.extend(c[FIELD_AT["start_ns"]])
+        first = self.first + rel
         # Noted now, in line order with the failed runs their ENDs note.
         # (`stage` gave the fields as columns: a test of a tuple costs no attribute reads.)
         if any(c[FIELD_AT["resource_key"]]):
-            table.notable += (first + i for i, r in enumerate(starts)
-                              if r.resource_key is not None)
+            kept = [i for i, r in enumerate(starts) if r.resource_key is not None]
+            table.notable += (first + i for i in kept)
+            self.resourced.update(rel + i for i in kept)
         if any(c[FIELD_AT["loop_running"]]):
             table.on_loop += (first + i for i, r in enumerate(starts) if r.loop_running)
         if any(c[FIELD_AT["details"]]):  # lines whose details are unreadable (not UTF-8)
             table.details.update((row, r.details) for row, r in zip(
-                range(self.next_row - len(starts), self.next_row), starts, strict=True)
-                if r.details is not None)
+                range(first, first + n), starts, strict=True) if r.details is not None)
         if any(c[FIELD_AT["parent_run_id"]]) or any(c[FIELD_AT["task_created_by_run"]]):
             # A run started inside another finds it open now, nearly always: remember it,
             # so that ancestry needs no index of every run.
@@ -293,9 +395,9 @@ class _FileLoad:
                 for link in (run.parent_run_id, run.task_created_by_run):
                     parent = opened.get(link) if link is not None else None
                     if parent is not None:
-                        table.linked.setdefault(link, parent.origin)  # type: ignore[arg-type]
+                        table.linked.setdefault(link, self.first + parent)  # type: ignore
 
-    def _first_of_each(self, starts: list[Run], ids: list[str]) -> list[Run]:
+    def _first_of_each(self, starts: list[Run], ids: list[str], rel: int) -> list[Run]:
         """The rare path: a run id repeated while its run is open. The first START counts."""
         opened = self.open
         kept: list[Run] = []
@@ -304,7 +406,7 @@ class _FileLoad:
                 self.damage.note(f"{self.source}: run {run_id} loaded twice; kept the first")
                 self.last_ns = max(self.last_ns, run.start_ns)  # its process recorded it
                 continue
-            opened[run_id] = run
+            opened[run_id] = rel + len(kept)
             kept.append(run)
         return kept
 
@@ -324,41 +426,66 @@ class _FileLoad:
             end_ns = tuple(map(_END_NS, ends))
             statuses = tuple(map(_STATUS, ends))
             reasons = tuple(map(_REASON, ends))
-        if any(map(lt, end_ns, map(_START_NS, owners))):
-            owners, ends = sound_ends(owners, ends, self.damage, self.open)
+        if any(map(lt, end_ns, map(self.starts.__getitem__, owners))):
+            owners, ends = self._sound(owners, ends)
             end_ns = tuple(map(_END_NS, ends))
             statuses = tuple(map(_STATUS, ends))
             reasons = tuple(map(_REASON, ends))
         if not owners:
             return
-        self.end_rows += map(_ORIGIN, owners)
-        self.end_ns += end_ns
+        self.end_rows.extend(owners)
+        self.end_ns.extend(end_ns)
         codes = list(map(table.statuses.__getitem__, statuses))
-        self.end_status += codes
-        self.end_reason += map(table.reasons.__getitem__, reasons)
+        self.end_status.extend(codes)
+        self.end_reason.extend(map(table.reasons.__getitem__, reasons))
         ok = self.ok_status
         if codes.count(ok) != len(codes):
-            for run, end, status in zip(owners, ends, codes, strict=True):
+            for owner, end, status in zip(owners, ends, codes, strict=True):
                 if status == ok:
                     continue
-                row = run.origin
+                row = self.first + owner
                 if end.error_type is not None or end.error_message is not None:
-                    table.errors[row] = (end.error_type, end.error_message)  # type: ignore
-                if status == self.error_status and run.resource_key is None:
-                    table.notable.append(row)  # type: ignore[arg-type]
+                    table.errors[row] = (end.error_type, end.error_message)
+                if status == self.error_status and owner not in self.resourced:
+                    table.notable.append(row)
 
-    def _flush(self) -> None:
+    def _sound(self, owners: list[int], ends: list[End]) -> tuple[list[int], list[End]]:
+        """The rare path: ENDs stamped before their run's START are damage; the run stays
+        open (a later, sound END may still complete it). The pairs that remain."""
+        kept_owners: list[int] = []
+        kept_ends: list[End] = []
+        for owner, end in zip(owners, ends, strict=True):
+            if end.end_ns < self.starts[owner]:
+                self.damage.note(ended_before_start(self.source, end))
+                self.open[end.run_id] = owner
+                continue
+            kept_owners.append(owner)
+            kept_ends.append(end)
+        return kept_owners, kept_ends
+
+    def _commit(self) -> None:
+        """Rows for the STARTs staged (by msgspec's path or the scanner: one of them)."""
         table = self.table
         first = len(table)
-        table.commit(notable=False)
+        if self.staged:
+            table.commit(notable=False)
+            self.staged = False
+        scanner = self.scanner
+        if scanner is not None and scanner.pending:
+            table.commit_scanned(scanner.flush())
         if len(table) > first:  # the latest START of the block (dropped repeats aside)
             self.last_ns = max(self.last_ns, int(table.start[first:].max()))
+
+    def _flush(self) -> None:
+        self._commit()
         if self.end_rows:
-            rows = np.array(self.end_rows, dtype=np.int64)
-            table.cols["end"].data[rows] = self.end_ns
-            table.cols["status"].data[rows] = self.end_status
-            table.cols["reason"].data[rows] = self.end_reason
-            self.end_rows, self.end_ns, self.end_status, self.end_reason = [], [], [], []
+            table = self.table
+            rows = np.frombuffer(self.end_rows, dtype=np.int64) + self.first
+            table.cols["end"].data[rows] = np.frombuffer(self.end_ns, dtype=np.int64)
+            table.cols["status"].data[rows] = np.frombuffer(self.end_status, dtype=np.int32)
+            table.cols["reason"].data[rows] = np.frombuffer(self.end_reason, dtype=np.int32)
+            self.end_rows, self.end_ns = array("q"), array("q")
+            self.end_status, self.end_reason = array("i"), array("i")
 
     def _close(self) -> None:
         self._flush()

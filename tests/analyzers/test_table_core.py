@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from racetrace.analyzers.core import lines
+from racetrace.analyzers.core import lines, scan
 from racetrace.analyzers.core.load import load, trace_files
 from racetrace.analyzers.core.model import Run, make_run
 from racetrace.analyzers.core.table import NO_END, Table
@@ -38,6 +38,11 @@ def same_runs(paths: list[Path]) -> Table:
     assert [table.run_id(r) for r in table.notable] == [r.run_id for r in trace.notable], (
         [(table.run_id(r), table.run(r).status, table.run(r).resource_key) for r in table.notable],
         [(r.run_id, r.status, r.resource_key) for r in trace.notable])
+    if scan.available():  # and the same table without the C scanner (test_scan.py)
+        from test_scan import pure, state
+
+        with pure():
+            assert state(load_table(trace_files(paths))) == state(table)
     return table
 
 

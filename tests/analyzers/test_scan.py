@@ -1,0 +1,374 @@
+"""The C scanner of trace lines (`analyzers/core/_scan.c`, `scan.py`): which lines it takes and
+which it leaves to msgspec, and, the point of it all, that a table loaded with it is the table
+loaded without it (`RACETRACE_PURE_PYTHON=1`), on real traces, hand-made ones and mutated ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from racetrace.analyzers.core import lines, scan
+from racetrace.analyzers.core.load import trace_files
+from racetrace.analyzers.core.model import Run
+from racetrace.analyzers.core.table import Table
+from racetrace.analyzers.core.tableload import load_table
+
+pytestmark = pytest.mark.skipif(not scan.available(),
+                                reason="the C scanner is not built here, or is turned off")
+
+T0 = 1_780_000_000_000_000_000
+VIEW_FIELDS = [f for f in Run.__struct_fields__ if f != "details"]
+
+
+@contextlib.contextmanager
+def pure() -> Iterator[None]:
+    """Loads in this block take msgspec's path only."""
+    before = os.environ.get(scan.ENV_PURE)
+    os.environ[scan.ENV_PURE] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[scan.ENV_PURE]
+        else:
+            os.environ[scan.ENV_PURE] = before
+
+
+def state(table: Table) -> dict[str, Any]:
+    """Everything a load leaves in a table, comparable with ==."""
+    cols = {name: (col.values.dtype.str, col.values.tolist()) for name, col in table.cols.items()}
+    rows = list(range(len(table)))
+    views = [[getattr(v, f) for f in VIEW_FIELDS] for v in table.views_of(rows[:50] + rows[-50:])]
+    return {
+        "cols": cols, "views": views,
+        "strings": [t.strings for t in (table.instances, table.resources, table.methods,
+                                        table.hosts, table.files_, table.processes_,
+                                        table.statuses, table.reasons)],
+        "origins": table.origins, "problems": table.problems, "skipped": table.skipped_lines,
+        "processes": table.processes, "notable": table.notable, "on_loop": table.on_loop,
+        "linked": table.linked, "errors": table.errors, "parents": table.parents,
+        "creators": table.creators, "fan_outs": table.fan_outs, "aliens": table.alien_ids,
+        "dropped": table.dropped, "details": table.details, "files": table.files,
+        "last_ns": table.process_last_ns, "unmatched": table.unmatched_ends,
+    }
+
+
+def assert_same_load(paths: list[Path], **kwargs: Any) -> Table:
+    """Load `paths` with the scanner and without it; assert the same table. The scanner's."""
+    files = trace_files(paths)
+    scanned = load_table(files, **kwargs)
+    with pure():
+        assert scan.scanner_for(Table()) is None
+        plain = load_table(files, **kwargs)
+    assert state(scanned) == state(plain)
+    return scanned
+
+
+def parse(line: bytes) -> Any:
+    """What the scanner makes of one line: None where it leaves it to msgspec."""
+    table = Table()
+    return scan.scanner_for(table).parse(line, 0, len(line))
+
+
+START = {
+    "type": "start", "run_id": "00000000000000a1", "trace_id": "0" * 32,
+    "parent_span_id": None, "name": "app.Agent.run", "start_ns": T0,
+    "racetrace.instance.key": "h/1.ab/1", "racetrace.instance.class": "app.Agent",
+    "racetrace.instance.id": 140000000000320, "process.pid": 1000, "host.name": "h",
+    "racetrace.instance.label": "agent-1", "thread.id": 140000000000001,
+    "thread.name": "MainThread", "racetrace.task.name": "t", "racetrace.task.id": "h/1.ab/t1",
+    "racetrace.task.created_at": "/app/server.py:88", "racetrace.task.created_ns": T0 - 5,
+    "code.function.name": "handle", "code.file.path": "/app/x.py", "code.line.number": 22,
+    "racetrace.stack": ["/app/x.py:22 in handle", "/app/main.py:12 in <module>"],
+}
+END = {"type": "end", "run_id": "00000000000000a1", "end_ns": T0 + 10,
+       "racetrace.end.status": "ok", "racetrace.end.reason": "returned"}
+
+
+def line(record: dict[str, Any]) -> bytes:
+    return orjson.dumps(record) + b"\n"
+
+
+# -- what the scanner accepts -----------------------------------------------------------------
+
+def test_the_tracers_start_and_end_lines_are_taken() -> None:
+    got = parse(line(START) + line(END))
+    assert got is not None
+    ids, end_ids, start_ns, end_ns, links, resourced, looping, failed = got
+    assert (ids, end_ids) == (["00000000000000a1"], ["00000000000000a1"])
+    assert np.frombuffer(start_ns, np.int64).tolist() == [T0]
+    assert np.frombuffer(end_ns, np.int64).tolist() == [T0 + 10]
+    assert (links, resourced, looping, failed) == ([], [], [], [])
+
+
+def test_rare_fields_come_back_for_the_loader() -> None:
+    start = {**START, "racetrace.parent_run": "00000000000000a0",
+             "racetrace.resource.key": "thread-1", "racetrace.loop.running": True,
+             "racetrace.fan_out_of": "00000000000000a2"}
+    end = {**END, "racetrace.end.status": "error", "error.type": "builtins.ValueError",
+           "exception.message": "bad"}
+    got = parse(line(start) + line(end))
+    assert got[4:] == ([(0, "00000000000000a0", None, "00000000000000a2")], [0], [0],
+                       [(0, "builtins.ValueError", "bad")])
+
+
+def test_keys_in_another_order_are_the_same_record() -> None:
+    shuffled = dict(reversed(list(START.items())))
+    assert parse(line(shuffled))[:3] == parse(line(START))[:3]
+
+
+@pytest.mark.parametrize("mutate", [
+    pytest.param(lambda b: b.replace(b'"agent-1"', b'"agent\\"1"'), id="escape"),
+    pytest.param(lambda b: b.replace(b"agent-1", "agent-é".encode()), id="non-ascii"),
+    pytest.param(lambda b: b.replace(b'"process.pid":1000', b'"process.pid":1000.0'), id="float"),
+    pytest.param(lambda b: b.replace(b'"process.pid":1000', b'"process.pid":1e3'), id="exponent"),
+    pytest.param(lambda b: b.replace(b'"process.pid":1000', b'"process.pid":01000'),
+                 id="leading-zero"),
+    pytest.param(lambda b: b.replace(b'"thread.id":140000000000001',
+                                     b'"thread.id":99999999999999999999'), id="wider-than-64"),
+    pytest.param(lambda b: b.replace(b'"start_ns":', b'"start_ns":-'), id="negative-time"),
+    pytest.param(lambda b: b.replace(b'"process.pid":', b'"process.pid":-0,"x":'),
+                 id="unknown-key"),
+    pytest.param(lambda b: b.replace(b'"name":', b'"name":"a","name":'), id="key-twice"),
+    pytest.param(lambda b: b.replace(b'":', b'": ', 1), id="whitespace"),
+    pytest.param(lambda b: b[:-1] + b"\r\n", id="crlf"),
+    pytest.param(lambda b: b[:-20] + b"\n", id="cut-short"),
+    pytest.param(lambda b: b[:-1], id="no-newline"),
+    pytest.param(lambda b: b + b"\n", id="blank-line"),
+    pytest.param(lambda b: b.replace(b'"racetrace.stack":[', b'"racetrace.stack":[tru,'),
+                 id="bad-json-in-skipped-detail"),
+    pytest.param(lambda b: b.replace(b'"racetrace.stack":[', b'"racetrace.stack":[1.5,'),
+                 id="float-in-skipped-detail"),
+    pytest.param(lambda b: b.replace(b'"racetrace.stack":["', b'"racetrace.stack":["\t'),
+                 id="control-character"),
+    pytest.param(lambda b: b.replace(b'"racetrace.stack":[', b'"racetrace.stack":' + b"[" * 40),
+                 id="deep-nesting"),
+    pytest.param(lambda b: b.replace(b'"run_id":"0', b'"run_id":"A'), id="alien-run-id"),
+    pytest.param(lambda b: b.replace(b'"run_id":"00000000000000a1"',
+                                     b'"run_id":"0000000000000000"'), id="zero-run-id"),
+    pytest.param(lambda b: b.replace(b'"host.name":"h"', b'"host.name":null'), id="null-host"),
+    pytest.param(lambda b: b.replace(b'"type":"start"', b'"type":"header"'), id="header"),
+    pytest.param(lambda b: b.replace(b'"host.name":"h"',
+                                     b'"host.name":"h","racetrace.resource.key":""'),
+                 id="empty-resource-key"),
+    pytest.param(lambda b: b.replace(b'"host.name":"h"',
+                                     b'"host.name":"h","end_ns":5'), id="end-key-on-a-start"),
+    pytest.param(lambda b: b.replace(b',"name":"app.Agent.run"', b""), id="no-method"),
+])
+def test_anything_else_goes_to_msgspec(mutate: Any) -> None:
+    good = line(START)
+    assert parse(good) is not None
+    bad = mutate(good)
+    assert bad != good
+    assert parse(line(END) + bad) is None  # the whole stretch
+
+
+@pytest.mark.parametrize("bad", [
+    b'{"type":"end","run_id":"00000000000000a1","end_ns":1.0}\n',
+    b'{"type":"end","run_id":"00000000000000a1"}\n',
+    b'{"type":"end","run_id":"00000000000000a1","end_ns":5,"racetrace.end.status":null}\n',
+    b'{"type":"end","run_id":"00000000000000a1","end_ns":5,"name":"x"}\n',
+    b'{"type":"end","run_id":"00000000000000a1","end_ns":9223372036854775807}\n',
+])
+def test_ends_in_another_shape_go_to_msgspec(bad: bytes) -> None:
+    assert parse(bad) is None
+
+
+def test_take_needs_the_buffer_parse_accepted() -> None:
+    table = Table()
+    scanner = scan.scanner_for(table)
+    data = line(START)
+    with pytest.raises(ValueError):
+        scanner.take(data, 0)  # nothing parsed
+    assert scanner.parse(data, 0, len(data)) is not None
+    with pytest.raises(ValueError):
+        scanner.take(bytearray(data), 0)  # another buffer
+    with pytest.raises(ValueError):
+        scanner.parse(data, 0, len(data) + 1)
+    with pytest.raises(ValueError):
+        type(scanner).__new__(type(scanner)).parse(data, 0, len(data))  # no interners
+
+
+def test_pure_python_is_forced_by_the_environment() -> None:
+    with pure():
+        assert not scan.available()
+    assert scan.available()
+
+
+# -- the same table either way ----------------------------------------------------------------
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lines, "CHUNK_BYTES", 700)  # a few lines per stretch
+
+
+@pytest.mark.parametrize("name", ["shared_gather", "reentrant_callback", "singleton_requests",
+                                  "langgraph_shared_thread", "autogen_shared_team"])
+def test_real_traces_load_the_same_and_through_the_scanner(sample_trace, name: str) -> None:
+    directory = sample_trace(name)
+    table = assert_same_load([directory])
+    assert len(table) > 0
+    # Every line the real tracer wrote, headers aside, is in the scanner's shape.
+    for path in directory.rglob("*.jsonl"):
+        for record in path.read_bytes().splitlines(keepends=True):
+            if not record.startswith(b'{"type":"header"'):
+                assert parse(record) is not None, record[:200]
+
+
+def test_rare_paths_load_the_same(writer, small_chunks) -> None:
+    w = writer("a.jsonl", pid=1)
+    parent = w.run(0, 50, key="hot/1", task="a")
+    w.run(10, 20, key="hot/1", task="a", parent=parent, created_by=parent)
+    for n in range(8):
+        w.run(5 + n, 30 + n, key="hot/1", task=f"h{n}", status="error" if n % 2 else "ok",
+              error=("builtins.ValueError", "bad") if n % 2 else None)
+    w.run(1, 40, key="conv/1", task="c1", resource="session-1", stateful=True)
+    w.run(2, 41, key="conv/2", task="c2", resource="session-1", stateful=False)
+    w.run(60, None, key="hot/1", task="late")
+    w.run(70, 300, key="loop/1", thread=3, **{"racetrace.loop.running": True,
+                                               "racetrace.outlives_call": True,
+                                               "racetrace.fan_out_of": parent})
+    repeated = w.run(80, 90, key="rep/1")
+    w.raw(w.lines[-2])  # its START again while it is open, then its END again
+    w.raw(w.lines[-2])
+    orphan = w.run(100, 110, key="x/1")
+    w.lines.insert(3, w.lines.pop())  # an END long before its START
+    w.raw(orjson.dumps({**END, "run_id": orphan, "end_ns": T0 - 5}))  # before its start
+    w.raw(b'{"type":"end","run_id":"0000000000000999","end_ns":5}')  # of no run
+    w.write()
+    other = writer("b.jsonl", pid=2)
+    other.raw(orjson.dumps({**END, "run_id": repeated, "end_ns": T0 + 95 * 1_000_000}))
+    other.run(5, 6, key="hot/1", task="z")
+    other.write()
+    copy = writer("c.jsonl", pid=1)
+    copy.lines = list(w.lines)
+    copy.write()
+    assert_same_load([w.path, other.path, copy.path])
+
+
+def test_a_big_trace_loads_the_same_in_blocks(writer, small_chunks) -> None:
+    w = writer(pid=7)
+    for n in range(3000):
+        w.run(n, n + (5 if n % 7 else 2000), key=f"k/{n % 50}", task=f"t{n % 13}",
+              status="error" if n % 97 == 0 else "ok",
+              resource=f"r{n % 3}" if n % 211 == 0 else None)
+    w.write()
+    partials: list[int] = []
+    table = assert_same_load([w.path], block_bytes=50_000,
+                             on_partial=lambda p: partials.append(p.rows))
+    assert len(table) == 3000 and partials
+
+
+# -- hypothesis: random records in the tracer's shape, then mutated ---------------------------
+
+_ids = st.integers(1, 40).map(lambda n: f"{n:016x}")
+_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+
+
+@st.composite
+def _record(draw: Any) -> dict[str, Any]:
+    run_id = draw(_ids)
+    if draw(st.booleans()):
+        return {"type": "end", "run_id": run_id, "end_ns": T0 + draw(st.integers(0, 10**6)),
+                "racetrace.end.status": draw(st.sampled_from(["ok", "ok", "error", "cancelled"])),
+                **draw(st.fixed_dictionaries({}, optional={
+                    "racetrace.end.reason": st.sampled_from(["returned", "raised", None]),
+                    "error.type": _text, "exception.message": _text}))}
+    record = {"type": "start", "run_id": run_id, "name": draw(st.sampled_from(["a.run", "b.go"])),
+              "start_ns": T0 + draw(st.integers(0, 10**6)),
+              "racetrace.instance.key": draw(st.sampled_from(["k/1", "k/2", "k/3"]))}
+    record.update(draw(st.fixed_dictionaries({}, optional={
+        "process.pid": st.integers(-5, 5), "host.name": st.sampled_from(["h", "g", ""]),
+        "thread.id": st.none() | st.integers(-(2**63), 2**63 - 1),
+        "racetrace.task.id": st.none() | _text,
+        "racetrace.task.created_ns": st.none() | st.integers(0, 10**6),
+        "racetrace.thread.started_ns": st.none() | st.integers(0, 10**6),
+        "code.file.path": st.none() | _text, "code.line.number": st.none() | st.integers(0, 99),
+        "racetrace.parent_run": st.none() | _ids, "racetrace.task.created_by_run": _ids,
+        "racetrace.fan_out_of": _ids, "racetrace.resource.key": st.none() | _text,
+        "racetrace.stateful": st.none() | st.booleans(),
+        "racetrace.outlives_call": st.booleans(), "racetrace.loop.running": st.booleans(),
+        "racetrace.stack": st.lists(_text, max_size=3),
+        "racetrace.instance.label": st.none() | _text,
+    })))
+    return record
+
+
+_MUTATIONS = [b"", b"\\", b"\\u00e9", "é".encode(), b"\xff", b" ", b"1.5", b"99999999999999999999",
+              b"0", b"-", b"{", b"[", b'"', b",", b"null", b"\n"]
+
+
+@st.composite
+def _trace(draw: Any) -> bytes:
+    records = draw(st.lists(_record(), max_size=60))
+    out = [orjson.dumps(r) for r in records]
+    for _ in range(draw(st.integers(0, 4))):
+        if not out:
+            break
+        i = draw(st.integers(0, len(out) - 1))
+        at = draw(st.integers(0, len(out[i])))
+        kind = draw(st.sampled_from(["insert", "cut", "reverse"]))
+        if kind == "insert":
+            out[i] = out[i][:at] + draw(st.sampled_from(_MUTATIONS)) + out[i][at:]
+        elif kind == "cut":
+            out[i] = out[i][:at]
+        else:
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):  # broken already
+                out[i] = orjson.dumps(dict(reversed(list(orjson.loads(out[i]).items()))))
+    header = orjson.dumps({"type": "header", "format": "racetrace.trace/1", "pid": 1,
+                           "host": "h", "wall_ns": T0})
+    return b"\n".join([header, *out]) + draw(st.sampled_from([b"\n", b""]))
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_trace(), second=_trace())
+def test_random_and_mutated_traces_load_the_same(tmp_path_factory, data: bytes,
+                                                 second: bytes) -> None:
+    folder = tmp_path_factory.mktemp("scan")
+    (folder / "a.jsonl").write_bytes(data)
+    (folder / "b.jsonl").write_bytes(second)
+    before = lines.CHUNK_BYTES
+    lines.CHUNK_BYTES = 300  # stretches of a few lines: some taken, some not
+    try:
+        try:
+            assert_same_load([folder])
+        except Exception as exc:  # not a trace at all: the same error either way
+            with pure(), pytest.raises(type(exc)):
+                load_table(trace_files([folder]))
+    finally:
+        lines.CHUNK_BYTES = before
+
+
+# -- no leaks ---------------------------------------------------------------------------------
+
+def test_loading_again_and_again_holds_no_more(writer) -> None:
+    w = writer(pid=3)
+    for n in range(2000):
+        w.run(n, n + 3, key=f"k/{n % 40}", task=f"t{n}", status="error" if n % 50 == 0 else "ok",
+              error=("E", "m") if n % 50 == 0 else None, parent="00000000000000ff")
+    w.write()
+    files = trace_files([w.path])
+
+    def held() -> tuple[int, int, int]:
+        gc.collect()
+        return len(gc.get_objects()), sys.getrefcount(None), sys.getrefcount(True)
+
+    load_table(files)
+    first = held()
+    for _ in range(5):
+        load_table(files)
+    after = held()
+    assert after[0] <= first[0] + 50
+    assert abs(after[1] - first[1]) <= 50 and abs(after[2] - first[2]) <= 50
