@@ -58,6 +58,8 @@ STREAM_BLOCK_BYTES = 256 << 10
 # Input that holds the loader until its effect is on screen (not mouse moves: a stream of them).
 HOLDING_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
                  events.MouseScrollLeft, events.MouseScrollRight)
+# Textual paints at most this often (its default is 60 a second; see `_paint_sooner`).
+FRAMES_PER_SECOND = 200
 
 
 class RacetraceApp(App[int]):
@@ -104,6 +106,7 @@ class RacetraceApp(App[int]):
         on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
+        _paint_sooner()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
@@ -692,6 +695,24 @@ class RacetraceApp(App[int]):
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)
         return None
+
+
+def _paint_sooner() -> None:
+    """Let a screen paint `FRAMES_PER_SECOND` times a second rather than 60, unless the user
+    set Textual's own TEXTUAL_FPS.
+
+    Textual paints on a grid of 1/60 s, and a paint that comes late on it (the first after a
+    pause) puts the next one up to two steps, 33 ms, later: while a trace loads, the progress
+    bar is painted every 0.1 s, and a key pressed just after such a paint waited up to 33 ms
+    with nothing to do before its effect was painted, most of the 50 ms a key may take. The
+    screen still paints only when it is idle, so a faster grid adds no paints under load.
+    (Read when a screen first paints: set before any.)"""
+    if os.environ.get("TEXTUAL_FPS"):
+        return
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = min(textual.screen.UPDATE_PERIOD,  # type: ignore[misc]
+                                       1 / FRAMES_PER_SECOND)
 
 
 def _large_blocks_to_the_os() -> None:
