@@ -216,8 +216,10 @@ class RacetraceApp(App[int]):
             self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:
-        """Release the loader once what the screen now holds is painted."""
-        if self.turns.held:
+        """Release the loader once what the screen now holds is painted. (Held again: a
+        paint of the loader's news since the key may have released it.)"""
+        if self.loading or self.streaming:
+            self.turns.hold()
             self.call_after_refresh(self.turns.release)
 
     def _pause_collector(self) -> None:
@@ -356,6 +358,7 @@ class RacetraceApp(App[int]):
     # -- messages from the worker -------------------------------------------------------------
 
     def on_load_progress(self, message: LoadProgress) -> None:
+        self.call_after_refresh(self.turns.release)  # the loader waits for this paint
         if self.trace is not None:
             return  # a late one: the load is complete
         total = max(message.total, 1)
