@@ -26,6 +26,7 @@ class Turns:
         self._free.set()
         self.waits = 0  # pauses that waited for the screen
         self.waited = 0.0  # seconds the loader spent waiting
+        self.lapses = 0  # holds nobody released within `longest`
 
     @property
     def held(self) -> bool:
@@ -47,4 +48,5 @@ class Turns:
         self.waits += 1
         if not self._free.wait(self.longest):
             self._free.set()  # lapsed: nobody will release it
+            self.lapses += 1
         self.waited += time.monotonic() - began

@@ -48,7 +48,7 @@ def test_a_held_loader_waits_until_released() -> None:
         thread.join(10)
     assert turns.waits == 1
     turns.pause()  # free: goes straight on
-    assert turns.waits == 1
+    assert turns.waits == 1 and turns.lapses == 0
 
 
 def test_a_hold_nobody_releases_lapses() -> None:
@@ -62,6 +62,7 @@ def test_a_hold_nobody_releases_lapses() -> None:
     assert not turns.held
     turns.pause()
     assert turns.waits == 1
+    assert turns.lapses == 1
 
 
 def test_streamed_lanes_wait_for_the_screen_and_equal_the_whole_layout(
@@ -109,6 +110,53 @@ def test_streamed_lanes_wait_for_the_screen_and_equal_the_whole_layout(
         assert list(a.row_of) == list(b.row_of)
         for r, s in zip(a.subrows, b.subrows, strict=True):
             assert list(r.starts) == list(s.starts) and list(r.ends) == list(s.ends)
+
+
+def test_the_loader_posts_its_progress_held(trace_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each progress message is posted with the loader held: its next pause waits until the
+    screen has painted it (a paint beside a running loader took 5-10 times as long)."""
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.tui import stream as stream_module
+    from racetrace.tui.messages import LanesGrew, LoadProgress
+    from racetrace.tui.stream import LaneStream
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    posted: list[tuple[str, bool]] = []
+
+    def post(message: Any) -> None:
+        assert isinstance(message, (LoadProgress, LanesGrew))
+        posted.append((type(message).__name__, turns.held))
+        if turns.held:  # the screen paints it a moment later, from its own thread
+            threading.Timer(0.001, turns.release).start()
+
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)
+    stream = LaneStream(post, interval=3600.0, turns=turns)  # one layout: the first
+    load_table(trace_files([trace_dir]), on_partial=stream.partial, block_bytes=16_384)
+    assert [name for name, _ in posted].count("LanesGrew") == stream.updates == 1
+    # Every message is held but the progress posted just before the layout (held itself).
+    unheld = [i for i, (_, held) in enumerate(posted) if not held]
+    assert len(posted) > 10
+    assert len(unheld) == 1 and posted[unheld[0] + 1][0] == "LanesGrew"
+    assert turns.lapses == 0
+
+
+@run_async
+async def test_the_app_releases_the_loader_after_each_progress_paint(
+        trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a progress message at every block, each held until painted, the load completes
+    without a hold lapsing: the app released every one of them."""
+    from racetrace.tui import stream as stream_module
+
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)
+    app = make_app(trace_dir)
+    app.turns.longest = 60  # a hold the app forgot would stall the load for a minute
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.trace is not None and len(app.trace.runs) == 3_000
+    assert app.turns.lapses == 0
 
 
 @run_async
