@@ -338,3 +338,27 @@ async def test_the_collector_is_back_however_the_app_ends(trace_dir: Path, tmp_p
     finally:
         gate.open_all()
     assert gc.isenabled() == was_enabled
+
+
+@pytest.mark.parametrize("fps", [None, "30"])
+def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
+        fps: str | None) -> None:
+    """Textual's 60 a second put a key's paint up to 33 ms after the progress bar's; the
+    app's frame rate applies to the screens of a fresh process, and TEXTUAL_FPS still wins."""
+    import os
+    import subprocess
+    import sys
+
+    from racetrace.tui.app import FRAMES_PER_SECOND
+
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    if fps is not None:
+        env["TEXTUAL_FPS"] = fps
+    code = ("import textual.screen as s; before = s.UPDATE_PERIOD; "
+            "from racetrace.tui.app import RacetraceApp; RacetraceApp(['.']); "
+            "print(before, s.UPDATE_PERIOD)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    before, after = map(float, done.stdout.split())
+    assert before == 1 / int(fps or 60)
+    assert after == (before if fps else 1 / FRAMES_PER_SECOND)
