@@ -55,6 +55,7 @@ SWITCH_INTERVAL = 0.001  # seconds: see `on_mount`
 # screen go first between two blocks (`turns.py`), so a key waits for at most one block's work
 # (~3 ms; 4 MB took ~40 ms).
 STREAM_BLOCK_BYTES = 256 << 10
+SCREEN_UP_WAIT = 1.0  # seconds the load waits at most for the screen's start-up
 # Input that holds the loader until its effect is on screen (not mouse moves: a stream of them).
 HOLDING_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
                  events.MouseScrollLeft, events.MouseScrollRight)
@@ -125,6 +126,7 @@ class RacetraceApp(App[int]):
         self.partial_updates = 0  # layouts of a half-read trace shown
         self._switch_interval = sys.getswitchinterval()
         self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
+        self._screen_up = threading.Event()  # set when the screen has painted its start-up
         # The loading thread stands aside while a key or a new layout waits to be shown.
         self.turns = Turns()
         self._gc_was_enabled: bool | None = None  # see `_pause_collector`
@@ -193,7 +195,11 @@ class RacetraceApp(App[int]):
         else:
             self._load()
 
+    def on_ready(self) -> None:
+        self.call_after_refresh(self._screen_up.set)
+
     def on_unmount(self) -> None:
+        self._screen_up.set()
         sys.setswitchinterval(self._switch_interval)
         self.turns.release()  # a loader waiting for the screen: it will wait no more
         self._resume_collector()
@@ -263,6 +269,9 @@ class RacetraceApp(App[int]):
         analyzed: Trace | Table | None = trace
         if trace is None:
             _large_blocks_to_the_os()
+            # The screen's start-up (laying itself out, the footer's keys: ~100 ms of the
+            # interpreter) first: lanes shown during it made the first keys wait for all of it.
+            self._screen_up.wait(SCREEN_UP_WAIT)
             stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:

@@ -8,6 +8,7 @@ the app's `on_partial` hook as in test_tui_streaming.py; the threads are real th
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 from pathlib import Path
@@ -347,7 +348,6 @@ def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
     app's frame rate applies to the screens of a fresh process, and TEXTUAL_FPS still wins."""
     import os
     import subprocess
-    import sys
 
     from racetrace.tui.app import FRAMES_PER_SECOND
 
@@ -362,3 +362,26 @@ def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
     before, after = map(float, done.stdout.split())
     assert before == 1 / int(fps or 60)
     assert after == (before if fps else 1 / FRAMES_PER_SECOND)
+
+
+@run_async
+async def test_the_first_lanes_come_after_the_screen_has_started_up(trace_dir: Path) -> None:
+    """The screen lays itself out and composes the footer's keys (~100 ms of the interpreter)
+    before the load begins: lanes shown during that made the first keys wait for all of it."""
+    from racetrace.tui.app import RacetraceApp
+    from textual.widgets._footer import FooterKey
+
+    seen: list[int] = []
+
+    class Watched(RacetraceApp):
+        CSS_PATH = Path(sys.modules[RacetraceApp.__module__].__file__).parent / "racetrace.tcss"
+
+        def on_lanes_grew(self, message: Any) -> None:
+            seen.append(len(self.footer.query(FooterKey)))  # the footer's keys by then
+            super().on_lanes_grew(message)
+
+    app = Watched([str(trace_dir)], source="shop")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.trace is not None and len(app.trace.runs) == 3_000
+    assert seen and seen[0] > 0
