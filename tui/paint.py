@@ -72,7 +72,7 @@ def paint_row(
     # are read (a column read: no `Run` per painted run); the others' are not read at all.
     next_marked = bisect_left(marked, i)
     marked_count = len(marked)
-    status_of = runs.status
+    status_of = runs.status if marked else _no_status  # (an empty row has no columns)
     loop_runs = lane.loop_runs
     while i < n:
         s = starts[i]
@@ -129,6 +129,10 @@ def paint_row(
         style[cursor_x] = CURSOR
         glyph[cursor_x] = CURSOR_LINE
     return _runs_of(glyph, style)
+
+
+def _no_status(i: int) -> str:
+    raise IndexError(i)
 
 
 def _put(glyph: list[str], x: int, mark: str) -> None:
