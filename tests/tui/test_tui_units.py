@@ -153,8 +153,8 @@ def test_painting_reads_the_status_of_only_the_marked_runs(
         return status(self, i)
 
     monkeypatch.setattr(lanes_module.RowViews, "status", counted)
-    for view in (View(0.0, 10.0), View(0.0, 100.0)):  # a run a column; ten a column
+    for view, width in ((View(0.0, 10.0), 1000), (View(0.0, 100.0), 100)):  # 1, 10 a column
         read.clear()
-        text = "".join(t for t, _ in paint_row(lane.subrows[0], lane, view, 100))
+        text = "".join(t for t, _ in paint_row(lane.subrows[0], lane, view, width))
         assert read and set(read) <= {7, 300}
         assert "✗" in text and "⊘" in text
