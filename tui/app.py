@@ -370,10 +370,12 @@ class RacetraceApp(App[int]):
         self.call_after_refresh(self.turns.release)  # the loader waits for this paint
         if self.trace is not None:
             return  # a late one: the load is complete
-        total = max(message.total, 1)
-        self.progress.update(total=total, progress=message.done)
-        self.reading_bar.update(total=total, progress=message.done)
-        read = f"{message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB"
+        self._show_progress(message.done, message.total)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.update(total=max(total, 1), progress=done)
+        self.reading_bar.update(total=max(total, 1), progress=done)
+        read = f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
         if self.loading:  # (hidden once lanes show)
             self.loading_label.update(Text(f"Reading traces… {read}"))
         # Of a fixed size: repainted without laying out the screen again (5-12 ms at each
@@ -388,6 +390,7 @@ class RacetraceApp(App[int]):
         self.lanes = message.lanes
         self.loading = False
         self.streaming = True
+        self._show_progress(message.done, message.total)
         self.timeline.set_model(message.lanes, keep_place=not first, measure_names=added)
         self._update_header()
         if first:

@@ -2,10 +2,10 @@
 
 The loader calls `LaneStream.partial` between blocks (`analyzers.tableload`'s `on_partial`), in
 the loading thread. Each call posts the bytes read (a progress message that replaces the last
-one); now and then, the first time as soon as there is a run, it also lays out the rows read
-so far (`LaneSet.update`, on the table's columns) and posts them. Laying out never takes more
-than about a third of the loading thread's time: the next update waits at least twice as long
-as this one took.
+one); now and then, the first time as soon as there is a run, it lays out the rows read so
+far instead (`LaneSet.update`, on the table's columns) and posts them with the bytes read.
+Laying out never takes more than about a third of the loading thread's time: the next update
+waits at least twice as long as this one took.
 
 With `turns` (`turns.py`), the loader lets the screen go first: it pauses at each block and
 between lanes of a layout, and after posting a layout or its progress it waits until the
@@ -78,8 +78,8 @@ class LaneStream:
             self._post_held(LoadProgress(part.done, part.total))
             return
         self.updates += 1
-        # The screen takes the new lanes (10-40 ms at a million runs) before the load goes on.
-        self.post(LoadProgress(part.done, part.total))
+        # The screen takes the new lanes (10-40 ms at a million runs), and the bytes read with
+        # them, before the load goes on.
         self._post_held(LanesGrew(lanes, part.done, part.total))
         spent = time.monotonic() - began
         self._pause()
