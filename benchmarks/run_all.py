@@ -614,14 +614,27 @@ def _bench_tui_size(args: argparse.Namespace, root: Path, runs: int) -> list[Row
                  "one-widget app updating a count"),
         Row(f"tui key to screen, worst, {label}", max(keys) if keys else None,
             max(floor_keys) if floor_keys else None, "ms", "<= 50 ms",
-            bool(keys) and max(keys) <= 50),
+            bool(keys) and max(keys) <= 50, note=_spread(keys) if keys else ""),
         Row(f"tui key to screen while loading, worst, {label}",
             max(loading_keys) if loading_keys else None,
             max(floor_keys) if floor_keys else None, "ms", "<= 50 ms",
             max(loading_keys) <= 50 if loading_keys else None,
             note=f"{len(loading_keys)} pans pressed while the lanes streamed in"
-                 + (f", median {_median(loading_keys):.1f} ms" if loading_keys else "")),
+                 + (f", {_spread(loading_keys)}" if loading_keys else "")),
     ]
+
+
+def _spread(samples_ms: Sequence[float]) -> str:
+    """Median, 90th and 99th percentile, and how many were over the target: a worst case on a
+    shared machine is often one press the kernel put aside."""
+    ordered = sorted(samples_ms)
+
+    def at(q: float) -> float:
+        return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+    over = sum(1 for v in ordered if v > 50)
+    return (f"median {_median(ordered):.1f} ms, p90 {at(0.9):.1f}, p99 {at(0.99):.1f}, "
+            f"{over} of {len(ordered)} over 50 ms")
 
 
 # -- main ------------------------------------------------------------------------------------------

@@ -55,9 +55,12 @@ SWITCH_INTERVAL = 0.001  # seconds: see `on_mount`
 # screen go first between two blocks (`turns.py`), so a key waits for at most one block's work
 # (~3 ms; 4 MB took ~40 ms).
 STREAM_BLOCK_BYTES = 256 << 10
+SCREEN_UP_WAIT = 1.0  # seconds the load waits at most for the screen's start-up
 # Input that holds the loader until its effect is on screen (not mouse moves: a stream of them).
 HOLDING_INPUT = (events.Key, events.MouseDown, events.MouseScrollDown, events.MouseScrollUp,
                  events.MouseScrollLeft, events.MouseScrollRight)
+# Textual paints at most this often (its default is 60 a second; see `_paint_sooner`).
+FRAMES_PER_SECOND = 200
 
 
 class RacetraceApp(App[int]):
@@ -104,6 +107,7 @@ class RacetraceApp(App[int]):
         on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
+        _paint_sooner()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
@@ -122,6 +126,7 @@ class RacetraceApp(App[int]):
         self.partial_updates = 0  # layouts of a half-read trace shown
         self._switch_interval = sys.getswitchinterval()
         self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
+        self._screen_up = threading.Event()  # set when the screen has painted its start-up
         # The loading thread stands aside while a key or a new layout waits to be shown.
         self.turns = Turns()
         self._gc_was_enabled: bool | None = None  # see `_pause_collector`
@@ -190,7 +195,11 @@ class RacetraceApp(App[int]):
         else:
             self._load()
 
+    def on_ready(self) -> None:
+        self.call_after_refresh(self._screen_up.set)
+
     def on_unmount(self) -> None:
+        self._screen_up.set()
         sys.setswitchinterval(self._switch_interval)
         self.turns.release()  # a loader waiting for the screen: it will wait no more
         self._resume_collector()
@@ -213,8 +222,10 @@ class RacetraceApp(App[int]):
             self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:
-        """Release the loader once what the screen now holds is painted."""
-        if self.turns.held:
+        """Release the loader once what the screen now holds is painted. (Held again: a
+        paint of the loader's news since the key may have released it.)"""
+        if self.loading or self.streaming:
+            self.turns.hold()
             self.call_after_refresh(self.turns.release)
 
     def _pause_collector(self) -> None:
@@ -258,6 +269,9 @@ class RacetraceApp(App[int]):
         analyzed: Trace | Table | None = trace
         if trace is None:
             _large_blocks_to_the_os()
+            # The screen's start-up (laying itself out, the footer's keys: ~100 ms of the
+            # interpreter) first: lanes shown during it made the first keys wait for all of it.
+            self._screen_up.wait(SCREEN_UP_WAIT)
             stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
             try:
@@ -353,12 +367,15 @@ class RacetraceApp(App[int]):
     # -- messages from the worker -------------------------------------------------------------
 
     def on_load_progress(self, message: LoadProgress) -> None:
+        self.call_after_refresh(self.turns.release)  # the loader waits for this paint
         if self.trace is not None:
             return  # a late one: the load is complete
-        total = max(message.total, 1)
-        self.progress.update(total=total, progress=message.done)
-        self.reading_bar.update(total=total, progress=message.done)
-        read = f"{message.done / 1e6:,.1f} of {message.total / 1e6:,.1f} MB"
+        self._show_progress(message.done, message.total)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        self.progress.update(total=max(total, 1), progress=done)
+        self.reading_bar.update(total=max(total, 1), progress=done)
+        read = f"{done / 1e6:,.1f} of {total / 1e6:,.1f} MB"
         if self.loading:  # (hidden once lanes show)
             self.loading_label.update(Text(f"Reading traces… {read}"))
         # Of a fixed size: repainted without laying out the screen again (5-12 ms at each
@@ -373,6 +390,7 @@ class RacetraceApp(App[int]):
         self.lanes = message.lanes
         self.loading = False
         self.streaming = True
+        self._show_progress(message.done, message.total)
         self.timeline.set_model(message.lanes, keep_place=not first, measure_names=added)
         self._update_header()
         if first:
@@ -692,6 +710,24 @@ class RacetraceApp(App[int]):
             return f"cannot write {path}: {exc.strerror or exc}"
         self.notify(f"Wrote the report to {clean(path)}", markup=False)
         return None
+
+
+def _paint_sooner() -> None:
+    """Let a screen paint `FRAMES_PER_SECOND` times a second rather than 60, unless the user
+    set Textual's own TEXTUAL_FPS.
+
+    Textual paints on a grid of 1/60 s, and a paint that comes late on it (the first after a
+    pause) puts the next one up to two steps, 33 ms, later: while a trace loads, the progress
+    bar is painted every 0.1 s, and a key pressed just after such a paint waited up to 33 ms
+    with nothing to do before its effect was painted, most of the 50 ms a key may take. The
+    screen still paints only when it is idle, so a faster grid adds no paints under load.
+    (Read when a screen first paints: set before any.)"""
+    if os.environ.get("TEXTUAL_FPS"):
+        return
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = min(textual.screen.UPDATE_PERIOD,  # type: ignore[misc]
+                                       1 / FRAMES_PER_SECOND)
 
 
 def _large_blocks_to_the_os() -> None:

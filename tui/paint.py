@@ -37,6 +37,7 @@ CURSOR_LINE = "│"
 END_MARK = {STATUS_ERROR: "✗", STATUS_CANCELLED: "⊘", STATUS_UNFINISHED: "»"}
 # Which glyph wins when several runs share a column.
 _GLYPH_RANK = {BODY: 0, DASH: 1, LOOP_SHADE: 1, HATCH: 2, SEPARATOR: 3, "»": 4, "⊘": 5, "✗": 6}
+_BELOW_SEPARATOR = frozenset(g for g, rank in _GLYPH_RANK.items() if rank < _GLYPH_RANK[SEPARATOR])
 
 Segments = list[tuple[str, int]]
 
@@ -66,6 +67,12 @@ def paint_row(
     n = len(starts)
     i = bisect_left(ends, v0)
     marked = row.marked
+    # Only the runs in `marked` can have a mark: a run whose END was not read when its lane
+    # was laid out is marked (unfinished), and an ended run's status stays. Their statuses
+    # are read (a column read: no `Run` per painted run); the others' are not read at all.
+    next_marked = bisect_left(marked, i)
+    marked_count = len(marked)
+    status_of = runs.status if marked else _no_status  # (an empty row has no columns)
     loop_runs = lane.loop_runs
     while i < n:
         s = starts[i]
@@ -81,11 +88,14 @@ def paint_row(
         if x1 > width:
             x1 = width
         cell_style = highlight.get(i, BAR)
-        if s >= v0:
+        if s >= v0 and glyph[x0] in _BELOW_SEPARATOR:
             # Every run's first column is marked, so that runs touching in a sub-row, or
             # stacked in sub-rows that start close together, still read as separate runs.
-            _put(glyph, x0, SEPARATOR)
-        status = runs.status(i)  # (a column read: no `Run` per painted run)
+            glyph[x0] = SEPARATOR
+        while next_marked < marked_count and marked[next_marked] < i:
+            next_marked += 1
+        status = (status_of(i) if next_marked < marked_count and marked[next_marked] == i
+                  else None)
         body = DASH if status == STATUS_UNFINISHED else BODY
         if loop_runs and runs.run_id(i) in loop_runs:
             body = LOOP_SHADE
@@ -94,7 +104,7 @@ def paint_row(
                 style[x] = cell_style
             if glyph[x] == BODY:
                 glyph[x] = body
-        mark = END_MARK.get(status)
+        mark = END_MARK.get(status) if status is not None else None
         if mark is not None and e <= v1:
             _put(glyph, x1 - 1, mark)
         # Runs that start and end inside the column where this one ends add nothing to see
@@ -102,12 +112,16 @@ def paint_row(
         j = bisect_left(ends, v0 + x1 * npc, i + 1)
         if j > i + 1:
             last = x1 - 1
-            for k in marked[bisect_left(marked, i + 1) : bisect_left(marked, j)]:
-                # (A run open when its lane was laid out may have ended since, `ok`.)
-                _put(glyph, last, END_MARK.get(runs.status(k), BODY))
-            for pos, hl in highlight.items():
-                if i < pos < j and style[last] < hl:
-                    style[last] = hl
+            k = next_marked  # (the first marked at or after `i`)
+            while k < marked_count and marked[k] < j:
+                if marked[k] > i:
+                    # (A run open when its lane was laid out may have ended since, `ok`.)
+                    _put(glyph, last, END_MARK.get(status_of(marked[k]), BODY))
+                k += 1
+            if highlight:
+                for pos, hl in highlight.items():
+                    if i < pos < j and style[last] < hl:
+                        style[last] = hl
         i = j
     if lane.stretches:
         _hatch_overlaps(lane, glyph, style, v0, npc, width)
@@ -115,6 +129,10 @@ def paint_row(
         style[cursor_x] = CURSOR
         glyph[cursor_x] = CURSOR_LINE
     return _runs_of(glyph, style)
+
+
+def _no_status(i: int) -> str:
+    raise IndexError(i)
 
 
 def _put(glyph: list[str], x: int, mark: str) -> None:

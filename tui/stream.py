@@ -2,13 +2,14 @@
 
 The loader calls `LaneStream.partial` between blocks (`analyzers.tableload`'s `on_partial`), in
 the loading thread. Each call posts the bytes read (a progress message that replaces the last
-one); now and then, the first time as soon as there is a run, it also lays out the rows read
-so far (`LaneSet.update`, on the table's columns) and posts them. Laying out never takes more
-than about a third of the loading thread's time: the next update waits at least twice as long
-as this one took.
+one); now and then, the first time as soon as there is a run, it lays out the rows read so
+far instead (`LaneSet.update`, on the table's columns) and posts them with the bytes read.
+Laying out never takes more than about a third of the loading thread's time: the next update
+waits at least twice as long as this one took.
 
 With `turns` (`turns.py`), the loader lets the screen go first: it pauses at each block and
-between lanes of a layout, and after posting a layout it waits until the screen has shown it.
+between lanes of a layout, and after posting a layout or its progress it waits until the
+screen has shown it.
 """
 
 from __future__ import annotations
@@ -69,24 +70,31 @@ class LaneStream:
         if began < self._next_at or not part.rows:
             if began >= self._progress_at:
                 self._progress_at = began + PROGRESS_INTERVAL
-                self.post(LoadProgress(part.done, part.total))
+                self._post_held(LoadProgress(part.done, part.total))
             return
         lanes = self._update(part)
         self._progress_at = time.monotonic() + PROGRESS_INTERVAL
-        self.post(LoadProgress(part.done, part.total))
         if not lanes.lanes:
+            self._post_held(LoadProgress(part.done, part.total))
             return
         self.updates += 1
-        # The screen takes the new lanes (10-40 ms at a million runs) before the load goes on.
-        if self.turns is not None:
-            self.turns.hold()
-        self.post(LanesGrew(lanes, part.done, part.total))
+        # The screen takes the new lanes (10-40 ms at a million runs), and the bytes read with
+        # them, before the load goes on.
+        self._post_held(LanesGrew(lanes, part.done, part.total))
         spent = time.monotonic() - began
         self._pause()
         if self.interval:  # (0: after every block, as tests ask)
             self._next_at = time.monotonic() + max(self.interval, 2 * spent)
         if self.after_update is not None:
             self.after_update(part)
+
+    def _post_held(self, message: Message) -> None:
+        """Post `message` and let the screen show it before the load goes on (the next
+        pause waits). A paint that shares the interpreter with the loader took 5-10 times
+        as long (a progress bar's 2 ms, 20 ms), and a key pressed meanwhile waited for it."""
+        if self.turns is not None:
+            self.turns.hold()
+        self.post(message)
 
     def _update(self, part: TablePartial) -> Lanes:
         table = part.table

@@ -4,11 +4,12 @@ be shown.
 Python runs one thread at a time. While a trace loads, the loading thread wants the interpreter
 all the time, so the screen got it only every other millisecond: a key's few milliseconds of
 work took two to three times as long on the clock (82 ms at a million runs). Instead, the app
-`hold`s the loader when a key arrives (or when it posts a layout) and `release`s it once the
-screen has painted the result; the loader `pause`s between blocks of the file (a few ms of
-work each) and waits while it is held. A hold nobody releases (a key that changed nothing on
-screen) lapses after `longest` seconds, and the loader always reads at least one block between
-two waits, so that keys held down slow the load but never stop it.
+`hold`s the loader when a key arrives (and the loader holds itself when it posts a layout or
+its progress) and `release`s it once the screen has painted the result; the loader `pause`s
+between blocks of the file (a few ms of work each) and waits while it is held. A hold nobody
+releases (a key that changed nothing on screen) lapses after `longest` seconds, and the loader
+always reads at least one block between two waits, so that keys held down slow the load but
+never stop it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Turns:
         self._free.set()
         self.waits = 0  # pauses that waited for the screen
         self.waited = 0.0  # seconds the loader spent waiting
+        self.lapses = 0  # holds nobody released within `longest`
 
     @property
     def held(self) -> bool:
@@ -47,4 +49,5 @@ class Turns:
         self.waits += 1
         if not self._free.wait(self.longest):
             self._free.set()  # lapsed: nobody will release it
+            self.lapses += 1
         self.waited += time.monotonic() - began

@@ -251,3 +251,21 @@ async def test_the_findings_list_jumps_to_the_finding_chosen_there(shop: Path) -
         assert lane is app.lanes.lane_of_finding(app.report.findings[2])
         await pilot.press("escape")
         assert app.focused is app.timeline
+
+
+@run_async
+async def test_the_timeline_keys_are_letters_for_the_filter_box(shop: Path) -> None:
+    """The timeline's keys run as the app first reads them (priority), but only while the
+    timeline has the focus: typed into the filter box they are text, and enter submits it."""
+    app = make_app(shop)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        timeline = app.timeline
+        view = timeline.view
+        await pilot.press("slash", *"hjkl0HL", "plus", "minus", "enter")
+        assert app.filter_input.value == "hjkl0HL+-"  # (no lane matches it)
+        assert timeline.view == view  # neither panned nor zoomed
+        assert app.focused is timeline and app.screen is app.screen_stack[0]  # no details
+        await pilot.press("escape")
+        await pilot.press("plus")  # the timeline's again
+        assert timeline.view != view

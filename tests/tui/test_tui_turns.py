@@ -8,6 +8,7 @@ the app's `on_partial` hook as in test_tui_streaming.py; the threads are real th
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_a_held_loader_waits_until_released() -> None:
         thread.join(10)
     assert turns.waits == 1
     turns.pause()  # free: goes straight on
-    assert turns.waits == 1
+    assert turns.waits == 1 and turns.lapses == 0
 
 
 def test_a_hold_nobody_releases_lapses() -> None:
@@ -62,6 +63,7 @@ def test_a_hold_nobody_releases_lapses() -> None:
     assert not turns.held
     turns.pause()
     assert turns.waits == 1
+    assert turns.lapses == 1
 
 
 def test_streamed_lanes_wait_for_the_screen_and_equal_the_whole_layout(
@@ -109,6 +111,52 @@ def test_streamed_lanes_wait_for_the_screen_and_equal_the_whole_layout(
         assert list(a.row_of) == list(b.row_of)
         for r, s in zip(a.subrows, b.subrows, strict=True):
             assert list(r.starts) == list(s.starts) and list(r.ends) == list(s.ends)
+
+
+def test_the_loader_posts_its_progress_held(trace_dir: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each progress message (and each layout, which carries the bytes read) is posted with
+    the loader held: its next pause waits until the screen has painted it (a paint beside a
+    running loader took 5-10 times as long)."""
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.tui import stream as stream_module
+    from racetrace.tui.messages import LanesGrew, LoadProgress
+    from racetrace.tui.stream import LaneStream
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    posted: list[tuple[str, bool]] = []
+
+    def post(message: Any) -> None:
+        assert isinstance(message, (LoadProgress, LanesGrew))
+        posted.append((type(message).__name__, turns.held))
+        if turns.held:  # the screen paints it a moment later, from its own thread
+            threading.Timer(0.001, turns.release).start()
+
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)
+    stream = LaneStream(post, interval=3600.0, turns=turns)  # one layout: the first
+    load_table(trace_files([trace_dir]), on_partial=stream.partial, block_bytes=16_384)
+    assert [name for name, _ in posted].count("LanesGrew") == stream.updates == 1
+    assert len(posted) > 10
+    assert all(held for _, held in posted)  # (a layout carries the bytes read with it)
+    assert turns.lapses == 0
+
+
+@run_async
+async def test_the_app_releases_the_loader_after_each_progress_paint(
+        trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a progress message at every block, each held until painted, the load completes
+    without a hold lapsing: the app released every one of them."""
+    from racetrace.tui import stream as stream_module
+
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)
+    app = make_app(trace_dir)
+    app.turns.longest = 60  # a hold the app forgot would stall the load for a minute
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.trace is not None and len(app.trace.runs) == 3_000
+    assert app.turns.lapses == 0
 
 
 @run_async
@@ -290,3 +338,49 @@ async def test_the_collector_is_back_however_the_app_ends(trace_dir: Path, tmp_p
     finally:
         gate.open_all()
     assert gc.isenabled() == was_enabled
+
+
+@pytest.mark.parametrize("fps", [None, "30"])
+def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
+        fps: str | None) -> None:
+    """Textual's 60 a second put a key's paint up to 33 ms after the progress bar's; the
+    app's frame rate applies to the screens of a fresh process, and TEXTUAL_FPS still wins."""
+    import os
+    import subprocess
+
+    from racetrace.tui.app import FRAMES_PER_SECOND
+
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    if fps is not None:
+        env["TEXTUAL_FPS"] = fps
+    code = ("import textual.screen as s; before = s.UPDATE_PERIOD; "
+            "from racetrace.tui.app import RacetraceApp; RacetraceApp(['.']); "
+            "print(before, s.UPDATE_PERIOD)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=120, check=True)
+    before, after = map(float, done.stdout.split())
+    assert before == 1 / int(fps or 60)
+    assert after == (before if fps else 1 / FRAMES_PER_SECOND)
+
+
+@run_async
+async def test_the_first_lanes_come_after_the_screen_has_started_up(trace_dir: Path) -> None:
+    """The screen lays itself out and composes the footer's keys (~100 ms of the interpreter)
+    before the load begins: lanes shown during that made the first keys wait for all of it."""
+    from racetrace.tui.app import RacetraceApp
+    from textual.widgets._footer import FooterKey
+
+    seen: list[int] = []
+
+    class Watched(RacetraceApp):
+        CSS_PATH = Path(sys.modules[RacetraceApp.__module__].__file__).parent / "racetrace.tcss"
+
+        def on_lanes_grew(self, message: Any) -> None:
+            seen.append(len(self.footer.query(FooterKey)))  # the footer's keys by then
+            super().on_lanes_grew(message)
+
+    app = Watched([str(trace_dir)], source="shop")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.trace is not None and len(app.trace.runs) == 3_000
+    assert seen and seen[0] > 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
+import pytest
 from racetrace.analyzers.core.load import load
 from racetrace.tui import viewport
 from racetrace.tui.lanes import build_lanes
@@ -126,3 +128,33 @@ def test_a_dense_sub_row_costs_one_run_per_column() -> None:
     assert text.count("✗") == 1
     styles = {s for _, s in segments}
     assert SELECTED in styles and BAR in styles and EMPTY not in styles
+
+
+def test_painting_reads_the_status_of_only_the_marked_runs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ended run's status is settled when its lane is laid out: painting reads only those of
+    the runs listed as marked (failed, cancelled, unfinished), and still shows their marks."""
+    from racetrace.analyzers.core.model import Run, Trace
+    from racetrace.tui import lanes as lanes_module
+
+    statuses = {7: "error", 300: "cancelled"}
+    runs = [
+        Run(run_id=str(i), method="m", start_ns=i * 10, instance_key="k", pid=1, host="h",
+            end_ns=i * 10 + 10, status=statuses.get(i, "ok"))
+        for i in range(1_000)
+    ]
+    lane = build_lanes(Trace(runs=runs, processes=[])).lanes[0]
+    assert len(lane.subrows) == 1 and list(lane.subrows[0].marked) == [7, 300]
+    read: list[int] = []
+    status = lanes_module.RowViews.status
+
+    def counted(self: Any, i: int) -> str:
+        read.append(i)
+        return status(self, i)
+
+    monkeypatch.setattr(lanes_module.RowViews, "status", counted)
+    for view, width in ((View(0.0, 10.0), 1000), (View(0.0, 100.0), 100)):  # 1, 10 a column
+        read.clear()
+        text = "".join(t for t, _ in paint_row(lane.subrows[0], lane, view, width))
+        assert read and set(read) <= {7, 300}
+        assert "✗" in text and "⊘" in text
