@@ -242,9 +242,7 @@ class Table:
         if self.dropped:
             member[np.fromiter(self.dropped, dtype=np.int64)] = False
         rows = np.flatnonzero(member)
-        instance = self.instance[rows]
-        start = self.start[rows]
-        order = rows[np.lexsort((start, instance))]  # stable: load order breaks ties
+        order = _lane_order(rows, self.instance[rows], self.start, len(self.instance_keys))
         keys_sorted = self.instance[order]
         cut = np.flatnonzero(keys_sorted[1:] != keys_sorted[:-1]) + 1
         lo = np.concatenate(([0], cut)) if len(order) else np.zeros(0, dtype=np.int64)
@@ -718,6 +716,29 @@ class RowRuns(Sequence[Run]):
             skip = 1
         for lo in range(skip, len(rows), 8):  # readers often stop early: a few at a time
             yield from self.table.passing_views(rows[lo: lo + 8])
+
+
+def _lane_order(rows: np.ndarray, instance: np.ndarray, start: np.ndarray,
+                keys: int) -> np.ndarray:
+    """`rows` by instance, then start, load order breaking ties: `lexsort((start, instance))`,
+    found cheaper. A process writes each START as its run begins, so a lane's rows, taken in
+    load order, are nearly always in start order already: a stable sort by instance alone
+    (a radix sort in linear time while the ids fit 16 bits) leaves only the few lanes where
+    two threads' STARTs crossed to sort by start."""
+    # (+1: a row without an instance, -1, sorts first as in `lexsort`.)
+    by_key = np.argsort((instance + 1).astype(np.uint16) if keys < 1 << 16 else instance,
+                        kind="stable")
+    order = rows[by_key]
+    starts = start[order]
+    lanes = instance[by_key]
+    unsorted = np.flatnonzero((starts[1:] < starts[:-1]) & (lanes[1:] == lanes[:-1]))
+    if len(unsorted) > len(order) >> 4:  # much out of order: one sort of all costs less
+        return rows[np.lexsort((start[rows], instance))]
+    for key in np.unique(lanes[unsorted]).tolist():
+        lo, hi = np.searchsorted(lanes, key), np.searchsorted(lanes, key, side="right")
+        lane = order[lo:hi]
+        order[lo:hi] = lane[np.argsort(starts[lo:hi], kind="stable")]
+    return order
 
 
 def canonical_id(run_id: str) -> int | None:
