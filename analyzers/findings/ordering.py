@@ -30,7 +30,7 @@ import numpy as np
 from racetrace.analyzers.core.model import Run
 from racetrace.analyzers.core.table import NO_END, Table
 
-from .classify import HANDOVER_NS, Ancestry, Timer, timers
+from .classify import HANDOVER_NS, Ancestry, Timer, no_timer, timers
 
 HANDED_OVER = "handed over"
 ONE_FLOW = "one flow of control"
@@ -113,6 +113,17 @@ def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
     timed: dict[str, Timer] = {}
     judged_until = 0
     for number in rest.tolist():
+        if not timed:
+            # No timer known yet: the run ticks with the previous one only if the timers of
+            # its window say so. Most latent keys are decided here, on the columns: their
+            # first such run follows from another call site, or from a burst of tasks that
+            # no one timer created, and no view of their runs is made.
+            if number < judged_until or not _may_tick_rows(table, rows[number - 1],
+                                                           rows[number]):
+                return None
+            lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+            if no_timer(table, rows[lo: lo + TIMER_WINDOW]):
+                return None
         # Only the views judged here are made (not a window of them around each).
         previous, run = table.passing_views(rows[number - 1: number + 1])
         if not _may_tick(previous, run):
@@ -213,6 +224,25 @@ def _may_tick(previous: Run, run: Run) -> bool:
         return False
     before, after = previous.context_created_ns, run.context_created_ns
     return before is not None and after is not None and before <= after
+
+
+def _may_tick_rows(table: Table, previous: int, row: int) -> bool:
+    """`_may_tick` of two rows' views, read on the columns."""
+    if table.file[previous] != table.file[row]:  # string ids: equal ids, equal files
+        return False
+    has_line = table.has_line
+    if has_line[previous] != has_line[row] or (
+            has_line[row] and table.line[previous] != table.line[row]):
+        return False
+    before, after = _created_at(table, previous), _created_at(table, row)
+    return before is not None and after is not None and before <= after
+
+
+def _created_at(table: Table, row: int) -> int | None:
+    """`Run.context_created_ns` of a row's view."""
+    if table.has_task[row]:
+        return int(table.task_created[row]) if table.has_task_created[row] else None
+    return int(table.thread_started[row]) if table.has_thread_started[row] else None
 
 
 def _user(run: Run, ancestry: Ancestry) -> object:
