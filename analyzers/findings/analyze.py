@@ -206,15 +206,14 @@ class _Key:
     serialized: str | None = None  # used by several tasks, kept apart by design (`ordering`)
     # Where its instance was created (a resource key: each of its instances' sites).
     created: tuple[CreationSite, ...] = ()
-    # The view of its first run while its creation site is read (made with other lanes'),
-    # and the (class, label, process) read from it then (`_identity`).
-    first: Run | None = None
+    # The (class, label, process) read from its first run with its creation site
+    # (`_identity`).
     identity: tuple[str, str | None, str | None] | None = None
 
     @property
     def runs(self) -> RowRuns:
         """Its runs in start order, made as they are read."""
-        return self.table.runs(self.rows, first=self.first)
+        return self.table.runs(self.rows)
 
     @property
     def stateless(self) -> bool:
@@ -241,20 +240,23 @@ class _Analysis:
         # The few runs that need more than their lane: failures and resources.
         flagged = trace.views_of(trace.notable)
         keys = _lane_keys(trace, trace.lanes())
-        # Read from each lane's first run: its creation site and identity. The views are made
-        # a batch of lanes at a time (a column read per field) and not kept: a million keys
-        # hold their identities, not a million views.
+        # Read from each lane's first run: its identity, and with the second its creation
+        # site. The views of both are made a batch of lanes at a time (a column read per
+        # field, not one call per lane) and not kept: a million keys hold their identities,
+        # not a million views.
         found: dict[str, tuple[CreationSite | None, str, str]] = {}
         for lo in range(0, len(keys), _BATCH):
             batch = keys[lo: lo + _BATCH]
-            firsts = trace.passing_views([int(k.rows[0]) for k in batch])
-            for key, first in zip(batch, firsts, strict=True):
-                key.first = first
+            heads = trace.passing_views([r for k in batch for r in k.rows[:2].tolist()])
+            at = 0
+            for key in batch:
+                head = heads[at: at + min(2, len(key.rows))]
+                at += len(head)
+                first = head[0]
                 key.identity = (first.instance_class, first.instance_label, first.process_key)
-                site = creation_of(key.runs)
+                site = creation_of(head)
                 found[key.key] = ((site, key.identity[0], first.process_key)
                                   if site is not None else (None, "", ""))
-                key.first = None
         sites = count_sites(found)
         for key in keys:
             site = sites[key.key]

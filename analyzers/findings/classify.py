@@ -26,7 +26,9 @@ from collections.abc import Callable, Sequence
 from itertools import islice, pairwise, repeat
 from operator import attrgetter, sub
 
+import numpy as np
 from racetrace.analyzers.core.model import Run
+from racetrace.analyzers.core.table import Table
 
 from .report import CONCURRENT, CROSS_PROCESS, PERIODIC, REENTRANT
 
@@ -222,6 +224,28 @@ def timers(runs: Sequence[Run]) -> dict[str, Timer]:
                 for run in members:
                     found.setdefault(run.run_id, timer)
     return found
+
+
+def no_timer(table: Table, rows: np.ndarray) -> bool:
+    """Whether `timers` of the views of `rows` (a table's, loaded from trace files) surely
+    finds none, told from the columns alone in the usual shapes: too few runs, no call site,
+    or one call site with a task per run whose creations were not regular. False: judge the
+    views."""
+    if len(rows) < PERIODIC_MIN_RUNS:
+        return True
+    file = table.file[rows]
+    if (file != file[0]).any():
+        return False
+    has_line = table.has_line[rows]
+    if (has_line != has_line[0]).any() or (has_line[0]
+                                           and (table.line[rows] != table.line[rows[0]]).any()):
+        return False
+    if file[0] < 0:
+        return True  # no call site: no timer's
+    if not table.has_task[rows].all() or len(set(table.task[rows].tolist())) != len(rows):
+        return False
+    return (not table.has_task_created[rows].all()
+            or not _regular(sorted(table.task_created[rows].tolist())))
 
 
 def _first(item: tuple[int, list[Run]]) -> int:

@@ -30,7 +30,7 @@ import numpy as np
 from racetrace.analyzers.core.model import Run
 from racetrace.analyzers.core.table import NO_END, Table
 
-from .classify import HANDOVER_NS, Ancestry, Timer, timers
+from .classify import HANDOVER_NS, Ancestry, Timer, no_timer, timers
 
 HANDED_OVER = "handed over"
 ONE_FLOW = "one flow of control"
@@ -113,6 +113,17 @@ def serialized_rows(table: Table, rows: np.ndarray, runs: Sequence[Run],
     timed: dict[str, Timer] = {}
     judged_until = 0
     for number in rest.tolist():
+        if not timed:
+            # No timer known yet: the run ticks with the previous one only if the timers of
+            # its window say so. Most latent keys are decided here, on the columns: their
+            # first such run follows from another call site, or from a burst of tasks that
+            # no one timer created, and no view of their runs is made.
+            if number < judged_until or not _may_tick_rows(table, rows[number - 1],
+                                                           rows[number]):
+                return None
+            lo = max(0, min(number - 1, len(runs) - TIMER_WINDOW))
+            if no_timer(table, rows[lo: lo + TIMER_WINDOW]):
+                return None
         # Only the views judged here are made (not a window of them around each).
         previous, run = table.passing_views(rows[number - 1: number + 1])
         if not _may_tick(previous, run):
@@ -158,8 +169,9 @@ def _flags_over(table: Table, order: np.ndarray) -> tuple[np.ndarray, np.ndarray
     bad_at: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     same: list[np.ndarray] = [np.zeros(0, dtype=bool)]
     handed: list[np.ndarray] = [np.zeros(0, dtype=bool)]
+    linked = _linked(table)
     for lo in range(0, len(order), _FLAGS_ROWS):
-        bad, same_user, handed_over = _flags(table, order[lo: lo + _FLAGS_ROWS + 1])
+        bad, same_user, handed_over = _flags(table, order[lo: lo + _FLAGS_ROWS + 1], linked)
         bad_at.append(np.flatnonzero(bad[:_FLAGS_ROWS]) + lo)
         same.append(same_user)
         handed.append(handed_over)
@@ -172,32 +184,49 @@ def forget(table: Table) -> None:
     _FLAGS.pop(table, None)
 
 
-def _flags(table: Table, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _linked(table: Table) -> np.ndarray | None:
+    """Per row: whether it links to another run (a parent, its task's creator); None when no
+    row does."""
+    if not (table.parents or table.creators):
+        return None
+    linked = np.zeros(len(table), dtype=bool)
+    linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64,
+                       count=len(table.parents) + len(table.creators))] = True
+    return linked
+
+
+def _flags(table: Table, rows: np.ndarray, linked: np.ndarray | None = None,
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per run of `rows`: whether the columns cannot tell its user; per pair of runs one
-    after the other: the later one of the same user, handed over."""
+    after the other: the later one of the same user, handed over. `linked`: `_linked(table)`,
+    when worked out already."""
     has_task = table.has_task[rows]
-    bad = ~(has_task | table.has_thread[rows])  # a run of neither: a context of its own
-    if table.parents or table.creators:
-        linked = np.zeros(len(table), dtype=bool)
-        linked[np.fromiter((*table.parents, *table.creators), dtype=np.int64,
-                           count=len(table.parents) + len(table.creators))] = True
+    if linked is None:
+        linked = _linked(table)
+    # Where every run has a task (asyncio code), the thread columns are not read.
+    tasks_only = bool(has_task.all())
+    # A run of neither task nor thread has a context of its own; a linked one, its root's.
+    bad = np.zeros(len(rows), dtype=bool) if tasks_only else ~(has_task | table.has_thread[rows])
+    if linked is not None:
         bad |= linked[rows]
     # `_user`: the run's own task, else its thread (no run links to another: its own flow).
     task = table.task[rows]
-    host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
-    both_tasks = has_task[1:] & has_task[:-1]
-    both_threads = ~has_task[1:] & ~has_task[:-1]
-    same_user = ((both_tasks & (task[1:] == task[:-1]))
-                 | (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
-                    & (thread[1:] == thread[:-1])))
+    same_user = task[1:] == task[:-1]
+    if not tasks_only:
+        host, pid, thread = table.host[rows], table.pid[rows], table.thread[rows]
+        both_threads = ~has_task[1:] & ~has_task[:-1]
+        same_user &= has_task[1:] & has_task[:-1]
+        same_user |= (both_threads & (host[1:] == host[:-1]) & (pid[1:] == pid[:-1])
+                      & (thread[1:] == thread[:-1]))
     # `_handed_over`.
     end = table.end[rows][:-1]
-    start = table.start[rows][1:]
-    gap = start - end
-    created_ok = table.has_task_created[rows][1:] & (table.task_created[rows][1:] <= end)
-    started_ok = ~table.has_thread_started[rows][1:] | (table.thread_started[rows][1:] <= end)
-    handed = ((end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS)
-              & np.where(has_task[1:], created_ok, started_ok))
+    gap = table.start[rows][1:] - end
+    after = rows[1:]
+    ready = table.has_task_created[after] & (table.task_created[after] <= end)
+    if not tasks_only:
+        started_ok = ~table.has_thread_started[after] | (table.thread_started[after] <= end)
+        ready = np.where(has_task[1:], ready, started_ok)
+    handed = (end != NO_END) & (gap >= 0) & (gap <= HANDOVER_NS) & ready
     return bad, same_user, handed
 
 
@@ -213,6 +242,25 @@ def _may_tick(previous: Run, run: Run) -> bool:
         return False
     before, after = previous.context_created_ns, run.context_created_ns
     return before is not None and after is not None and before <= after
+
+
+def _may_tick_rows(table: Table, previous: int, row: int) -> bool:
+    """`_may_tick` of two rows' views, read on the columns."""
+    if table.file[previous] != table.file[row]:  # string ids: equal ids, equal files
+        return False
+    has_line = table.has_line
+    if has_line[previous] != has_line[row] or (
+            has_line[row] and table.line[previous] != table.line[row]):
+        return False
+    before, after = _created_at(table, previous), _created_at(table, row)
+    return before is not None and after is not None and before <= after
+
+
+def _created_at(table: Table, row: int) -> int | None:
+    """`Run.context_created_ns` of a row's view."""
+    if table.has_task[row]:
+        return int(table.task_created[row]) if table.has_task_created[row] else None
+    return int(table.thread_started[row]) if table.has_thread_started[row] else None
 
 
 def _user(run: Run, ancestry: Ancestry) -> object:

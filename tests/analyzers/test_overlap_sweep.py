@@ -198,3 +198,105 @@ def test_run_by_run_judging_counts_and_stretches_equal_brute_force(
         assert result.pair_count == len(brute_pairs(iv))
         stretches = merge_intervals(s for d in result.drafts for s in d.stretches)
         assert stretches == overlap_stretches(iv)
+
+
+def pair_by_pair(runs: list[Run], starts: list[int], ends: list[int], ancestry: object,
+                 max_pairs: int, skip_same_instance: bool) -> list[tuple[object, ...]]:
+    """The drafts of episodes judged pair by pair, by the rule's definition: every pair of
+    `episode_pairs` given its `pair_kind`; an episode of one kind one draft, a mixed one a
+    draft per connected component of each kind's pairs."""
+    from racetrace.analyzers.findings.classify import pair_kind, timers
+    from racetrace.analyzers.findings.contention import components
+    from racetrace.analyzers.findings.report import OVERLAP_KINDS
+
+    periodic = timers(runs)
+    drafts: list[tuple[object, ...]] = []
+
+    def draft(kind: str, pairs: list[tuple[int, int]], count: int, stretches: object,
+              peak: int, number: int) -> tuple[object, ...]:
+        listed = pairs[:max_pairs]
+        members = sorted({i for pair in listed for i in pair})
+        return (kind, [(runs[i].run_id, runs[j].run_id) for i, j in listed],
+                [runs[i].run_id for i in members], len(pairs), count, stretches, peak, number)
+
+    for number, episode in enumerate(sweep_episodes(starts, ends)):
+        edges: dict[str, list[tuple[int, int]]] = {}
+        skipped = False
+        for i, j in episode_pairs(starts, ends, episode.lo, episode.hi):
+            a, b = runs[i], runs[j]
+            if skip_same_instance and a.instance_key == b.instance_key:
+                skipped = True
+                continue
+            kind = pair_kind(a, b, ancestry.of(b), ancestry.of(a), periodic)  # type: ignore[attr-defined]
+            edges.setdefault(kind, []).append((i, j))
+        if len(edges) == 1 and not skipped:
+            (kind, pairs), = edges.items()
+            drafts.append(draft(kind, pairs, episode.size, list(episode.stretches),
+                                episode.peak, number))
+            continue
+        for kind in OVERLAP_KINDS:
+            for component in components(edges.get(kind, [])):
+                pairs = [(i, j) for i, j in edges[kind] if i in component]
+                drafts.append(draft(
+                    kind, pairs, len(component),
+                    merge_intervals((starts[j], min(ends[i], ends[j])) for i, j in pairs),
+                    peak_depth((starts[i], ends[i]) for i in component), number))
+    return drafts
+
+
+runs_st = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(1, 12), st.integers(0, 3), st.integers(1, 2),
+              st.booleans(), st.integers(-1, 30), st.integers(0, 2)),
+    min_size=2, max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(runs_st, st.booleans(), st.sampled_from([1, 3, 100]))
+def test_pairs_judged_on_arrays_are_judged_as_pair_kind_judges_each(
+        spec: list[tuple[int, int, int, int, bool, int, int]], skip: bool, max_pairs: int,
+) -> None:
+    """`contention._by_pair` finds every pair's kind for an episode at once; its drafts are
+    those of `pair_kind` asked pair by pair: tasks shared (re-entrant unless the earlier run
+    outlives its call), two processes, parent links (some to runs after, some in a cycle),
+    instances skipped on a resource key."""
+    from racetrace.analyzers.findings.classify import Ancestry
+    from racetrace.analyzers.findings.contention import analyze_key
+
+    spec = sorted(spec, key=lambda s: s[0])
+    runs = [Run(run_id=f"{n:016x}", method="m.C.run", start_ns=start, end_ns=start + length,
+                instance_key=f"i{instance}", pid=pid, host="h", task_key=f"t{task}",
+                outlives_call=outlives, file="/a.py", line=3,
+                parent_run_id=f"{parent:016x}" if 0 <= parent < len(spec) else None)
+            for n, (start, length, task, pid, outlives, parent, instance) in enumerate(spec)]
+    trace = Trace(runs=runs, processes=[])
+    starts = [r.start_ns for r in runs]
+    ends = [r.end_ns or 0 for r in runs]
+    result = analyze_key(runs, starts, ends, ancestry=Ancestry(trace.run_by_id),
+                         max_pairs=max_pairs, skip_same_instance=skip)
+    got = [(d.kind, list(d.pairs), [r.run_id for r in d.runs], d.pair_count, d.run_count,
+            d.stretches, d.peak, d.episode) for d in result.drafts]
+    assert got == pair_by_pair(runs, starts, ends, Ancestry(trace.run_by_id), max_pairs, skip)
+
+
+def test_a_timers_overlapping_runs_are_periodic_beside_concurrent_ones() -> None:
+    from racetrace.analyzers.findings.classify import Ancestry
+    from racetrace.analyzers.findings.contention import analyze_key
+
+    ms = 1_000_000
+    # One task's loop starts a run every 20 ms that outlives its call by 30 ms; another task
+    # runs across them.
+    runs = [Run(run_id=f"{n:016x}", method="m.C.run", start_ns=n * 20 * ms,
+                end_ns=n * 20 * ms + 30 * ms, instance_key="k", pid=1, host="h",
+                task_key="ticker", outlives_call=True, file="/a.py", line=3)
+            for n in range(5)]
+    runs.insert(1, Run(run_id="f" * 16, method="m.C.run", start_ns=5 * ms, end_ns=90 * ms,
+                       instance_key="k", pid=1, host="h", task_key="other", file="/b.py",
+                       line=4))
+    starts = [r.start_ns for r in runs]
+    ends = [r.end_ns or 0 for r in runs]
+    result = analyze_key(runs, starts, ends, ancestry=Ancestry(lambda _: None), max_pairs=100)
+    assert {d.kind for d in result.drafts} == {"periodic", "concurrent"}
+    got = [(d.kind, list(d.pairs), [r.run_id for r in d.runs], d.pair_count, d.run_count,
+            d.stretches, d.peak, d.episode) for d in result.drafts]
+    assert got == pair_by_pair(runs, starts, ends, Ancestry(lambda _: None), 100, False)

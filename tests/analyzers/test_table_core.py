@@ -193,6 +193,23 @@ def test_lanes_give_each_instance_its_rows_in_start_order(writer) -> None:
     assert table.run(int(lanes.rows_of(1)[0])) is a[0] is table.run_by_id(first)
 
 
+@pytest.mark.parametrize("reversed_lane", [False, True])
+def test_lanes_sort_by_start_and_keep_load_order_between_equal_starts(
+        writer, reversed_lane: bool) -> None:
+    w = writer()
+    for n in range(64):  # a long lane; a few of its STARTs crossed (or all: written backwards)
+        at = 1000 - n * 10 if reversed_lane else n * 10 + (15 if n % 16 == 3 else 0)
+        w.run(at, at + 1, key="long/1", task=f"l{n}")
+        if n % 8 == 0:
+            w.run(500, 501, key="tie/1", task=f"t{n}")  # one start: load order decides
+    table = load_table(trace_files([w.write()]))
+    lanes = table.lanes()
+    for lane in range(len(lanes)):
+        rows = lanes.rows_of(lane).tolist()
+        assert rows == sorted(rows, key=lambda r: (int(table.start[r]), r))
+    assert [table.instance_keys[k] for k in lanes.keys] == ["long/1", "tie/1"]
+
+
 def test_a_task_key_keeps_its_identity_when_later_keys_are_not_ascii() -> None:
     def run(n: int, task: str) -> Run:
         return make_run(run_id=f"{n:016x}", method="m", start_ns=n, instance_key="k",

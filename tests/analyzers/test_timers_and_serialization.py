@@ -423,3 +423,47 @@ def test_the_analysis_keeps_nothing_of_its_lanes_flags_once_done(tmp_path: Path)
     second = analyze(table)
     assert [(f.kind, f.run_count) for f in second.findings] == [
         (f.kind, f.run_count) for f in first.findings]
+
+
+def test_no_timer_on_the_columns_never_hides_a_timer_the_views_show(writer) -> None:
+    """`classify.no_timer` lets the latent rule skip the views of a window of runs; wherever it
+    says no timer started them, `timers` on their views agrees: ticks of one creator, ticks
+    that vary too much, tasks without a creation time, two call sites, no call site, runs on
+    threads."""
+    from racetrace.analyzers.core.load import trace_files
+    from racetrace.analyzers.core.tableload import load_table
+    from racetrace.analyzers.findings.classify import no_timer, timers
+
+    t0, ms = 1_780_000_000_000_000_000, 1_000_000
+    w = writer()
+
+    def tick(key: str, n: int, at: float, created: float | None, **kwargs: object) -> None:
+        extra = {} if created is None else {"racetrace.task.created_ns": t0 + int(created * ms),
+                                            "racetrace.task.created_by_task": "task/main"}
+        w.run(at, at + 5, key=key, task=f"{key}-{n}", **extra, **kwargs)  # type: ignore[arg-type]
+
+    for n in range(10):
+        tick("timer/1", n, n * 100 + 1, n * 100)  # one creator, every 100 ms: a timer
+        tick("jitter/1", n, n * 100 + 1, n * 100 + (60 if n % 2 else 0))
+        tick("burst/1", n, n * 100 + 1, 0.001 * n)  # created together, started apart
+        tick("unknown/1", n, n * 100 + 1, None)
+        tick("sites/1", n, n * 100 + 1, n * 100, site=f"/app/main.py:{10 + n % 2}")
+        tick("nosite/1", n, n * 100 + 1, n * 100, site=None)
+        w.run(n * 100, n * 100 + 5, key="threads/1", thread=n + 2)
+    table = load_table(trace_files([w.write()]))
+    lanes = table.lanes()
+    said = {}
+    for lane in range(len(lanes)):
+        rows = lanes.rows_of(lane)
+        key = table.instance_keys[lanes.keys[lane]]
+        if key == "timer/1":
+            assert len(timers(table.views_of(rows[:8]))) == 8  # a real timer, in the views
+        for lo in range(len(rows)):
+            for size in (2, 3, 8):
+                window = rows[lo: lo + size]
+                if no_timer(table, window):
+                    assert timers(table.views_of(window)) == {}, (key, lo, size)
+                said.setdefault(key, set()).add(no_timer(table, window))
+    assert said["timer/1"] == {True, False}  # True only for windows under three runs
+    assert said["burst/1"] == said["unknown/1"] == said["nosite/1"] == {True}
+    assert False in said["sites/1"] and False in said["threads/1"]
