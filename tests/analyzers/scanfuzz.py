@@ -223,6 +223,32 @@ def run_case(rng: random.Random, corpus: list[list[bytes]], folder: Path) -> str
     return f"scanned {str(scanned)[:300]} / pure {str(plain)[:300]}"
 
 
+def api_case(rng: random.Random, corpus: list[list[bytes]]) -> None:
+    """The scanner's methods called straight on a random stretch: exact-size buffers of each
+    kind, bounds at and past the end, take and flush in and out of turn. Only a crash or a
+    sanitizer's report is a finding here (the loads compare the values)."""
+    table = Table()
+    scanner = scan.scanner_for(table)
+    for window in make_trace(rng, corpus):
+        data = b"\n".join(window) + b"\n"
+        kind = rng.randrange(3)
+        buffer: Any = data if kind == 0 else bytearray(data) if kind == 1 else memoryview(data)
+        size = len(data)
+        lo = rng.choice([0, 0, rng.randint(0, size), size, size + 1, -1])
+        hi = rng.choice([size, size, rng.randint(0, size), size + 1, lo, lo - 1])
+        try:
+            got = scanner.parse(buffer, lo, hi)
+        except ValueError:
+            continue
+        if got is not None and rng.random() < 0.8:
+            other = buffer if rng.random() < 0.9 else bytes(data)
+            with contextlib.suppress(ValueError):
+                scanner.take(other, rng.randint(-1, 3))
+        if rng.random() < 0.5:
+            scanner.flush()
+    scanner.flush()
+
+
 def read_corpus(paths: list[Path], limit: int = 4000) -> list[list[bytes]]:
     """The lines of trace files (at most `limit` of each), read only."""
     corpus = []
@@ -244,6 +270,8 @@ def fuzz(corpus: list[list[bytes]], *, cases: int | None = None, seconds: float 
     n = 0
     while (cases is None or n < cases) and (stop is None or time.monotonic() < stop):
         rng = random.Random(seed * 1_000_003 + n)
+        if n % 4 == 3:
+            api_case(random.Random(seed * 1_000_003 + n), corpus)
         where = root / f"case{n}"
         diff = run_case(rng, corpus, where)
         if diff is not None:
