@@ -121,7 +121,10 @@ static int cache_id(Cache *c, Ptr s, Py_ssize_t n, int32_t *out) {
     Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)c->mask);
     while (c->slots[j].used) {
         Slot *slot = &c->slots[j];
-        if (slot->hash == h && slot->len == n && memcmp(c->keys.data + slot->off, s, (size_t)n) == 0) {
+        /* (An empty string is stored as no bytes: `keys.data` may still be NULL, which
+           memcmp must not be given even for 0 bytes.) */
+        if (slot->hash == h && slot->len == n
+            && (n == 0 || memcmp(c->keys.data + slot->off, s, (size_t)n) == 0)) {
             *out = slot->id;
             return 0;
         }

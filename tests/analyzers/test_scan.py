@@ -463,3 +463,18 @@ def test_a_scanner_initialized_again_numbers_strings_by_its_new_interners() -> N
     scanner.take(data, 0)
     assert np.frombuffer(scanner.flush()["host"], np.int32).tolist() == [2, 1]
     assert second.hosts.strings == ["x", "g", "h"]
+
+
+def test_an_empty_string_met_again_is_the_same_number(writer) -> None:
+    """An empty string is cached as no bytes, where the cache may hold none at all yet: its
+    second lookup compared against a NULL pointer (undefined behaviour: UBSan stopped the
+    scanner's differential fuzzer built with -fsanitize=undefined here)."""
+    w = writer(pid=5, host="", header=False)  # a header would send its stretch to msgspec
+    for n in range(4):
+        w.run(n, n + 1, key="", method="", task="", site=None, **{"code.file.path": ""})
+    w.write()
+    assert parse(b"".join(line + b"\n" for line in w.lines)) is not None
+    table = assert_same_load([w.path])
+    assert table.hosts.strings == [""] and table.instances.strings == [""]
+    assert table.cols["host"].values.tolist() == [0] * 4
+    assert table.cols["file"].values.tolist() == [0] * 4
