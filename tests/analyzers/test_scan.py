@@ -478,3 +478,30 @@ def test_an_empty_string_met_again_is_the_same_number(writer) -> None:
     assert table.hosts.strings == [""] and table.instances.strings == [""]
     assert table.cols["host"].values.tolist() == [0] * 4
     assert table.cols["file"].values.tolist() == [0] * 4
+
+
+# -- the differential fuzzer (`scanfuzz.py`), a bounded run -----------------------------------
+
+def test_the_differential_fuzzer_finds_no_difference(sample_trace, writer) -> None:
+    """Real traces (and a hand-made one with the rare fields), mutated byte-, field- and
+    line-wise and split at random stretch and block sizes, load the same with the scanner and
+    without it. For a longer run: `python -X dev tests/analyzers/scanfuzz.py --seconds 300
+    TRACES...` (also with the scanner built with -fsanitize=address,undefined)."""
+    import scanfuzz
+
+    w = writer(pid=9)
+    parent = w.run(0, 50, key="hot/1", task="a")
+    for n in range(30):
+        w.run(1 + n, 40 + n, key=f"hot/{n % 3}", task=f"t{n}", parent=parent if n % 2 else None,
+              created_by=parent if n % 5 == 0 else None, status="error" if n % 4 == 0 else "ok",
+              error=("builtins.ValueError", "bad") if n % 4 == 0 else None,
+              resource="session-1" if n % 6 == 0 else None, stateful=[None, True, False][n % 3],
+              **{"racetrace.loop.running": n % 7 == 0, "racetrace.outlives_call": n % 9 == 0,
+                 "racetrace.thread.started_ns": T0 - n, "racetrace.task.created_ns": T0 + n})
+    w.run(90, None, key="open/1")
+    w.write()
+    paths = [w.path] + [p for name in ("shared_gather", "singleton_requests", "autogen_shared_team")
+                        for p in sorted(sample_trace(name).rglob("*.jsonl"))]
+    findings = scanfuzz.fuzz(scanfuzz.read_corpus(paths), cases=300, seed=13,
+                             folder=w.path.parent / "fuzz")
+    assert findings == []
