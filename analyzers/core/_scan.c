@@ -121,7 +121,10 @@ static int cache_id(Cache *c, Ptr s, Py_ssize_t n, int32_t *out) {
     Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)c->mask);
     while (c->slots[j].used) {
         Slot *slot = &c->slots[j];
-        if (slot->hash == h && slot->len == n && memcmp(c->keys.data + slot->off, s, (size_t)n) == 0) {
+        /* (An empty string is stored as no bytes: `keys.data` may still be NULL, which
+           memcmp must not be given even for 0 bytes.) */
+        if (slot->hash == h && slot->len == n
+            && (n == 0 || memcmp(c->keys.data + slot->off, s, (size_t)n) == 0)) {
             *out = slot->id;
             return 0;
         }
@@ -539,7 +542,37 @@ typedef struct {
     Buf tasks; /* task keys' bytes, one after the other */
     Buf task_lens; /* Py_ssize_t each; -1: no task */
     Py_ssize_t task_width, staged;
+    /* In a method: an interner's `__missing__` (or a finalizer the GC runs) is Python code,
+       which could call the scanner again, from this thread or another (it may switch), and
+       move `recs` or the columns under the method's feet. */
+    int busy;
 } Scanner;
+
+/* Enter a method: 0, or -1 with an exception where the scanner is in one already. */
+static int enter(Scanner *self) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Scanner: called again while in use");
+        return -1;
+    }
+    self->busy = 1;
+    return 0;
+}
+
+/* Forget the interners' numbers and whatever was parsed or staged. */
+static void forget(Scanner *self) {
+    for (int i = 0; i < N_INTERNERS; i++) {
+        Cache *c = &self->caches[i];
+        PyMem_Free(c->slots);
+        c->slots = NULL;
+        c->mask = c->count = 0;
+        buf_free(&c->keys);
+    }
+    for (int i = 0; i < N_COLS; i++) self->cols[i].size = 0;
+    self->tasks.size = self->task_lens.size = 0;
+    self->task_width = self->staged = 0;
+    self->nrecs = 0;
+    self->parsed = NULL;
+}
 
 static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
     PyObject *interners[N_INTERNERS];
@@ -554,10 +587,19 @@ static int Scanner_init(Scanner *self, PyObject *args, PyObject *kwds) {
             PyErr_SetString(PyExc_TypeError, "Scanner: each interner must be a dict");
             return -1;
         }
+    }
+    if (enter(self) < 0) return -1;
+    /* Called again (a Python object may be): its cached numbers were the old interners'. */
+    forget(self);
+    PyObject *old[N_INTERNERS];
+    for (int i = 0; i < N_INTERNERS; i++) {
+        old[i] = self->caches[i].interner;
         Py_INCREF(interners[i]);
-        Py_XSETREF(self->caches[i].interner, interners[i]);
+        self->caches[i].interner = interners[i];
     }
     memset(self->follow, -1, sizeof self->follow);
+    self->busy = 0;
+    for (int i = 0; i < N_INTERNERS; i++) Py_XDECREF(old[i]); /* may run Python code: last */
     return 0;
 }
 
@@ -608,6 +650,10 @@ static PyObject *Scanner_parse(Scanner *self, PyObject *args) {
     Py_buffer view;
     Py_ssize_t lo, hi;
     if (!ready(self) || !PyArg_ParseTuple(args, "y*nn", &view, &lo, &hi)) return NULL;
+    if (enter(self) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     PyObject *result = NULL;
     int64_t *times = NULL;
     self->nrecs = 0;
@@ -707,6 +753,7 @@ done:
     if (result == NULL || result == Py_None) self->nrecs = 0;
     PyMem_Free(times);
     PyBuffer_Release(&view);
+    self->busy = 0;
     return result;
 }
 
@@ -763,9 +810,20 @@ static PyObject *Scanner_take(Scanner *self, PyObject *args) {
     Py_buffer view;
     int stretch;
     if (!ready(self) || !PyArg_ParseTuple(args, "y*i", &view, &stretch)) return NULL;
+    if (enter(self) < 0) {
+        PyBuffer_Release(&view);
+        return NULL;
+    }
     PyObject *result = NULL;
     Buf codes = {0}, reasons = {0};
     Ptr origin = (Ptr)view.buf;
+    /* All or nothing: where a string's interning fails midway (its interner raising, or no
+       memory), the STARTs staged by this call are taken back, so that every column still
+       holds `staged` values (a START is staged column by column). */
+    Py_ssize_t sizes[N_COLS];
+    for (int i = 0; i < N_COLS; i++) sizes[i] = self->cols[i].size;
+    Py_ssize_t tasks_size = self->tasks.size, lens_size = self->task_lens.size;
+    Py_ssize_t width = self->task_width, staged = self->staged;
     if (self->parsed == NULL || origin != self->parsed || view.len < self->parsed_hi) {
         PyErr_SetString(PyExc_ValueError, "take: not the buffer parse accepted last");
         goto done;
@@ -790,17 +848,34 @@ static PyObject *Scanner_take(Scanner *self, PyObject *args) {
     result = Py_BuildValue("(y#y#)", codes.data ? codes.data : "", codes.size,
                            reasons.data ? reasons.data : "", reasons.size);
 done:
+    if (result == NULL) {
+        for (int i = 0; i < N_COLS; i++) self->cols[i].size = sizes[i];
+        self->tasks.size = tasks_size;
+        self->task_lens.size = lens_size;
+        self->task_width = width;
+        self->staged = staged;
+    }
     self->nrecs = 0;
     self->parsed = NULL;
     buf_free(&codes);
     buf_free(&reasons);
     PyBuffer_Release(&view);
+    self->busy = 0;
     return result;
 }
+
+static PyObject *Scanner_flush_columns(Scanner *self);
 
 /* flush(): what was staged since the last flush, as {column: bytes} (and "task": the task
    keys, NUL-padded to "task_width" bytes each; "count": the STARTs), then forgotten. */
 static PyObject *Scanner_flush(Scanner *self, PyObject *Py_UNUSED(ignored)) {
+    if (enter(self) < 0) return NULL;
+    PyObject *out = Scanner_flush_columns(self);
+    self->busy = 0;
+    return out;
+}
+
+static PyObject *Scanner_flush_columns(Scanner *self) {
     PyObject *out = PyDict_New();
     if (out == NULL) return NULL;
     Py_ssize_t n = self->staged;

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from racetrace.analyzers.core import lines, scan
 from racetrace.analyzers.core.load import trace_files
 from racetrace.analyzers.core.model import Run
-from racetrace.analyzers.core.table import Table
+from racetrace.analyzers.core.table import Interner, Table
 from racetrace.analyzers.core.tableload import load_table
 
 pytestmark = pytest.mark.skipif(not scan.available(),
@@ -372,3 +372,136 @@ def test_loading_again_and_again_holds_no_more(writer) -> None:
     after = held()
     assert after[0] <= first[0] + 50
     assert abs(after[1] - first[1]) <= 50 and abs(after[2] - first[2]) <= 50
+
+
+# -- the scanner's state when Python code fails or calls it inside its own calls --------------
+
+class _Failing(Interner):
+    """An interner whose `__missing__` raises for one string (as on running out of memory),
+    or calls `then` first (Python code run inside the scanner's own call)."""
+
+    def __init__(self, bad: str, then: Any = None) -> None:
+        super().__init__()
+        self.bad = bad
+        self.then = then
+
+    def __missing__(self, key: str) -> int:
+        if key == self.bad:
+            if self.then is not None:
+                self.then()
+            raise MemoryError(key)
+        return super().__missing__(key)
+
+
+def _scanner(**interners: Interner) -> Any:
+    names = ("instances", "resources", "methods", "hosts", "files", "statuses", "reasons")
+    return scan._Scanner(*(interners.get(name) or Interner() for name in names))
+
+
+def _starts(*hosts: str) -> bytes:
+    return b"".join(line({**START, "run_id": f"{n + 1:016x}", "host.name": host})
+                    for n, host in enumerate(hosts))
+
+
+def test_a_take_that_fails_midway_stages_nothing() -> None:
+    """A START is staged column by column: its host's interning failing after its time was
+    staged left the columns with more times than STARTs, and the next flush's rows misaligned."""
+    scanner = _scanner(hosts=_Failing("bad"))
+    good = _starts("h", "g")
+    assert scanner.parse(good, 0, len(good)) is not None
+    scanner.take(good, 0)
+    bad = _starts("h2", "bad")
+    assert scanner.parse(bad, 0, len(bad)) is not None
+    with pytest.raises(MemoryError):
+        scanner.take(bad, 1)
+    assert scanner.pending == 2
+    staged = scanner.flush()
+    assert staged["count"] == 2
+    assert np.frombuffer(staged["start"], np.int64).tolist() == [T0, T0]
+    assert np.frombuffer(staged["stretch"], np.int32).tolist() == [0, 0]
+    assert np.frombuffer(staged["host"], np.int32).tolist() == [0, 1]
+    assert len(staged["task"]) == 2 * staged["task_width"]
+    assert scanner.parse(good, 0, len(good)) is not None  # and it goes on
+    scanner.take(good, 2)
+    assert scanner.flush()["count"] == 2
+
+
+def test_a_scanner_called_inside_its_own_call_refuses() -> None:
+    """An interner's `__missing__` is Python code: a call of the same scanner from there would
+    move the records `take` is walking (`parse` reallocates them)."""
+    inner: list[BaseException] = []
+    data = _starts("h", "bad", "g")
+
+    def again() -> None:
+        for call in (lambda: scanner.parse(data + data, 0, 2 * len(data)),
+                     lambda: scanner.take(data, 0), scanner.flush):
+            try:
+                call()
+            except RuntimeError as exc:
+                inner.append(exc)
+
+    scanner = _scanner(hosts=_Failing("bad", again))
+    assert scanner.parse(data, 0, len(data)) is not None
+    with pytest.raises(MemoryError):
+        scanner.take(data, 0)
+    assert len(inner) == 3 and "in use" in str(inner[0])
+    assert scanner.pending == 0 and scanner.flush()["count"] == 0
+
+
+def test_a_scanner_initialized_again_numbers_strings_by_its_new_interners() -> None:
+    first = Table()
+    scanner = scan.scanner_for(first)
+    data = _starts("h", "g")
+    scanner.parse(data, 0, len(data))
+    scanner.take(data, 0)
+    second = Table()
+    second.hosts["x"], second.hosts["g"]  # numbered first: "g" is 1 here
+    scanner.__init__(second.instances, second.resources, second.methods, second.hosts,
+                     second.files_, second.statuses, second.reasons)
+    assert scanner.pending == 0  # what was staged was numbered by the old interners
+    assert scanner.parse(data, 0, len(data)) is not None
+    scanner.take(data, 0)
+    assert np.frombuffer(scanner.flush()["host"], np.int32).tolist() == [2, 1]
+    assert second.hosts.strings == ["x", "g", "h"]
+
+
+def test_an_empty_string_met_again_is_the_same_number(writer) -> None:
+    """An empty string is cached as no bytes, where the cache may hold none at all yet: its
+    second lookup compared against a NULL pointer (undefined behaviour: UBSan stopped the
+    scanner's differential fuzzer built with -fsanitize=undefined here)."""
+    w = writer(pid=5, host="", header=False)  # a header would send its stretch to msgspec
+    for n in range(4):
+        w.run(n, n + 1, key="", method="", task="", site=None, **{"code.file.path": ""})
+    w.write()
+    assert parse(b"".join(line + b"\n" for line in w.lines)) is not None
+    table = assert_same_load([w.path])
+    assert table.hosts.strings == [""] and table.instances.strings == [""]
+    assert table.cols["host"].values.tolist() == [0] * 4
+    assert table.cols["file"].values.tolist() == [0] * 4
+
+
+# -- the differential fuzzer (`scanfuzz.py`), a bounded run -----------------------------------
+
+def test_the_differential_fuzzer_finds_no_difference(sample_trace, writer) -> None:
+    """Real traces (and a hand-made one with the rare fields), mutated byte-, field- and
+    line-wise and split at random stretch and block sizes, load the same with the scanner and
+    without it. For a longer run: `python -X dev tests/analyzers/scanfuzz.py --seconds 300
+    TRACES...` (also with the scanner built with -fsanitize=address,undefined)."""
+    import scanfuzz
+
+    w = writer(pid=9)
+    parent = w.run(0, 50, key="hot/1", task="a")
+    for n in range(30):
+        w.run(1 + n, 40 + n, key=f"hot/{n % 3}", task=f"t{n}", parent=parent if n % 2 else None,
+              created_by=parent if n % 5 == 0 else None, status="error" if n % 4 == 0 else "ok",
+              error=("builtins.ValueError", "bad") if n % 4 == 0 else None,
+              resource="session-1" if n % 6 == 0 else None, stateful=[None, True, False][n % 3],
+              **{"racetrace.loop.running": n % 7 == 0, "racetrace.outlives_call": n % 9 == 0,
+                 "racetrace.thread.started_ns": T0 - n, "racetrace.task.created_ns": T0 + n})
+    w.run(90, None, key="open/1")
+    w.write()
+    paths = [w.path] + [p for name in ("shared_gather", "singleton_requests", "autogen_shared_team")
+                        for p in sorted(sample_trace(name).rglob("*.jsonl"))]
+    findings = scanfuzz.fuzz(scanfuzz.read_corpus(paths), cases=300, seed=13,
+                             folder=w.path.parent / "fuzz")
+    assert findings == []
