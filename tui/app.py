@@ -201,7 +201,7 @@ class RacetraceApp(App[int]):
     def on_unmount(self) -> None:
         self._screen_up.set()
         sys.setswitchinterval(self._switch_interval)
-        self.turns.release()  # a loader waiting for the screen: it will wait no more
+        self.turns.close()  # a loader waiting for the screen: it will wait no more
         self._resume_collector()
 
     def post_message(self, message: Any) -> bool:
@@ -274,9 +274,17 @@ class RacetraceApp(App[int]):
             self._screen_up.wait(SCREEN_UP_WAIT)
             stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
+
+            def next_block(part: TablePartial) -> None:
+                # The app is closing: read no further (the process's exit waits for this
+                # thread, and the next layout may be many blocks away).
+                if worker.is_cancelled or self.turns.closed:
+                    raise _Cancelled
+                stream.partial(part)
+
             try:
                 table = load_table(trace_files(self.paths), key_attr=self.key_attr,
-                                   on_progress=self._on_progress, on_partial=stream.partial,
+                                   on_progress=self._on_progress, on_partial=next_block,
                                    block_bytes=STREAM_BLOCK_BYTES)
             except _Cancelled:
                 return

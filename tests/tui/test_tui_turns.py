@@ -384,3 +384,59 @@ async def test_the_first_lanes_come_after_the_screen_has_started_up(trace_dir: P
         await settle(pilot)
     assert app.trace is not None and len(app.trace.runs) == 3_000
     assert seen and seen[0] > 0
+
+
+@run_async
+async def test_the_loader_stops_at_its_next_block_once_the_app_has_quit(
+        trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quitting while a trace loads: the loader reads no further block and never waits for a
+    screen that is gone (the process's exit waits for the loading thread: before, it read on
+    until its next layout, each progress it posted held for a paint that never came)."""
+    from racetrace.tui import app as app_module
+    from racetrace.tui import stream as stream_module
+
+    blocks: list[bool] = []  # a block handed to the layout: whether the app had quit by then
+    quit_, load_over = threading.Event(), threading.Event()
+    partial, load_table = stream_module.LaneStream.partial, app_module.load_table
+
+    def counted(self: Any, part: Any) -> None:
+        blocks.append(quit_.is_set())
+        partial(self, part)
+
+    def loading(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return load_table(*args, **kwargs)
+        finally:
+            load_over.set()
+
+    monkeypatch.setattr(stream_module.LaneStream, "partial", counted)
+    monkeypatch.setattr(app_module, "load_table", loading)
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)  # a progress at every block
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    app.turns.longest = 5  # a hold nobody releases would be seen as a lapse
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: app.streaming and gate.reached >= 1, pilot)
+            await pilot.press("j")
+            await pilot.press("q")
+        quit_.set()
+    finally:
+        gate.open_all()
+    assert load_over.wait(120)
+    assert app.trace is None  # (the load had not finished)
+    assert blocks.count(True) == 0
+    assert app.turns.lapses == 0
+
+
+def test_a_closed_turns_never_holds_the_loader_again() -> None:
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    turns.hold()
+    turns.close()  # the app is gone, its hold with it
+    assert not turns.held
+    turns.hold()  # a key the driver read during the quit
+    assert not turns.held
+    turns.pause()
+    assert turns.waits == 0 and turns.lapses == 0
