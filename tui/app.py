@@ -107,7 +107,6 @@ class RacetraceApp(App[int]):
         on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
-        _paint_sooner()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
@@ -127,6 +126,7 @@ class RacetraceApp(App[int]):
         self._switch_interval = sys.getswitchinterval()
         self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
         self._screen_up = threading.Event()  # set when the screen has painted its start-up
+        self._update_period: float | None = None  # Textual's own, while the app raises it
         # The loading thread stands aside while a key or a new layout waits to be shown.
         self.turns = Turns()
         self._gc_was_enabled: bool | None = None  # see `_pause_collector`
@@ -195,6 +195,10 @@ class RacetraceApp(App[int]):
         else:
             self._load()
 
+    def on_load(self) -> None:
+        # (Before any screen paints: each reads the rate when it first does.)
+        self._update_period = _paint_sooner()
+
     def on_ready(self) -> None:
         self.call_after_refresh(self._screen_up.set)
 
@@ -202,6 +206,9 @@ class RacetraceApp(App[int]):
         self._screen_up.set()
         sys.setswitchinterval(self._switch_interval)
         self.turns.close()  # a loader waiting for the screen: it will wait no more
+        if self._update_period is not None:  # other Textual apps of the process: their own rate
+            _paint_at(self._update_period)
+            self._update_period = None
         self._resume_collector()
 
     def post_message(self, message: Any) -> bool:
@@ -720,9 +727,10 @@ class RacetraceApp(App[int]):
         return None
 
 
-def _paint_sooner() -> None:
-    """Let a screen paint `FRAMES_PER_SECOND` times a second rather than 60, unless the user
-    set Textual's own TEXTUAL_FPS.
+def _paint_sooner() -> float | None:
+    """Let the app's screens paint `FRAMES_PER_SECOND` times a second rather than 60, unless
+    the user set Textual's own TEXTUAL_FPS; the rate it replaced (None: left alone), for the
+    app to put back when it ends (a module global of Textual's: other apps of the process).
 
     Textual paints on a grid of 1/60 s, and a paint that comes late on it (the first after a
     pause) puts the next one up to two steps, 33 ms, later: while a trace loads, the progress
@@ -731,11 +739,18 @@ def _paint_sooner() -> None:
     screen still paints only when it is idle, so a faster grid adds no paints under load.
     (Read when a screen first paints: set before any.)"""
     if os.environ.get("TEXTUAL_FPS"):
-        return
+        return None
     import textual.screen
 
-    textual.screen.UPDATE_PERIOD = min(textual.screen.UPDATE_PERIOD,  # type: ignore[misc]
-                                       1 / FRAMES_PER_SECOND)
+    before = textual.screen.UPDATE_PERIOD
+    _paint_at(min(before, 1 / FRAMES_PER_SECOND))
+    return before
+
+
+def _paint_at(period: float) -> None:
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = period  # type: ignore[misc]
 
 
 def _large_blocks_to_the_os() -> None:
