@@ -562,9 +562,10 @@ class RacetraceApp(App[int]):
         self.ruler.refresh()
         self._shown()
 
-    def on_resize(self) -> None:
-        # The footer's keys fit an 80-column terminal; `?` lists the rest.
-        self.footer.compact = self.size.width < 120
+    def on_resize(self, event: events.Resize) -> None:
+        # The footer's keys fit an 80-column terminal; `?` lists the rest. (The event's size:
+        # the app's own still holds the size before the resize here.)
+        self.footer.compact = event.size.width < 120
 
     def on_timeline_details_requested(self, message: Timeline.DetailsRequested) -> None:
         if self.lanes is None:
