@@ -221,11 +221,11 @@ class RacetraceApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         await super().on_event(event)
-        if isinstance(event, HOLDING_INPUT) and (
-                not isinstance(event, events.Key) or self.focused is not self.timeline):
-            # The timeline's keys release the loader once their effect is shown (`_shown`);
-            # the mouse (a scroll moves no view) and keys for anything else, once the screen
-            # has refreshed after them.
+        if isinstance(event, HOLDING_INPUT):
+            # Released once the screen has refreshed after it: a key that changed nothing (`n`
+            # before the analysis, a key bound to nothing) would otherwise hold the loader
+            # until the hold lapses. A timeline key's effect holds it again until that is
+            # shown (`_shown`, on the messages the key posted).
             self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:

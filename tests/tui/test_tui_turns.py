@@ -455,3 +455,28 @@ def test_a_closed_turns_never_holds_the_loader_again() -> None:
     assert not turns.held
     turns.pause()
     assert turns.waits == 0 and turns.lapses == 0
+
+
+@run_async
+async def test_a_timeline_key_that_changes_nothing_still_releases_the_loader(
+        trace_dir: Path) -> None:
+    """`n` before the analysis (a notice, no selection or view moved), or a key nothing is
+    bound to, pressed on the timeline while lanes stream in: the loader is released once the
+    screen has refreshed, not left to wait for the hold to lapse (200 ms of load each)."""
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    app.turns.longest = 60
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await until(lambda: app.streaming and not app.turns.held, pilot)
+            assert app.focused is app.timeline
+            for key in ("n", "x"):
+                view, selected = app.timeline.view, app.timeline.selected()
+                app.post_message(events.Key(key, key))  # as the terminal driver posts it
+                assert app.turns.held
+                await until(lambda: not app.turns.held, pilot)
+                assert app.timeline.view == view and app.timeline.selected() == selected
+        finally:
+            gate.open_all()
+        await settle(pilot)
+    assert app.turns.lapses == 0
