@@ -221,12 +221,19 @@ class RacetraceApp(App[int]):
 
     async def on_event(self, event: events.Event) -> None:
         await super().on_event(event)
-        if isinstance(event, HOLDING_INPUT):
-            # Released once the screen has refreshed after it: a key that changed nothing (`n`
-            # before the analysis, a key bound to nothing) would otherwise hold the loader
-            # until the hold lapses. A timeline key's effect holds it again until that is
-            # shown (`_shown`, on the messages the key posted).
+        if isinstance(event, HOLDING_INPUT) and (
+                not isinstance(event, events.Key) or self.focused is not self.timeline):
+            # The timeline's keys release the loader once their effect is shown (`_shown`);
+            # the mouse (a scroll moves no view) and keys for anything else, once the screen
+            # has refreshed after them.
             self.call_after_refresh(self.turns.release)
+
+    def _done(self) -> None:
+        """An app key whose effect is not the timeline's (a notice, a dialog, the focus
+        elsewhere) is done: release the loader once the screen has refreshed. (`on_event`
+        leaves keys read while the timeline has the focus to their effect, and without one
+        the hold would lapse: 200 ms of load each.)"""
+        self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:
         """Release the loader once what the screen now holds is painted. (Held again: a
@@ -590,6 +597,7 @@ class RacetraceApp(App[int]):
         findings = self.report.findings if self.report is not None else []
         if not findings or self.lanes is None:
             self.notify("No findings to go to.", markup=False)
+            self._done()
             return
         shown = self.timeline.lane_layout.positions
         reachable = []
@@ -599,6 +607,7 @@ class RacetraceApp(App[int]):
                 reachable.append(i)
         if not reachable:
             self.notify("Every finding's lane is hidden by the filter.", markup=False)
+            self._done()
             return
         current = self.finding_index
         if current is None:
@@ -659,12 +668,14 @@ class RacetraceApp(App[int]):
         self.timeline.only_findings = not self.timeline.only_findings
         state = "only instances with findings" if self.timeline.only_findings else "all instances"
         self.notify(f"Showing {state}.", markup=False, timeout=2)
+        self._done()
 
     def action_focus_findings(self) -> None:
         panel = self.findings_list
         panel.focus()
         if panel.count and panel.highlighted is None:
             panel.highlighted = self.finding_index or 0  # and the timeline jumps there
+        self._done()
 
     def action_escape(self) -> None:
         filter_input = self.filter_input
@@ -684,6 +695,7 @@ class RacetraceApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.timeline.legend_style))
+        self._done()
 
     def action_export(self) -> None:
         if self.report is None:
@@ -692,8 +704,10 @@ class RacetraceApp(App[int]):
                 severity="warning",
                 markup=False,
             )
+            self._done()
             return
         self.push_screen(ExportScreen(self.default_report_path(), self.write_report))
+        self._done()
 
     def default_report_path(self) -> str:
         """Beside the traces shown (not inside their folder, where the next load would take

@@ -460,9 +460,12 @@ def test_a_closed_turns_never_holds_the_loader_again() -> None:
 @run_async
 async def test_a_timeline_key_that_changes_nothing_still_releases_the_loader(
         trace_dir: Path) -> None:
-    """`n` before the analysis (a notice, no selection or view moved), or a key nothing is
-    bound to, pressed on the timeline while lanes stream in: the loader is released once the
-    screen has refreshed, not left to wait for the hold to lapse (200 ms of load each)."""
+    """`n` before the analysis (a notice, no selection or view moved), `e` (a notice: no
+    report yet), `?` (a dialog), pressed on the timeline while lanes stream in: the
+    loader is released once the screen has refreshed, not left to wait for the hold to lapse
+    (200 ms of load each)."""
+    from racetrace.tui.screens import HelpScreen
+
     gate = Gate()
     app = make_app(trace_dir, on_partial=gate)
     app.turns.longest = 60
@@ -470,12 +473,14 @@ async def test_a_timeline_key_that_changes_nothing_still_releases_the_loader(
         try:
             await until(lambda: app.streaming and not app.turns.held, pilot)
             assert app.focused is app.timeline
-            for key in ("n", "x"):
+            for key in ("n", "e", "question_mark"):
                 view, selected = app.timeline.view, app.timeline.selected()
-                app.post_message(events.Key(key, key))  # as the terminal driver posts it
+                # As the terminal driver posts it:
+                app.post_message(events.Key(key, "?" if key == "question_mark" else key))
                 assert app.turns.held
                 await until(lambda: not app.turns.held, pilot)
                 assert app.timeline.view == view and app.timeline.selected() == selected
+            assert isinstance(app.screen, HelpScreen)
         finally:
             gate.open_all()
         await settle(pilot)
