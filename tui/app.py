@@ -107,7 +107,6 @@ class RacetraceApp(App[int]):
         on_partial: Callable[[TablePartial], None] | None = None,
     ) -> None:
         super().__init__()
-        _paint_sooner()
         self.blocking_threshold_ns = blocking_threshold_ns  # None: the analyzer's default
         self.paths = [str(p) for p in paths]
         self.follow = follow
@@ -127,6 +126,7 @@ class RacetraceApp(App[int]):
         self._switch_interval = sys.getswitchinterval()
         self._loaded_shown = threading.Event()  # set when the screen took the loaded lanes
         self._screen_up = threading.Event()  # set when the screen has painted its start-up
+        self._update_period: float | None = None  # Textual's own, while the app raises it
         # The loading thread stands aside while a key or a new layout waits to be shown.
         self.turns = Turns()
         self._gc_was_enabled: bool | None = None  # see `_pause_collector`
@@ -195,13 +195,20 @@ class RacetraceApp(App[int]):
         else:
             self._load()
 
+    def on_load(self) -> None:
+        # (Before any screen paints: each reads the rate when it first does.)
+        self._update_period = _paint_sooner()
+
     def on_ready(self) -> None:
         self.call_after_refresh(self._screen_up.set)
 
     def on_unmount(self) -> None:
         self._screen_up.set()
         sys.setswitchinterval(self._switch_interval)
-        self.turns.release()  # a loader waiting for the screen: it will wait no more
+        self.turns.close()  # a loader waiting for the screen: it will wait no more
+        if self._update_period is not None:  # other Textual apps of the process: their own rate
+            _paint_at(self._update_period)
+            self._update_period = None
         self._resume_collector()
 
     def post_message(self, message: Any) -> bool:
@@ -220,6 +227,13 @@ class RacetraceApp(App[int]):
             # the mouse (a scroll moves no view) and keys for anything else, once the screen
             # has refreshed after them.
             self.call_after_refresh(self.turns.release)
+
+    def _done(self) -> None:
+        """An app key whose effect is not the timeline's (a notice, a dialog, the focus
+        elsewhere) is done: release the loader once the screen has refreshed. (`on_event`
+        leaves keys read while the timeline has the focus to their effect, and without one
+        the hold would lapse: 200 ms of load each.)"""
+        self.call_after_refresh(self.turns.release)
 
     def _shown(self) -> None:
         """Release the loader once what the screen now holds is painted. (Held again: a
@@ -274,9 +288,17 @@ class RacetraceApp(App[int]):
             self._screen_up.wait(SCREEN_UP_WAIT)
             stream = LaneStream(self.post_message, turns=self.turns,
                                 after_update=lambda part: self._partial_shown(worker, part))
+
+            def next_block(part: TablePartial) -> None:
+                # The app is closing: read no further (the process's exit waits for this
+                # thread, and the next layout may be many blocks away).
+                if worker.is_cancelled or self.turns.closed:
+                    raise _Cancelled
+                stream.partial(part)
+
             try:
                 table = load_table(trace_files(self.paths), key_attr=self.key_attr,
-                                   on_progress=self._on_progress, on_partial=stream.partial,
+                                   on_progress=self._on_progress, on_partial=next_block,
                                    block_bytes=STREAM_BLOCK_BYTES)
             except _Cancelled:
                 return
@@ -547,9 +569,10 @@ class RacetraceApp(App[int]):
         self.ruler.refresh()
         self._shown()
 
-    def on_resize(self) -> None:
-        # The footer's keys fit an 80-column terminal; `?` lists the rest.
-        self.footer.compact = self.size.width < 120
+    def on_resize(self, event: events.Resize) -> None:
+        # The footer's keys fit an 80-column terminal; `?` lists the rest. (The event's size:
+        # the app's own still holds the size before the resize here.)
+        self.footer.compact = event.size.width < 120
 
     def on_timeline_details_requested(self, message: Timeline.DetailsRequested) -> None:
         if self.lanes is None:
@@ -574,6 +597,7 @@ class RacetraceApp(App[int]):
         findings = self.report.findings if self.report is not None else []
         if not findings or self.lanes is None:
             self.notify("No findings to go to.", markup=False)
+            self._done()
             return
         shown = self.timeline.lane_layout.positions
         reachable = []
@@ -583,6 +607,7 @@ class RacetraceApp(App[int]):
                 reachable.append(i)
         if not reachable:
             self.notify("Every finding's lane is hidden by the filter.", markup=False)
+            self._done()
             return
         current = self.finding_index
         if current is None:
@@ -643,12 +668,14 @@ class RacetraceApp(App[int]):
         self.timeline.only_findings = not self.timeline.only_findings
         state = "only instances with findings" if self.timeline.only_findings else "all instances"
         self.notify(f"Showing {state}.", markup=False, timeout=2)
+        self._done()
 
     def action_focus_findings(self) -> None:
         panel = self.findings_list
         panel.focus()
         if panel.count and panel.highlighted is None:
             panel.highlighted = self.finding_index or 0  # and the timeline jumps there
+        self._done()
 
     def action_escape(self) -> None:
         filter_input = self.filter_input
@@ -668,6 +695,7 @@ class RacetraceApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.timeline.legend_style))
+        self._done()
 
     def action_export(self) -> None:
         if self.report is None:
@@ -676,8 +704,10 @@ class RacetraceApp(App[int]):
                 severity="warning",
                 markup=False,
             )
+            self._done()
             return
         self.push_screen(ExportScreen(self.default_report_path(), self.write_report))
+        self._done()
 
     def default_report_path(self) -> str:
         """Beside the traces shown (not inside their folder, where the next load would take
@@ -712,9 +742,10 @@ class RacetraceApp(App[int]):
         return None
 
 
-def _paint_sooner() -> None:
-    """Let a screen paint `FRAMES_PER_SECOND` times a second rather than 60, unless the user
-    set Textual's own TEXTUAL_FPS.
+def _paint_sooner() -> float | None:
+    """Let the app's screens paint `FRAMES_PER_SECOND` times a second rather than 60, unless
+    the user set Textual's own TEXTUAL_FPS; the rate it replaced (None: left alone), for the
+    app to put back when it ends (a module global of Textual's: other apps of the process).
 
     Textual paints on a grid of 1/60 s, and a paint that comes late on it (the first after a
     pause) puts the next one up to two steps, 33 ms, later: while a trace loads, the progress
@@ -723,11 +754,18 @@ def _paint_sooner() -> None:
     screen still paints only when it is idle, so a faster grid adds no paints under load.
     (Read when a screen first paints: set before any.)"""
     if os.environ.get("TEXTUAL_FPS"):
-        return
+        return None
     import textual.screen
 
-    textual.screen.UPDATE_PERIOD = min(textual.screen.UPDATE_PERIOD,  # type: ignore[misc]
-                                       1 / FRAMES_PER_SECOND)
+    before = textual.screen.UPDATE_PERIOD
+    _paint_at(min(before, 1 / FRAMES_PER_SECOND))
+    return before
+
+
+def _paint_at(period: float) -> None:
+    import textual.screen
+
+    textual.screen.UPDATE_PERIOD = period  # type: ignore[misc]
 
 
 def _large_blocks_to_the_os() -> None:

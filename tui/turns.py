@@ -9,7 +9,8 @@ its progress) and `release`s it once the screen has painted the result; the load
 between blocks of the file (a few ms of work each) and waits while it is held. A hold nobody
 releases (a key that changed nothing on screen) lapses after `longest` seconds, and the loader
 always reads at least one block between two waits, so that keys held down slow the load but
-never stop it.
+never stop it. Once the app has gone (`close`), nothing holds the loader any more: no screen
+would release it, and the process's exit waits for the loading thread.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Turns:
         self.waits = 0  # pauses that waited for the screen
         self.waited = 0.0  # seconds the loader spent waiting
         self.lapses = 0  # holds nobody released within `longest`
+        self.closed = False  # the screen is gone: `hold` does nothing
 
     @property
     def held(self) -> bool:
@@ -35,10 +37,18 @@ class Turns:
 
     def hold(self) -> None:
         """The screen has something to show (any thread)."""
-        self._free.clear()
+        if not self.closed:
+            self._free.clear()
+            if self.closed:  # (closed meanwhile, from the app's thread)
+                self._free.set()
 
     def release(self) -> None:
         """The screen has shown it (the app's thread, after the refresh)."""
+        self._free.set()
+
+    def close(self) -> None:
+        """The screen is gone: release the loader, for good."""
+        self.closed = True
         self._free.set()
 
     def pause(self) -> None:

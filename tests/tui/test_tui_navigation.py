@@ -269,3 +269,23 @@ async def test_the_timeline_keys_are_letters_for_the_filter_box(shop: Path) -> N
         await pilot.press("escape")
         await pilot.press("plus")  # the timeline's again
         assert timeline.view != view
+
+
+@run_async
+async def test_the_footer_fits_the_terminal_after_each_resize(shop: Path) -> None:
+    """The footer's keys go compact below 120 columns, for the size the terminal has now (it
+    followed the size before the resize: compact at 160 columns after a narrow one, and
+    roomy at 90)."""
+    app = make_app(shop)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(pilot)
+        assert not app.footer.compact
+        for width, compact in ((90, True), (160, False), (100, True), (130, False)):
+            await pilot.resize_terminal(width, 40)
+            await pilot.pause()
+            assert app.size.width == width
+            assert app.footer.compact is compact, width
+    app = make_app(shop)
+    async with app.run_test(size=(100, 40)) as pilot:  # narrow from the start
+        await settle(pilot)
+        assert app.footer.compact

@@ -342,9 +342,10 @@ async def test_the_collector_is_back_however_the_app_ends(trace_dir: Path, tmp_p
 
 @pytest.mark.parametrize("fps", [None, "30"])
 def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
-        fps: str | None) -> None:
-    """Textual's 60 a second put a key's paint up to 33 ms after the progress bar's; the
-    app's frame rate applies to the screens of a fresh process, and TEXTUAL_FPS still wins."""
+        fps: str | None, tmp_path: Path) -> None:
+    """Textual's 60 a second put a key's paint up to 33 ms after the progress bar's: the app's
+    screens, the first and a dialog's, paint up to 200 times a second, TEXTUAL_FPS still wins,
+    and Textual's own rate is back once the app has ended (for other apps of the process)."""
     import os
     import subprocess
 
@@ -353,14 +354,28 @@ def test_the_screen_paints_up_to_200_times_a_second_unless_textual_fps_says(
     env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
     if fps is not None:
         env["TEXTUAL_FPS"] = fps
-    code = ("import textual.screen as s; before = s.UPDATE_PERIOD; "
-            "from racetrace.tui.app import RacetraceApp; RacetraceApp(['.']); "
-            "print(before, s.UPDATE_PERIOD)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=env, timeout=120, check=True)
-    before, after = map(float, done.stdout.split())
+    code = """if True:
+        import asyncio, sys
+        import textual.screen as s
+        from racetrace.tui.app import RacetraceApp
+        before = s.UPDATE_PERIOD
+        app = RacetraceApp([sys.argv[1]])
+        seen = []
+        async def main():
+            async with app.run_test() as pilot:
+                await pilot.press("question_mark")
+                for screen in app.screen_stack:
+                    seen.append(screen._update_timer._interval)
+        asyncio.run(main())
+        print(before, s.UPDATE_PERIOD, *seen)
+    """
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=120, check=True)
+    before, after, *screens = map(float, done.stdout.split())
     assert before == 1 / int(fps or 60)
-    assert after == (before if fps else 1 / FRAMES_PER_SECOND)
+    assert len(screens) == 2  # the timeline's and the help's
+    assert screens == [before if fps else 1 / FRAMES_PER_SECOND] * 2
+    assert after == before
 
 
 @run_async
@@ -384,3 +399,89 @@ async def test_the_first_lanes_come_after_the_screen_has_started_up(trace_dir: P
         await settle(pilot)
     assert app.trace is not None and len(app.trace.runs) == 3_000
     assert seen and seen[0] > 0
+
+
+@run_async
+async def test_the_loader_stops_at_its_next_block_once_the_app_has_quit(
+        trace_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Quitting while a trace loads: the loader reads no further block and never waits for a
+    screen that is gone (the process's exit waits for the loading thread: before, it read on
+    until its next layout, each progress it posted held for a paint that never came)."""
+    from racetrace.tui import app as app_module
+    from racetrace.tui import stream as stream_module
+
+    blocks: list[bool] = []  # a block handed to the layout: whether the app had quit by then
+    quit_, load_over = threading.Event(), threading.Event()
+    partial, load_table = stream_module.LaneStream.partial, app_module.load_table
+
+    def counted(self: Any, part: Any) -> None:
+        blocks.append(quit_.is_set())
+        partial(self, part)
+
+    def loading(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return load_table(*args, **kwargs)
+        finally:
+            load_over.set()
+
+    monkeypatch.setattr(stream_module.LaneStream, "partial", counted)
+    monkeypatch.setattr(app_module, "load_table", loading)
+    monkeypatch.setattr(stream_module, "PROGRESS_INTERVAL", 0.0)  # a progress at every block
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    app.turns.longest = 5  # a hold nobody releases would be seen as a lapse
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(lambda: app.streaming and gate.reached >= 1, pilot)
+            await pilot.press("j")
+            await pilot.press("q")
+        quit_.set()
+    finally:
+        gate.open_all()
+    assert load_over.wait(120)
+    assert app.trace is None  # (the load had not finished)
+    assert blocks.count(True) == 0
+    assert app.turns.lapses == 0
+
+
+def test_a_closed_turns_never_holds_the_loader_again() -> None:
+    from racetrace.tui.turns import Turns
+
+    turns = Turns(longest=30)
+    turns.hold()
+    turns.close()  # the app is gone, its hold with it
+    assert not turns.held
+    turns.hold()  # a key the driver read during the quit
+    assert not turns.held
+    turns.pause()
+    assert turns.waits == 0 and turns.lapses == 0
+
+
+@run_async
+async def test_a_timeline_key_that_changes_nothing_still_releases_the_loader(
+        trace_dir: Path) -> None:
+    """`n` before the analysis (a notice, no selection or view moved), `e` (a notice: no
+    report yet), `?` (a dialog), pressed on the timeline while lanes stream in: the
+    loader is released once the screen has refreshed, not left to wait for the hold to lapse
+    (200 ms of load each)."""
+    from racetrace.tui.screens import HelpScreen
+
+    gate = Gate()
+    app = make_app(trace_dir, on_partial=gate)
+    app.turns.longest = 60
+    async with app.run_test(size=SIZE) as pilot:
+        try:
+            await until(lambda: app.streaming and not app.turns.held, pilot)
+            assert app.focused is app.timeline
+            for key in ("n", "e", "question_mark"):
+                view, selected = app.timeline.view, app.timeline.selected()
+                # As the terminal driver posts it:
+                app.post_message(events.Key(key, "?" if key == "question_mark" else key))
+                assert app.turns.held
+                await until(lambda: not app.turns.held, pilot)
+                assert app.timeline.view == view and app.timeline.selected() == selected
+            assert isinstance(app.screen, HelpScreen)
+        finally:
+            gate.open_all()
+        await settle(pilot)
+    assert app.turns.lapses == 0
