@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,48 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from racetrace.analyzers.core import lines, scan
 from racetrace.analyzers.core.load import trace_files
-from racetrace.analyzers.core.model import Run
 from racetrace.analyzers.core.table import Interner, Table
 from racetrace.analyzers.core.tableload import load_table
+
+# The fuzzer's own: what a load leaves in a table, and loads forced onto msgspec's path.
+from scanfuzz import pure, state
 
 pytestmark = pytest.mark.skipif(not scan.available(),
                                 reason="the C scanner is not built here, or is turned off")
 
 T0 = 1_780_000_000_000_000_000
-VIEW_FIELDS = [f for f in Run.__struct_fields__ if f != "details"]
-
-
-@contextlib.contextmanager
-def pure() -> Iterator[None]:
-    """Loads in this block take msgspec's path only."""
-    before = os.environ.get(scan.ENV_PURE)
-    os.environ[scan.ENV_PURE] = "1"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[scan.ENV_PURE]
-        else:
-            os.environ[scan.ENV_PURE] = before
-
-
-def state(table: Table) -> dict[str, Any]:
-    """Everything a load leaves in a table, comparable with ==."""
-    cols = {name: (col.values.dtype.str, col.values.tolist()) for name, col in table.cols.items()}
-    rows = list(range(len(table)))
-    views = [[getattr(v, f) for f in VIEW_FIELDS] for v in table.views_of(rows[:50] + rows[-50:])]
-    return {
-        "cols": cols, "views": views,
-        "strings": [t.strings for t in (table.instances, table.resources, table.methods,
-                                        table.hosts, table.files_, table.processes_,
-                                        table.statuses, table.reasons)],
-        "origins": table.origins, "problems": table.problems, "skipped": table.skipped_lines,
-        "processes": table.processes, "notable": table.notable, "on_loop": table.on_loop,
-        "linked": table.linked, "errors": table.errors, "parents": table.parents,
-        "creators": table.creators, "fan_outs": table.fan_outs, "aliens": table.alien_ids,
-        "dropped": table.dropped, "details": table.details, "files": table.files,
-        "last_ns": table.process_last_ns, "unmatched": table.unmatched_ends,
-    }
 
 
 def assert_same_load(paths: list[Path], **kwargs: Any) -> Table:
