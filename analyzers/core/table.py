@@ -498,7 +498,7 @@ class Table:
         stretches = staged.stretches
         cols["stretch"].extend(np.repeat(np.array(stretches[0::2], dtype=np.int32),
                                          stretches[1::2]))
-        cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
+        self._not_ended(n)
         self._add_processes(first, n)
         tasks = staged.tasks
         if None in tasks:
@@ -511,8 +511,6 @@ class Table:
         if staged.fans:
             fan[[i for i, _ in staged.fans]] = True
         cols["fan_out"].extend(fan)
-        cols["status"].extend(np.zeros(n, dtype=np.int32))
-        cols["reason"].extend(np.full(n, -1, dtype=np.int32))
         cols["rid"].extend(self._ids(staged.ids, first))
         for pairs, into in ((staged.parents, self.parents), (staged.creators, self.creators),
                             (staged.fans, self.fan_outs)):
@@ -538,9 +536,14 @@ class Table:
             col.reserve(n)
         for name, dtype in _SCANNED:
             cols[name].extend(np.frombuffer(staged[name], dtype=dtype))
-        cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
+        self._not_ended(n)
         self._add_processes(first, n)
         cols["task"].extend(np.frombuffer(staged["task"], dtype=f"S{staged['task_width']}"))
+
+    def _not_ended(self, n: int) -> None:
+        """END fields of `n` new rows: no END read yet (the loader scatters them in later)."""
+        cols = self.cols
+        cols["end"].extend(np.full(n, NO_END, dtype=np.int64))
         cols["status"].extend(np.zeros(n, dtype=np.int32))
         cols["reason"].extend(np.full(n, -1, dtype=np.int32))
 
